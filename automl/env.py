@@ -1,0 +1,66 @@
+"""Quiet, checked import of TensorFlow and Keras.
+
+TensorFlow writes several lines to stderr at import that no environment variable
+silences; they are sent to /dev/null for the duration of the import. The Keras
+backend must be TensorFlow, since exports are TensorFlow SavedModels.
+"""
+
+import contextlib
+import logging
+import os
+import warnings
+
+from automl.errors import AutomlError
+
+_VERBOSE = False
+
+
+def set_verbose(verbose):
+    """Let TensorFlow's own logging through (`automl -v`)."""
+    global _VERBOSE
+    _VERBOSE = bool(verbose)
+
+
+@contextlib.contextmanager
+def _silenced_stderr():
+    if _VERBOSE:
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def check_backend():
+    """Select the TensorFlow backend, refusing any other that the user set."""
+    backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if backend != "tensorflow":
+        raise AutomlError(
+            f"KERAS_BACKEND={backend} is not supported: keras-automl exports "
+            "TensorFlow SavedModels and needs KERAS_BACKEND=tensorflow"
+        )
+
+
+def import_tensorflow():
+    """Import TensorFlow and Keras quietly and return `(tf, keras)`."""
+    check_backend()
+    if not _VERBOSE:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    with _silenced_stderr():
+        import tensorflow as tf
+        import keras
+    if not _VERBOSE:
+        tf.get_logger().setLevel(logging.ERROR)
+        tf.autograph.set_verbosity(0)
+        logging.getLogger("absl").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module="keras")
+        warnings.filterwarnings("ignore", module="tensorflow")
+        warnings.filterwarnings("ignore", module="keras_tuner")
+        keras.utils.disable_interactive_logging()
+    return tf, keras

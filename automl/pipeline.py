@@ -1,0 +1,204 @@
+"""One search from settings to an exported model: the data flow, in order.
+
+settings -> task -> data (checked before anything is written) -> search ->
+retrain the best on train+val -> evaluate once on test -> export -> report.
+"""
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+
+from automl import env, registry, settings as settings_lib
+from automl.budget import Budget
+from automl.errors import AutomlError, SearchFailed
+from automl.export import export_model, write_json
+from automl.metrics import classification_scores
+from automl.progress import Progress
+from automl.report import write_report
+
+STATE_FILE = "state.json"
+
+
+class RunDir:
+    """Paths of a run directory."""
+
+    def __init__(self, path):
+        self.path = path
+        self.recipe = os.path.join(path, "recipe.yaml")
+        self.search = os.path.join(path, "search")
+        self.model = os.path.join(path, "model")
+        self.card = os.path.join(self.model, "model_card.json")
+        self.report = os.path.join(path, "report")
+        self.state = os.path.join(path, STATE_FILE)
+
+    def has_search(self):
+        return os.path.isdir(self.search) or os.path.exists(self.recipe)
+
+    def read_state(self):
+        try:
+            with open(self.state, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return {"elapsed_seconds": 0.0, "finished": False}
+
+
+def check_output(run, overwrite, resume=False):
+    """Refuse an output path that cannot hold this run, before anything is written."""
+    path = run.path
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise AutomlError(f"output path is a file, not a folder: {path}")
+    existing = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK):
+        raise AutomlError(f"output path is not writable: {path}")
+    if not resume and not overwrite and run.has_search():
+        raise AutomlError(
+            f"{path} already holds a search: continue it with `automl resume {path}` "
+            "or start over with --overwrite")
+
+
+def library_versions():
+    import keras
+    import keras_tuner
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+    from importlib import metadata
+
+    return {"keras-automl": metadata.version("keras-automl"), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "keras-tuner": keras_tuner.__version__,
+            "tensorflow-datasets": tfds.__version__, "python": platform.python_version()}
+
+
+def run_search(settings, started_at=None, resume=False, live=None):
+    """Search, retrain, evaluate and export; returns the model card."""
+    started_at = started_at or time.time()
+    task = registry.get_task(settings.task)
+    run = RunDir(settings.out)
+    check_output(run, settings.overwrite, resume)
+    tf, keras = env.import_tensorflow()
+    dataset = task.load(settings)
+
+    state = run.read_state() if resume else {"elapsed_seconds": 0.0, "finished": False}
+    budget = Budget(settings.time_budget, started_at - state["elapsed_seconds"])
+    progress = Progress(settings, budget, live=live)
+    os.makedirs(run.path, exist_ok=True)
+    if not resume:
+        if settings.overwrite:
+            for folder in (run.search, run.model, run.report):
+                shutil.rmtree(folder, ignore_errors=True)
+        _write_recipe(settings, run.recipe)
+    progress.phase(
+        f"{task.name}: {len(dataset.classes)} classes, {len(dataset.train)} train / "
+        f"{len(dataset.val)} val / {len(dataset.test)} test examples from {settings.data}")
+
+    tf.config.experimental.enable_op_determinism()
+    from automl.search import SearchTuner
+
+    save_state = _state_saver(run, budget)
+    tuner = SearchTuner(task, dataset, settings, budget, keras, tf, run.path, progress,
+                        after_trial=lambda: save_state(False))
+    try:
+        tuner.search()
+    finally:
+        progress.close()
+        save_state(False)
+    card = finish(tuner, task, dataset, settings, budget, run, progress, tf, keras)
+    save_state(True)
+    return card
+
+
+def _write_recipe(settings, path):
+    temporary = path + ".tmp"
+    settings_lib.dump_recipe(settings, temporary)
+    os.replace(temporary, path)
+
+
+def _state_saver(run, budget):
+    def save(finished):
+        write_json(run.state, {"elapsed_seconds": budget.elapsed(), "finished": finished})
+    return save
+
+
+def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
+    """Retrain the best trial on train+val, evaluate on test, export, report."""
+    best = tuner.best_trial()
+    failed = tuner.failed_trials()
+    if best is None:
+        reason = failed[-1].message if failed else "no trial ran"
+        if failed:
+            write_report(list(tuner.oracle.trials.values()), settings.objective,
+                         {"task": task.name}, run.report)
+        raise SearchFailed(f"every trial failed ({reason})")
+    metrics = best.metrics
+    best_epochs = int(metrics.get_last_value("best_epoch"))
+    epochs, note = best_epochs, None
+    if settings.time_budget is not None:
+        available = budget.remaining() - budget.export_reserve
+        per_epoch = tuner.retrain_estimate() / max(best_epochs, 1)
+        if per_epoch * best_epochs > available:
+            epochs = max(1, int(available // max(per_epoch, 1e-6)))
+            note = f"retrained for {epochs} of {best_epochs} epochs to keep the time budget"
+    progress.phase(f"retraining trial {best.trial_id} on train+val for {epochs} epochs")
+    model, history, seconds = tuner.fit(
+        best.hyperparameters, "train+val", epochs, budget.end - budget.export_reserve,
+        validation=False, seed=settings.seed)
+    ran = len(history.get("loss", []))
+    if ran < epochs or (note is None and seconds and budget.remaining() < budget.export_reserve):
+        note = f"retraining stopped at the time budget after {ran} of {epochs} epochs"
+
+    test = dataset.test
+    probabilities = model.predict(tuner.pipeline("test", best.hyperparameters,
+                                                 tuner.batch_size, training=False), verbose=0)
+    shape, dtype = task.input_spec(dataset.meta)
+    trials = list(tuner.oracle.trials.values())
+    card = {
+        "task": task.name,
+        "classes": dataset.classes,
+        "input": {"name": "inputs", "shape": [None, *shape], "dtype": dtype},
+        "outputs": {"probabilities": [None, len(dataset.classes)], "label": [None]},
+        "data": {"source": settings.data, **dataset.meta,
+                 "examples": {s: len(dataset.split(s)) for s in ("train", "val", "test")}},
+        "hyperparameters": {k: v for k, v in best.hyperparameters.values.items()
+                            if not k.startswith("tuner/")},
+        "metrics": {
+            "val": {settings.objective: best.score},
+            "test": classification_scores(test.y, probabilities, dataset.classes),
+        },
+        "search": {
+            "tuner": settings.tuner, "objective": settings.objective, "seed": settings.seed,
+            "max_trials": settings.max_trials, "trials": len(trials),
+            "completed": len(tuner.completed_trials()), "failed": len(failed),
+            "failures": {t.trial_id: t.message for t in failed},
+            "best_trial": best.trial_id, "stop_reason": tuner.stop_reason,
+            "time_budget_seconds": settings.time_budget,
+            "retrain_epochs": epochs, "best_trial_epochs": best_epochs, "retrain_note": note,
+            "wall_seconds": None,
+        },
+        "versions": library_versions(),
+    }
+    progress.phase("exporting")
+    card["search"]["wall_seconds"] = round(budget.elapsed(), 1)
+    export_model(tf, keras, model, card, shape, dtype, run.model)
+    write_report(trials, settings.objective, card, run.report)
+    test_accuracy = card["metrics"]["test"]["accuracy"]
+    progress.phase(
+        f"done: test accuracy {test_accuracy:.4f}, {len(trials)} trials "
+        f"({len(failed)} failed) in {budget.elapsed():.0f}s; model in {run.model}")
+    return card
+
+
+def resume_search(run_dir, started_at=None):
+    """Continue the search in `run_dir`, or re-export a finished one whose export is missing."""
+    run = RunDir(run_dir)
+    if not os.path.isfile(run.recipe):
+        raise AutomlError(f"{run_dir} holds no search to resume (no recipe.yaml)")
+    settings = settings_lib.load_recipe(run.recipe, [f"out={run_dir}"])
+    state = run.read_state()
+    if state.get("finished") and os.path.isfile(run.card):
+        print(f"the search in {run_dir} has already finished; model in {run.model}")
+        return None
+    return run_search(settings, started_at=started_at, resume=True)

@@ -1,0 +1,74 @@
+"""One progress display per search: a live line on a terminal, plain lines otherwise."""
+
+import sys
+import time
+
+import click
+
+
+def _clock(seconds):
+    seconds = max(int(seconds), 0)
+    return f"{seconds // 60:d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Reports phases and trials of a search to the user."""
+
+    def __init__(self, settings, budget, live=None):
+        self.settings, self.budget = settings, budget
+        self.live_enabled = sys.stdout.isatty() if live is None else live
+        self.best = None
+        self.current = None
+        self.trial_count = 0
+        self._live = None
+
+    # Rendering -------------------------------------------------------------
+
+    def _status(self):
+        total = "?" if self.settings.tuner == "hyperband" else self.settings.max_trials
+        parts = [f"trial {self.trial_count}/{total}", f"elapsed {_clock(self.budget.elapsed())}"]
+        if self.budget.seconds is not None:
+            parts.append(f"left {_clock(self.budget.remaining())}")
+        best = "-" if self.best is None else f"{self.best:.4f}"
+        parts.append(f"best {self.settings.objective} {best}")
+        return "  ".join(parts)
+
+    def __rich__(self):
+        return f"[bold]search[/bold]  {self._status()}"
+
+    def _start_live(self):
+        if self.live_enabled and self._live is None:
+            from rich.live import Live
+
+            self._live = Live(self, refresh_per_second=2, transient=False)
+            self._live.start()
+
+    def say(self, message):
+        if self._live is not None:
+            self._live.console.print(message, highlight=False, markup=False)
+        else:
+            click.echo(message)
+
+    # Events ----------------------------------------------------------------
+
+    def phase(self, message):
+        self.say(message)
+
+    def trial_started(self, trial, tuner):
+        self.trial_count = len(tuner.oracle.trials)
+        self.current = trial.trial_id
+        self._start_live()
+
+    def trial_ended(self, trial, seconds, tuner):
+        best = tuner.best_trial()
+        self.best = best.score if best is not None else None
+        if trial.status == "COMPLETED":
+            outcome = f"{self.settings.objective} {trial.score:.4f}"
+        else:
+            outcome = f"failed: {trial.message}"
+        self.say(f"trial {trial.trial_id} {outcome} ({seconds:.1f}s)  [{self._status()}]")
+
+    def close(self):
+        if self._live is not None:
+            self._live.stop()
+            self._live = None

@@ -1,0 +1,129 @@
+"""The task-plugin API: what a kind of data supplies to a search.
+
+A plugin subclasses `Task` and registers it under the `automl.tasks` entry-point
+group. The core reads the data through it, builds each trial's network with its
+`build` (the core adds the classification head and the optimizer), and exports a
+model that takes the raw examples described by `input_spec`.
+"""
+
+import os
+
+import numpy as np
+
+from automl import data as data_lib
+from automl.errors import AutomlError
+
+API_VERSION = 1
+
+
+class Task:
+    """Base class of a task plugin.
+
+    Class attributes:
+        name: the task's name on the command line (`--task NAME`).
+        description: one line for `automl tasks`.
+        api_version: the plugin API this task is written for (`API_VERSION`).
+        default_epochs: epochs per trial when the user sets none.
+        default_batch_size: batch size when the user sets none.
+        patience: epochs without improvement before a trial stops early.
+        file_extensions: file endings read from data folders (lower case).
+        tfds_feature: the TensorFlow Datasets feature that holds the raw example.
+    """
+
+    name = None
+    description = ""
+    api_version = API_VERSION
+    default_epochs = 10
+    default_batch_size = 32
+    patience = 3
+    file_extensions = ()
+    tfds_feature = None
+
+    # Reading data ------------------------------------------------------------
+
+    def read_source(self, settings):
+        """Decoded examples of `settings.data`: `{split: LabelledExamples}`.
+
+        Splits are "train", "val", "test", or "all" for unsplit data. Override
+        `read_path` for file layouts of your own and `builtin_sources` for named
+        data sets.
+        """
+        source = settings.data
+        if source.startswith("tfds:"):
+            if not self.tfds_feature:
+                raise AutomlError(f"task '{self.name}' does not read TensorFlow Datasets")
+            return data_lib.load_tfds(source[len("tfds:"):], self.tfds_feature,
+                                      settings.data_dir, settings.download, self.decode_tfds)
+        builtins = self.builtin_sources()
+        if source in builtins:
+            return builtins[source](settings)
+        if not os.path.exists(source):
+            raise AutomlError(f"data not found: {source}")
+        return self.read_path(source, settings)
+
+    def builtin_sources(self):
+        """Named data sets that need no files: `{name: function(settings)}`."""
+        return {}
+
+    def read_path(self, path, settings):
+        """Decoded examples of a local path; by default a class-per-folder tree."""
+        if not os.path.isdir(path):
+            raise AutomlError(f"expected a data folder, got a file: {path}")
+        return data_lib.decode_folder(path, self.file_extensions, self.decode_file)
+
+    def decode_file(self, path):
+        """One raw example read from a file; raise to report the file as corrupt."""
+        raise NotImplementedError(f"task '{self.name}' does not read files")
+
+    def decode_tfds(self, value):
+        """One raw example from the value of `tfds_feature` (a numpy value)."""
+        return value
+
+    def describe(self, train_examples, settings):
+        """Facts about the data that fix the model input (sizes, sample rate).
+
+        Returned as a JSON-serialisable dict; it is recorded in the model card
+        and passed back to `prepare` and `input_spec`.
+        """
+        return {}
+
+    def prepare(self, examples, meta):
+        """Stack decoded examples into one array in the model's input format."""
+        return np.stack(examples)
+
+    def input_spec(self, meta):
+        """`(shape, dtype)` of one raw example, without the batch dimension."""
+        raise NotImplementedError
+
+    # Searching -----------------------------------------------------------------
+
+    def build(self, hp, inputs, dataset):
+        """Searchable network body from raw `inputs` to a feature tensor.
+
+        Use `hp.Int`/`hp.Choice`/... with stable names prefixed by the task's name
+        (`image/stage_2/filters`). Preprocessing adapted on `dataset.train` goes
+        here, inside the model, so the export takes raw examples.
+        """
+        raise NotImplementedError
+
+    def augment(self, hp, x):
+        """Training-only augmentation of a batch inside tf.data (default: none)."""
+        return x
+
+    def known_good(self, dataset):
+        """Hyperparameter values tried first, best first (partial dicts)."""
+        return []
+
+    # Loading through the core --------------------------------------------------
+
+    def load(self, settings):
+        """Read, check and prepare the whole data set named by `settings`."""
+        splits = data_lib.assign_splits(self.read_source(settings), settings.seed)
+        classes = data_lib.check_splits(splits)
+        meta = self.describe(splits["train"].examples, settings)
+        prepared = {
+            name: data_lib.Split(self.prepare(splits[name].examples, meta),
+                                 data_lib.label_ids(splits[name].labels, classes))
+            for name in data_lib.SPLITS
+        }
+        return data_lib.Dataset(classes=classes, source=settings.data, meta=meta, **prepared)
