@@ -123,6 +123,32 @@ def _state_saver(run, budget):
     return save
 
 
+def retrain(tuner, best, settings, budget, progress):
+    """The best hyperparameters retrained on train+val for the best trial's epochs.
+
+    Where the budget cannot fit that retraining, or it is cut short, the best
+    trial's own model (trained on train only) is exported instead, never a model
+    trained for fewer epochs than it needs. Returns `(model, epochs, note)`.
+    """
+    epochs = int(best.metrics.get_last_value("best_epoch"))
+    if settings.time_budget is not None:
+        available = budget.remaining() - budget.export_reserve
+        if tuner.retrain_estimate() > available:
+            note = (f"kept the search model of trial {best.trial_id}: retraining on "
+                    f"train+val did not fit the time budget")
+            return tuner.best_model(best), 0, note
+    progress.phase(f"retraining trial {best.trial_id} on train+val for {epochs} epochs")
+    model, history, _ = tuner.fit(best.hyperparameters, "train+val", epochs,
+                                  budget.end - budget.export_reserve,
+                                  validation=False, seed=settings.seed)
+    ran = len(history.get("loss", []))
+    if ran < epochs or budget.remaining() <= budget.export_reserve:
+        note = (f"kept the search model of trial {best.trial_id}: retraining reached the "
+                f"time budget after {ran} of {epochs} epochs")
+        return tuner.best_model(best), 0, note
+    return model, epochs, None
+
+
 def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
     """Retrain the best trial on train+val, evaluate on test, export, report."""
     best = tuner.best_trial()
@@ -133,23 +159,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
             write_report(list(tuner.oracle.trials.values()), settings.objective,
                          {"task": task.name}, run.report)
         raise SearchFailed(f"every trial failed ({reason})")
-    metrics = best.metrics
-    best_epochs = int(metrics.get_last_value("best_epoch"))
-    epochs, note = best_epochs, None
-    if settings.time_budget is not None:
-        available = budget.remaining() - budget.export_reserve
-        per_epoch = tuner.retrain_estimate() / max(best_epochs, 1)
-        if per_epoch * best_epochs > available:
-            epochs = max(1, int(available // max(per_epoch, 1e-6)))
-            note = f"retrained for {epochs} of {best_epochs} epochs to keep the time budget"
-    progress.phase(f"retraining trial {best.trial_id} on train+val for {epochs} epochs")
-    model, history, seconds = tuner.fit(
-        best.hyperparameters, "train+val", epochs, budget.end - budget.export_reserve,
-        validation=False, seed=settings.seed)
-    ran = len(history.get("loss", []))
-    if ran < epochs or (note is None and seconds and budget.remaining() < budget.export_reserve):
-        note = f"retraining stopped at the time budget after {ran} of {epochs} epochs"
-
+    model, epochs, note = retrain(tuner, best, settings, budget, progress)
     test = dataset.test
     probabilities = model.predict(tuner.pipeline("test", best.hyperparameters,
                                                  tuner.batch_size, training=False), verbose=0)
@@ -175,7 +185,8 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
             "failures": {t.trial_id: t.message for t in failed},
             "best_trial": best.trial_id, "stop_reason": tuner.stop_reason,
             "time_budget_seconds": settings.time_budget,
-            "retrain_epochs": epochs, "best_trial_epochs": best_epochs, "retrain_note": note,
+            "retrain_epochs": epochs, "best_trial_epochs": int(best.metrics.get_last_value("best_epoch")),
+            "retrain_note": note,
             "wall_seconds": None,
         },
         "versions": library_versions(),

@@ -192,7 +192,6 @@ class SearchTuner(base_tuner.BaseTuner):
         deadline = self.search_deadline()
         model, history, seconds = self.fit(
             hp, "train", epochs, deadline, seed=self.settings.seed + int(trial.trial_id))
-        del model
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
             raise TrialFailed(f"loss became NaN or infinite at epoch {len(losses)}")
@@ -203,8 +202,39 @@ class SearchTuner(base_tuner.BaseTuner):
         scores = history[name]
         best = (int(np.nanargmin(scores)) if self.oracle.objective.direction == "min"
                 else int(np.nanargmax(scores)))
-        return {name: float(scores[best]), "best_epoch": best + 1,
+        score = float(scores[best])
+        if self.improves(score):
+            self.keep_weights(trial.trial_id, model)
+        return {name: score, "best_epoch": best + 1,
                 "epochs_run": len(scores), "fit_seconds": seconds}
+
+    # Best model ----------------------------------------------------------------
+
+    def improves(self, score):
+        best = self.best_trial()
+        if best is None:
+            return True
+        return score < best.score if self.oracle.objective.direction == "min" else score > best.score
+
+    def weights_path(self, trial_id):
+        return os.path.join(self.project_dir, f"trial_{trial_id}", "best.weights.h5")
+
+    def keep_weights(self, trial_id, model):
+        """Save the weights of a new best trial, replacing the previous best's."""
+        path = self.weights_path(trial_id)
+        temporary = path.replace(".weights.h5", ".tmp.weights.h5")
+        model.save_weights(temporary)
+        os.replace(temporary, path)
+        for other in self.completed_trials():
+            stale = self.weights_path(other.trial_id)
+            if other.trial_id != trial_id and os.path.exists(stale):
+                os.remove(stale)
+
+    def best_model(self, trial):
+        """The best trial's model as trained in the search (train split only)."""
+        model = self.hypermodel.build(trial.hyperparameters)
+        model.load_weights(self.weights_path(trial.trial_id))
+        return model
 
     # Budget ------------------------------------------------------------------
 
@@ -213,13 +243,13 @@ class SearchTuner(base_tuner.BaseTuner):
 
     def retrain_estimate(self):
         """Seconds a retrain of the best trial so far is expected to take."""
-        best = self.oracle.get_best_trials(1)
-        if not best:
+        best = self.best_trial()
+        if best is None:
             return 0.3 * (self.budget.seconds or 0)
-        metrics = best[0].metrics
+        metrics = best.metrics
         per_epoch = metrics.get_last_value("fit_seconds") / max(metrics.get_last_value("epochs_run"), 1)
         grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
-        return per_epoch * grow * metrics.get_last_value("best_epoch")
+        return 1.25 * per_epoch * grow * metrics.get_last_value("best_epoch") + 3.0
 
     def search_deadline(self):
         """When the search must end so that retraining and export still fit."""
@@ -284,8 +314,12 @@ class SearchTuner(base_tuner.BaseTuner):
         return [t for t in self.oracle.trials.values() if t.status == FAILED]
 
     def best_trial(self):
-        best = self.oracle.get_best_trials(1)
-        return best[0] if best else None
+        """The completed trial with the best score, or None."""
+        scored = [t for t in self.completed_trials() if t.score is not None]
+        if not scored:
+            return None
+        pick = min if self.oracle.objective.direction == "min" else max
+        return pick(scored, key=lambda t: t.score)
 
 
 def _one_line(error):

@@ -1,0 +1,78 @@
+"""Shared fixtures: tiny synthetic data sets written into temporary folders."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from automl.cli import cli  # noqa: E402
+
+PATTERNS = {
+    "bottom": lambda img: img.__setitem__((slice(4, 8), slice(None)), 230),
+    "left": lambda img: img.__setitem__((slice(None), slice(0, 4)), 230),
+    "top": lambda img: img.__setitem__((slice(0, 4), slice(None)), 230),
+}
+
+
+def synthetic_image(label, rng, channels=1, size=8):
+    image = rng.randint(0, 40, size=(size, size)).astype("uint8")
+    PATTERNS[label](image)
+    if channels == 3:
+        image = np.stack([image] * 3, axis=-1)
+    return image
+
+
+def write_image_folder(root, per_class=(12, 4, 4), classes=tuple(PATTERNS), seed=0, channels=1):
+    """`root/{train,val,test}/<class>/*.png` with one bright half per class."""
+    rng = np.random.RandomState(seed)
+    for split, count in zip(("train", "val", "test"), per_class):
+        for label in classes:
+            folder = os.path.join(root, split, label)
+            os.makedirs(folder, exist_ok=True)
+            for i in range(count):
+                pixels = synthetic_image(label, rng, channels)
+                Image.fromarray(pixels).save(os.path.join(folder, f"{label}_{i}.png"))
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    return write_image_folder(tmp_path_factory.mktemp("images"))
+
+
+def invoke(*args):
+    """Run the CLI in-process; returns click's Result."""
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def run_python(code, **env):
+    """Run Python code in a fresh interpreter; returns the completed process."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def image_run(image_folder, tmp_path_factory):
+    """One finished image search shared by the export and serving tests."""
+    out = tmp_path_factory.mktemp("runs") / "image"
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", out,
+                    "--max-trials", 2, "--epochs", 2, "--tuner", "random")
+    assert result.exit_code == 0, result.output
+    return str(out)
+
+
+def assert_one_line_error(result, *fragments):
+    """Exit code 2, one line of error output naming the problem, no traceback."""
+    assert result.exit_code == 2, result.output
+    text = result.output.strip()
+    assert "Traceback" not in text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

@@ -1,0 +1,103 @@
+"""Image search end to end: run directory, exports, serving and prediction."""
+
+import csv
+import json
+import os
+
+import numpy as np
+
+from conftest import invoke, run_python, synthetic_image
+
+
+def test_run_directory_holds_the_contracted_files(image_run):
+    for path in ("recipe.yaml", "search/oracle.json", "model/saved_model/saved_model.pb",
+                 "model/model.keras", "model/model_card.json", "report/trials.csv",
+                 "report/index.html"):
+        assert os.path.exists(os.path.join(image_run, path)), path
+    card = json.load(open(os.path.join(image_run, "model", "model_card.json")))
+    assert card["task"] == "image"
+    assert card["classes"] == ["bottom", "left", "top"]
+    assert card["input"] == {"name": "inputs", "shape": [None, 8, 8, 1], "dtype": "float32"}
+    test = card["metrics"]["test"]
+    assert set(test["per_class"]) == {"bottom", "left", "top"}
+    assert np.asarray(test["confusion_matrix"]).shape == (3, 3)
+    assert np.asarray(test["confusion_matrix"]).sum() == 12
+    assert card["search"]["trials"] == 2 and card["search"]["tuner"] == "random"
+    assert "image/family" in card["hyperparameters"]
+    assert card["versions"]["tensorflow"]
+    rows = list(csv.DictReader(open(os.path.join(image_run, "report", "trials.csv"))))
+    assert [r["trial_id"] for r in rows] == ["0", "1"]
+    assert all(r["status"] == "COMPLETED" and float(r["val_accuracy"]) >= 0 for r in rows)
+    assert "optimizer/name" in rows[0]
+
+
+def test_saved_model_serves_raw_pixels_like_the_keras_model(image_run):
+    """Plain TensorFlow and plain Keras, without this package imported, agree."""
+    code = f"""
+import json, sys, numpy as np, tensorflow as tf, keras
+run = {image_run!r}
+rng = np.random.RandomState(3)
+x = rng.uniform(0, 255, size=(5, 8, 8, 1)).astype("float32")
+serve = tf.saved_model.load(run + "/model/saved_model").signatures["serving_default"]
+assert list(serve.structured_input_signature[1]) == ["inputs"], serve.structured_input_signature
+out = serve(inputs=tf.constant(x))
+assert sorted(out) == ["label", "probabilities"], sorted(out)
+model = keras.saving.load_model(run + "/model/model.keras")
+expected = model.predict(x, verbose=0)
+np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+classes = json.load(open(run + "/model/model_card.json"))["classes"]
+labels = [s.decode() for s in out["label"].numpy()]
+assert labels == [classes[i] for i in expected.argmax(-1)], labels
+assert not any(name.startswith("automl") for name in sys.modules)
+print("ok")
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_predict_prints_the_class_of_each_file(image_run, image_folder):
+    files = [os.path.join(image_folder, "test", label, f"{label}_0.png")
+             for label in ("bottom", "left", "top")]
+    result = invoke("predict", image_run, *files)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 3
+    for line, file in zip(lines, files):
+        path, ranked = line.split("\t")
+        assert path == file
+        label, probability = ranked.split()
+        assert label in ("bottom", "left", "top") and 0 <= float(probability) <= 1
+
+
+def test_predict_json_top_k_and_folders(image_run, image_folder):
+    result = invoke("predict", image_run, os.path.join(image_folder, "test", "top"),
+                    "--top-k", 3, "--json")
+    assert result.exit_code == 0, result.output
+    results = json.loads(result.output)
+    assert len(results) == 4
+    for item in results:
+        probabilities = [p["probability"] for p in item["predictions"]]
+        assert len(probabilities) == 3
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert abs(sum(probabilities) - 1) < 1e-4
+
+
+def test_predict_resizes_images_of_another_size(image_run, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "big.png"
+    Image.fromarray(np.kron(synthetic_image("top", np.random.RandomState(0)),
+                            np.ones((4, 4), "uint8"))).convert("RGB").save(path)
+    result = invoke("predict", image_run, path)
+    assert result.exit_code == 0, result.output
+    assert result.output.split("\t")[1].split()[0] in ("bottom", "left", "top")
+
+
+def test_evaluate_scores_other_labelled_data(image_run, image_folder):
+    result = invoke("evaluate", image_run, os.path.join(image_folder, "val"), "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert scores["examples"] == 12
+    assert 0 <= scores["accuracy"] <= 1
+    assert sum(row["support"] for row in scores["per_class"].values()) == 12
