@@ -125,13 +125,7 @@ def load_tfds(name, feature, data_dir=None, download=False, convert=None):
         builder = tfds.builder(full_name, data_dir=data_dir)
     except Exception as error:
         raise AutomlError(f"unknown TensorFlow Datasets name '{full_name}': {_first_line(error)}") from None
-    if not builder.is_prepared():
-        if not download:
-            raise AutomlError(
-                f"tfds:{full_name} is not prepared in {builder.data_dir}: run again with "
-                "--download (needs network) or prepare it with "
-                f"`tfds build {full_name}` and pass --data-dir"
-            )
+    if download and not builder.is_prepared():
         try:
             builder.download_and_prepare()
         except Exception as error:
@@ -150,7 +144,14 @@ def load_tfds(name, feature, data_dir=None, download=False, convert=None):
         if target is None or target in decoded:
             continue
         examples, labels = [], []
-        for record in tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)):
+        try:
+            records = builder.as_dataset(split=split, shuffle_files=False)
+        except Exception:
+            raise AutomlError(
+                f"tfds:{full_name} is not prepared in {builder.data_dir}: run again with "
+                "--download (needs network), or prepare it with "
+                f"`tfds build {full_name}` and pass --data-dir") from None
+        for record in tfds.as_numpy(records):
             value = record[feature]
             examples.append(convert(value) if convert else value)
             labels.append(names[int(record["label"])])

@@ -1,0 +1,110 @@
+"""The orchestrator: tuners, budget, seeds, tfds sources and recipes."""
+
+import json
+import os
+
+import pytest
+import tensorflow_datasets as tfds
+import yaml
+
+from conftest import invoke
+
+RECIPES = os.path.join(os.path.dirname(__file__), "..", "recipes")
+
+
+def card_of(run):
+    return json.load(open(os.path.join(run, "model", "model_card.json")))
+
+
+def trial_values(run):
+    folder = os.path.join(run, "search")
+    trials = sorted(d for d in os.listdir(folder) if d.startswith("trial_"))
+    return [json.load(open(os.path.join(folder, t, "trial.json"))) for t in trials]
+
+
+@pytest.mark.parametrize("tuner", ["bayesian", "hyperband", "grid"])
+def test_each_tuner_runs_a_search(tuner, image_folder, tmp_path):
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
+                    "--tuner", tuner, "--max-trials", 2, "--epochs", 2 if tuner == "hyperband" else 1,
+                    "--time-budget", "60s")
+    assert result.exit_code == 0, result.output
+    card = card_of(tmp_path / "run")
+    assert card["search"]["tuner"] == tuner
+    assert card["search"]["completed"] >= 1
+    if tuner != "hyperband":
+        assert card["search"]["trials"] == 2
+
+
+def test_known_good_configurations_come_first(image_folder, tmp_path):
+    from automl_plugins.image import ImageTask
+
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
+                    "--tuner", "random", "--max-trials", 1, "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    values = trial_values(tmp_path / "run")[0]["hyperparameters"]["values"]
+    first = ImageTask().known_good(None)[0]
+    assert {k: values[k] for k in first} == first
+
+
+def test_the_same_seed_gives_the_same_trials(image_folder, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        result = invoke("search", "--task", "image", "--data", image_folder, "--out", out,
+                        "--tuner", "random", "--max-trials", 5, "--epochs", 1, "--seed", 7)
+        assert result.exit_code == 0, result.output
+        runs.append([(t["hyperparameters"]["values"], t["score"]) for t in trial_values(out)])
+    assert runs[0] == runs[1]
+    assert len({json.dumps(v, sort_keys=True) for v, _ in runs[0]}) == 5
+    other = tmp_path / "c"
+    invoke("search", "--task", "image", "--data", image_folder, "--out", other,
+           "--tuner", "random", "--max-trials", 5, "--epochs", 1, "--seed", 8)
+    assert [t["hyperparameters"]["values"] for t in trial_values(other)] != [v for v, _ in runs[0]]
+
+
+def test_the_time_budget_ends_the_search(image_folder, tmp_path):
+    import time
+
+    started = time.time()
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
+                    "--tuner", "random", "--max-trials", 200, "--epochs", 3, "--time-budget", 25)
+    wall = time.time() - started
+    assert result.exit_code == 0, result.output
+    card = card_of(tmp_path / "run")
+    assert card["search"]["stop_reason"] == "time budget"
+    assert card["search"]["trials"] < 200
+    assert wall <= 25 * 1.1 + 40
+
+
+def test_tfds_source_reads_splits_and_label_names(tmp_path):
+    with tfds.testing.mock_data(num_examples=30):
+        result = invoke("search", "--task", "image", "--data", "tfds:mnist", "--out", tmp_path / "run",
+                        "--max-trials", 1, "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    card = card_of(tmp_path / "run")
+    assert card["classes"] == sorted(card["classes"])
+    assert set(card["classes"]) <= {str(d) for d in range(10)} and len(card["classes"]) >= 2
+    assert card["input"]["shape"] == [None, 28, 28, 1]
+    assert card["data"]["source"] == "tfds:mnist"
+
+
+@pytest.mark.parametrize("recipe", ["mnist.yaml", "cifar10.yaml"])
+def test_tfds_recipes_run_offline_under_mock_data(recipe, tmp_path):
+    with tfds.testing.mock_data(num_examples=10):
+        result = invoke("run", os.path.join(RECIPES, recipe), "--set", f"out={tmp_path / 'run'}",
+                        "--set", "max_trials=1", "--set", "epochs=1", "--set", "time_budget=60")
+    assert result.exit_code == 0, result.output
+    card = card_of(tmp_path / "run")
+    channels = 3 if recipe.startswith("cifar") else 1
+    assert card["input"]["shape"][-1] == channels
+    resolved = yaml.safe_load(open(tmp_path / "run" / "recipe.yaml"))
+    assert resolved["max_trials"] == 1 and resolved["tuner"] == "bayesian"
+    assert resolved["objective"] == "val_accuracy"
+
+
+def test_quickstart_recipe_is_valid():
+    from automl.settings import load_recipe
+
+    settings = load_recipe(os.path.join(RECIPES, "quickstart.yaml"))
+    assert settings.data == "digits" and settings.task == "image"
+    assert settings.time_budget == 150
