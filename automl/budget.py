@@ -26,7 +26,7 @@ class Budget:
     @property
     def export_reserve(self):
         """Seconds kept for evaluation and export after retraining."""
-        return 0.0 if self.seconds is None else 8.0 + 0.04 * self.seconds
+        return 0.0 if self.seconds is None else max(8.0, 5.0 + 0.02 * self.seconds)
 
 
 def deadline_callback(keras, deadline):

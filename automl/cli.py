@@ -172,5 +172,23 @@ def evaluate(run_dir, data, data_dir, as_json):
                    f"f1 {row['f1']:.3f}  ({row['support']})")
 
 
+@cli.group()
+def plugin():
+    """Write task plugins of your own."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option("--path", type=click.Path(file_okay=False),
+              help="Folder to write (created with its parents; default ./automl-NAME).")
+def plugin_new(name, path):
+    """Write a ready-to-install task-plugin package for task NAME."""
+    from automl.scaffold import write_plugin
+
+    folder = write_plugin(name, path)
+    click.echo(f"wrote the '{name}' task plugin to {folder}")
+    click.echo(f"install it with `pip install -e {folder}`; then `automl tasks` lists it")
+
+
 def main():
     cli(prog_name="automl")

@@ -114,6 +114,9 @@ def decode_folder(path, extensions, decode_file):
 def load_tfds(name, feature, data_dir=None, download=False, convert=None):
     """Examples of a TensorFlow Datasets set; `{split: LabelledExamples}`.
 
+    `feature` names the feature holding the raw example, or is a tuple of
+    candidate names of which the first one the set has is used.
+
     Prepared data is looked up first; it is downloaded only when `download` is set,
     so an offline machine gets an immediate, clear error rather than a long wait.
     """
@@ -131,11 +134,14 @@ def load_tfds(name, feature, data_dir=None, download=False, convert=None):
         except Exception as error:
             raise AutomlError(f"cannot download tfds:{full_name}: {_first_line(error)}") from None
     label_feature = builder.info.features["label"]
-    if feature not in builder.info.features:
+    candidates = (feature,) if isinstance(feature, str) else tuple(feature)
+    present = [name for name in candidates if name in builder.info.features]
+    if not present:
         raise AutomlError(
-            f"tfds:{full_name} has no '{feature}' feature "
+            f"tfds:{full_name} has no {' or '.join(repr(c) for c in candidates)} feature "
             f"(it has: {', '.join(builder.info.features.keys())})"
         )
+    feature = present[0]
     names = list(label_feature.names)
     available = list(builder.info.splits.keys()) or ["train", "test"]
     decoded = {}

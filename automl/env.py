@@ -62,5 +62,6 @@ def import_tensorflow():
         warnings.filterwarnings("ignore", module="keras")
         warnings.filterwarnings("ignore", module="tensorflow")
         warnings.filterwarnings("ignore", module="keras_tuner")
+        warnings.filterwarnings("ignore", module="sklearn")
         keras.utils.disable_interactive_logging()
     return tf, keras

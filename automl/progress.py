@@ -48,6 +48,7 @@ class Progress:
             self._live.console.print(message, highlight=False, markup=False)
         else:
             click.echo(message)
+            sys.stdout.flush()
 
     # Events ----------------------------------------------------------------
 

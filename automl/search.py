@@ -189,7 +189,7 @@ class SearchTuner(base_tuner.BaseTuner):
     def run_trial(self, trial):
         hp = trial.hyperparameters
         epochs = hp.values.get("tuner/epochs", self.epochs)
-        deadline = self.search_deadline()
+        deadline = min(self.search_deadline(), time.time() + self.trial_time_cap())
         model, history, seconds = self.fit(
             hp, "train", epochs, deadline, seed=self.settings.seed + int(trial.trial_id))
         losses = history.get("loss", [])
@@ -261,6 +261,17 @@ class SearchTuner(base_tuner.BaseTuner):
     def expected_trial_seconds(self):
         times = [t.metrics.get_last_value("fit_seconds") for t in self.completed_trials()]
         return statistics.median(times) if times else 0.0
+
+    def trial_time_cap(self):
+        """Longest a trial may train under a budget: 4x the median trial, at least 20% of it.
+
+        A family far slower than the others (a recurrent network on short texts) is
+        stopped and scored where it stands rather than eating the budget.
+        """
+        times = [t.metrics.get_last_value("fit_seconds") for t in self.completed_trials()]
+        if self.budget.seconds is None or len(times) < 2:
+            return float("inf")
+        return max(4 * statistics.median(times), 0.2 * self.budget.seconds)
 
     def time_for_another_trial(self):
         if self.budget.seconds is None:

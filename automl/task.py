@@ -27,7 +27,8 @@ class Task:
         default_batch_size: batch size when the user sets none.
         patience: epochs without improvement before a trial stops early.
         file_extensions: file endings read from data folders (lower case).
-        tfds_feature: the TensorFlow Datasets feature that holds the raw example.
+        tfds_feature: the TensorFlow Datasets feature that holds the raw example
+            (or a tuple of candidates, the first one present is used).
     """
 
     name = None

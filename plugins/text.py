@@ -1,0 +1,214 @@
+"""Text classification: raw strings in, vocabulary and tokenisation inside the model."""
+
+import csv
+import os
+
+import numpy as np
+
+import automl
+
+CSV_SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val",
+              "dev": "val", "test": "test"}
+SEQUENCE_LENGTHS = (32, 64, 128, 256, 512)
+
+
+def read_csv(path, text_column, label_column):
+    """`LabelledExamples` from a UTF-8 CSV file with a text and a label column."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            missing = [c for c in (text_column, label_column) if c not in columns]
+            if missing:
+                raise automl.AutomlError(
+                    f"{path} has no column {', '.join(repr(c) for c in missing)} "
+                    f"(columns: {', '.join(columns) or 'none'}); "
+                    "name others with --text-column / --label-column")
+            texts, labels = [], []
+            for line, row in enumerate(reader, start=2):
+                label = (row.get(label_column) or "").strip()
+                if not label:
+                    raise automl.AutomlError(f"{path} line {line} has no label")
+                texts.append(row.get(text_column) or "")
+                labels.append(label)
+    except UnicodeDecodeError:
+        raise automl.AutomlError(f"cannot decode {path}: not UTF-8 text") from None
+    except csv.Error as error:
+        raise automl.AutomlError(f"malformed CSV {path}: {error}") from None
+    return automl.LabelledExamples(texts, labels)
+
+
+def _token_counts(texts):
+    return np.asarray([len(text.split()) for text in texts] or [0])
+
+
+class TextTask(automl.Task):
+    """Raw UTF-8 strings in, class probabilities out."""
+
+    name = "text"
+    description = "Text classification: bag of n-grams, fastText, CNN, RNN and transformer networks."
+    default_epochs = 12
+    default_batch_size = 32
+    patience = 2
+    file_extensions = (".txt",)
+    tfds_feature = ("text", "description", "sentence", "content")
+
+    def __init__(self):
+        self._vectorizers = {}
+
+    # Data --------------------------------------------------------------------
+
+    def read_path(self, path, settings):
+        columns = (settings.text_column, settings.label_column)
+        if os.path.isfile(path):
+            if not path.lower().endswith(".csv"):
+                raise automl.AutomlError(f"expected a CSV file or a data folder, got {path}")
+            return {"all": read_csv(path, *columns)}
+        files = {CSV_SPLITS[n[:-4].lower()]: os.path.join(path, n) for n in sorted(os.listdir(path))
+                 if n.lower().endswith(".csv") and n[:-4].lower() in CSV_SPLITS}
+        if files:
+            return {split: read_csv(file, *columns) for split, file in files.items()}
+        return super().read_path(path, settings)
+
+    def decode_file(self, path):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except UnicodeDecodeError:
+            raise automl.AutomlError(f"cannot decode {path}: not UTF-8 text") from None
+
+    def decode_tfds(self, value):
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+    def describe(self, train_examples, settings):
+        counts = _token_counts(train_examples)
+        return {"words_median": int(np.median(counts)),
+                "words_p95": int(np.percentile(counts, 95))}
+
+    def prepare(self, examples, meta):
+        return np.asarray([str(e) for e in examples], dtype=object)
+
+    def input_spec(self, meta):
+        return (), "string"
+
+    # Search space --------------------------------------------------------------
+
+    def known_good(self, dataset):
+        linear = {"text/family": "bag", "text/max_tokens": 50000, "text/ngrams": 2,
+                  "text/bag/output_mode": "multi_hot", "text/bag/input_dropout": 0.5,
+                  "text/depth": 0, "head/dropout": 0.0,
+                  "optimizer/name": "adam", "optimizer/learning_rate": 1e-3}
+        return [
+            linear,
+            {**linear, "text/bag/output_mode": "tf_idf",
+             "text/depth": 1, "text/width": 64, "text/dropout": 0.5,
+             "text/bag/input_dropout": 0.3},
+            {**linear, "text/family": "embedding", "text/embedding_dim": 64, "text/max_tokens": 20000,
+             "head/dropout": 0.2},
+            {**linear, "text/family": "cnn", "text/ngrams": 1, "text/max_tokens": 20000, "text/embedding_dim": 64,
+             "text/cnn/filters": 128, "text/cnn/kernel_size": 5, "head/dropout": 0.5},
+        ]
+
+    def sequence_lengths(self, dataset):
+        """Sequence lengths on offer: up to the 95th percentile of training lengths."""
+        bound = max(dataset.meta["words_p95"], 1)
+        lengths = [n for n in SEQUENCE_LENGTHS if n < bound] + [
+            next((n for n in SEQUENCE_LENGTHS if n >= bound), SEQUENCE_LENGTHS[-1])]
+        return lengths[-3:]
+
+    def vectorizer(self, dataset, **options):
+        """A TextVectorization layer adapted on the training texts, cached per options."""
+        from keras import layers
+
+        key = tuple(sorted(options.items()))
+        if key not in self._vectorizers or self._vectorizers[key][0] is not dataset:
+            layer = layers.TextVectorization(**options, name="vectorize")
+            layer.adapt(_text_batches(dataset.train.x))
+            self._vectorizers[key] = (dataset, layer)
+        return self._vectorizers[key][1]
+
+    def build(self, hp, inputs, dataset):
+        from keras import layers
+
+        family = hp.Choice("text/family", ["bag", "embedding", "cnn", "rnn", "transformer"],
+                           default="bag")
+        max_tokens = hp.Choice("text/max_tokens", [10000, 20000, 50000], default=20000)
+        ngrams = hp.Choice("text/ngrams", [1, 2], default=2)
+        if family == "bag":
+            x = self._bag(hp, inputs, dataset, max_tokens, ngrams)
+        else:
+            with hp.conditional_scope("text/family", ["embedding", "cnn", "rnn", "transformer"]):
+                length = hp.Choice("text/sequence_length", self.sequence_lengths(dataset),
+                                   default=self.sequence_lengths(dataset)[-1])
+                dim = hp.Choice("text/embedding_dim", [32, 64, 128], default=64)
+            tokens = self.vectorizer(dataset, max_tokens=max_tokens, ngrams=ngrams,
+                                     output_mode="int", output_sequence_length=length)(inputs)
+            x = layers.Embedding(max_tokens, dim, name="embedding")(tokens)
+            x = getattr(self, f"_{family}")(hp, x, dim)
+        depth = hp.Int("text/depth", 0, 2, default=0)
+        width = hp.Choice("text/width", [64, 128, 256], default=64)
+        rate = hp.Float("text/dropout", 0.0, 0.5, step=0.1, default=0.3)
+        for index in range(depth):
+            x = layers.Dense(width, activation="relu", name=f"dense{index + 1}")(x)
+            x = layers.Dropout(rate, name=f"dense{index + 1}_dropout")(x)
+        return x
+
+    def _bag(self, hp, inputs, dataset, max_tokens, ngrams):
+        from keras import layers
+
+        with hp.conditional_scope("text/family", ["bag"]):
+            mode = hp.Choice("text/bag/output_mode", ["multi_hot", "tf_idf"], default="multi_hot")
+            rate = hp.Float("text/bag/input_dropout", 0.0, 0.6, step=0.1, default=0.5)
+        x = self.vectorizer(dataset, max_tokens=max_tokens, ngrams=ngrams, output_mode=mode)(inputs)
+        # multi_hot vectors come out as int64 in training; Dropout needs floats.
+        x = layers.Rescaling(1.0, name="as_float")(x)
+        return layers.Dropout(rate, name="bag_dropout")(x) if rate else x
+
+    def _embedding(self, hp, x, dim):
+        from keras import layers
+
+        return layers.GlobalAveragePooling1D(name="average")(x)
+
+    def _cnn(self, hp, x, dim):
+        from keras import layers
+
+        with hp.conditional_scope("text/family", ["cnn"]):
+            filters = hp.Choice("text/cnn/filters", [64, 128, 256], default=128)
+            kernel = hp.Choice("text/cnn/kernel_size", [3, 5, 7], default=5)
+            blocks = hp.Int("text/cnn/blocks", 1, 2, default=1)
+        for index in range(blocks):
+            x = layers.Conv1D(filters, kernel, padding="same", activation="relu",
+                              name=f"conv{index + 1}")(x)
+            if index < blocks - 1:
+                x = layers.MaxPooling1D(2, name=f"conv{index + 1}_pool")(x)
+        return layers.GlobalMaxPooling1D(name="max_over_time")(x)
+
+    def _rnn(self, hp, x, dim):
+        from keras import layers
+
+        with hp.conditional_scope("text/family", ["rnn"]):
+            cell = hp.Choice("text/rnn/cell", ["gru", "lstm"], default="gru")
+            units = hp.Choice("text/rnn/units", [32, 64], default=32)
+        recurrent = layers.GRU if cell == "gru" else layers.LSTM
+        return layers.Bidirectional(recurrent(units), name="bidirectional")(x)
+
+    def _transformer(self, hp, x, dim):
+        from keras import layers
+
+        with hp.conditional_scope("text/family", ["transformer"]):
+            heads = hp.Choice("text/transformer/heads", [2, 4], default=2)
+        # A convolution mixes neighbouring tokens, giving attention a sense of order.
+        x = layers.Conv1D(dim, 3, padding="same", name="local_mixing")(x)
+        attended = layers.MultiHeadAttention(heads, max(dim // heads, 8), name="attention")(x, x)
+        x = layers.LayerNormalization(name="attention_norm")(layers.Add(name="attention_add")([x, attended]))
+        hidden = layers.Dense(2 * dim, activation="relu", name="ffn_hidden")(x)
+        hidden = layers.Dense(dim, name="ffn_out")(hidden)
+        x = layers.LayerNormalization(name="ffn_norm")(layers.Add(name="ffn_add")([x, hidden]))
+        return layers.GlobalAveragePooling1D(name="average")(x)
+
+
+def _text_batches(texts):
+    """Training texts as a batched string dataset for `adapt`."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(tf.constant([str(t) for t in texts])).batch(512)

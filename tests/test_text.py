@@ -1,0 +1,170 @@
+"""The text task: CSV and .txt data, every family, string serving, bad CSVs."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from conftest import assert_one_line_error, invoke, run_python
+
+KEYWORDS = {"cooking": ["recipe", "oven", "flour", "simmer"],
+            "football": ["goal", "striker", "penalty", "league"],
+            "weather": ["rain", "forecast", "storm", "sunny"]}
+FILLER = ["the", "a", "today", "really", "quite", "we", "über", "naïve", "日本", "and"]
+
+
+def synthetic_texts(count, seed):
+    rng = np.random.RandomState(seed)
+    rows = []
+    for i in range(count):
+        label = sorted(KEYWORDS)[i % 3]
+        words = list(rng.choice(FILLER, size=rng.randint(2, 8)))
+        words += list(rng.choice(KEYWORDS[label], size=2))
+        rng.shuffle(words)
+        rows.append((" ".join(words), label))
+    return rows
+
+
+def write_csv(path, rows, header=("text", "label")):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def text_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("texts")
+    write_csv(root / "train.csv", synthetic_texts(60, 0) + [("", "weather")])
+    write_csv(root / "val.csv", synthetic_texts(15, 1))
+    write_csv(root / "test.csv", synthetic_texts(15, 2))
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def text_run(text_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "text"
+    result = invoke("search", "--task", "text", "--data", text_folder, "--out", out,
+                    "--max-trials", 1, "--epochs", 3)
+    assert result.exit_code == 0, result.output
+    return str(out)
+
+
+def test_search_learns_keywords_and_records_the_text_contract(text_run):
+    card = json.load(open(os.path.join(text_run, "model", "model_card.json")))
+    assert card["classes"] == ["cooking", "football", "weather"]
+    assert card["input"] == {"name": "inputs", "shape": [None], "dtype": "string"}
+    assert card["hyperparameters"]["text/family"] == "bag"
+    assert card["metrics"]["test"]["accuracy"] >= 0.8
+
+
+def test_saved_model_serves_raw_strings_like_the_keras_model(text_run):
+    code = f"""
+import sys, numpy as np, tensorflow as tf, keras
+run = {text_run!r}
+texts = ["the oven and flour", "a late penalty goal", "storm and rain today", "", "日本 über 😀"]
+serve = tf.saved_model.load(run + "/model/saved_model").signatures["serving_default"]
+spec = serve.structured_input_signature[1]["inputs"]
+assert spec.shape.as_list() == [None] and spec.dtype == tf.string, spec
+out = serve(inputs=tf.constant(texts))
+model = keras.saving.load_model(run + "/model/model.keras")
+expected = model.predict(tf.constant(texts), verbose=0)
+np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+print(" ".join(s.decode() for s in out["label"].numpy()[:3]))
+assert not any(name.startswith("automl") for name in sys.modules)
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["cooking", "football", "weather"]
+
+
+def test_predict_text_and_files(text_run, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("heavy rain and a storm in the forecast", encoding="utf-8")
+    result = invoke("predict", text_run, note, "--text", "the striker scored a goal")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].split("\t")[0] == str(note) and lines[0].split("\t")[1].startswith("weather")
+    assert lines[1].split("\t")[1].startswith("football")
+
+
+def test_folders_of_txt_files_per_class(tmp_path):
+    for i, (text, label) in enumerate(synthetic_texts(36, 3)):
+        folder = tmp_path / "data" / label
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.txt").write_text(text, encoding="utf-8")
+    from automl.settings import Settings
+    from automl_plugins.text import TextTask
+
+    dataset = TextTask().load(Settings(task="text", data=str(tmp_path / "data"), out="unused"))
+    assert dataset.classes == ["cooking", "football", "weather"]
+    assert len(dataset.train) + len(dataset.val) + len(dataset.test) == 36
+    assert dataset.train.x.dtype == object
+
+
+@pytest.mark.parametrize("family", ["bag", "embedding", "cnn", "rnn", "transformer"])
+def test_each_family_builds_and_trains(family):
+    import keras_tuner as kt
+
+    from automl import env
+    from automl.data import Dataset, Split
+    from automl.search import TaskHyperModel
+    from automl_plugins.text import TextTask
+
+    tf, keras = env.import_tensorflow()
+    rows = synthetic_texts(12, 4)
+    x = np.asarray([t for t, _ in rows], dtype=object)
+    y = np.asarray([sorted(KEYWORDS).index(label) for _, label in rows])
+    task = TextTask()
+    dataset = Dataset(["cooking", "football", "weather"], Split(x, y), Split(x, y), Split(x, y),
+                      source="memory", meta=task.describe(list(x), None))
+    hp = kt.HyperParameters()
+    hp.values["text/family"] = family
+    model = TaskHyperModel(task, dataset, keras).build(hp)
+    assert hp.values["text/family"] == family
+    history = model.fit(tf.constant(list(x)), y, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert model.predict(tf.constant(["", "goal"]), verbose=0).shape == (2, 3)
+
+
+def test_csv_missing_columns_are_named(tmp_path):
+    write_csv(tmp_path / "data.csv", synthetic_texts(30, 5), header=("review", "sentiment"))
+    result = invoke("search", "--task", "text", "--data", tmp_path / "data.csv", "--out", tmp_path / "run")
+    assert_one_line_error(result, "no column 'text', 'label'", "columns: review, sentiment")
+    assert not (tmp_path / "run").exists()
+
+
+def test_csv_columns_can_be_named(tmp_path):
+    write_csv(tmp_path / "data.csv", synthetic_texts(45, 5), header=("review", "sentiment"))
+    from automl.settings import Settings
+    from automl_plugins.text import TextTask
+
+    settings = Settings(task="text", data=str(tmp_path / "data.csv"), out="unused",
+                        text_column="review", label_column="sentiment")
+    dataset = TextTask().load(settings)
+    assert dataset.classes == ["cooking", "football", "weather"]
+
+
+def test_csv_that_is_not_utf8_is_named(tmp_path):
+    (tmp_path / "data.csv").write_bytes(b"text,label\n\xff\xfe broken,a\nfine,b\n")
+    result = invoke("search", "--task", "text", "--data", tmp_path / "data.csv", "--out", tmp_path / "run")
+    assert_one_line_error(result, "data.csv", "not UTF-8")
+
+
+def test_csv_row_without_label(tmp_path):
+    write_csv(tmp_path / "data.csv", synthetic_texts(6, 5) + [("orphan text", "")])
+    result = invoke("search", "--task", "text", "--data", tmp_path / "data.csv", "--out", tmp_path / "run")
+    assert_one_line_error(result, "line 8 has no label")
+
+
+def test_imdb_recipe_runs_under_mock_data(tmp_path):
+    recipe = os.path.join(os.path.dirname(__file__), "..", "recipes", "imdb.yaml")
+    with tfds.testing.mock_data(num_examples=16):
+        result = invoke("run", recipe, "--set", f"out={tmp_path / 'run'}", "--set", "max_trials=1",
+                        "--set", "epochs=1")
+    assert result.exit_code == 0, result.output
+    card = json.load(open(tmp_path / "run" / "model" / "model_card.json"))
+    assert card["task"] == "text" and card["data"]["source"] == "tfds:imdb_reviews"
