@@ -45,20 +45,35 @@ class RunDir:
             return {"elapsed_seconds": 0.0, "finished": False}
 
 
-def check_output(run, overwrite, resume=False):
+def check_output(run, task_name, overwrite, resume=False):
     """Refuse an output path that cannot hold this run, before anything is written."""
     path = run.path
     if os.path.exists(path) and not os.path.isdir(path):
         raise AutomlError(f"output path is a file, not a folder: {path}")
-    existing = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    existing = os.path.abspath(path)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise AutomlError(f"output path {path} is below {existing}, which is a file")
     if not os.access(existing, os.W_OK):
         raise AutomlError(f"output path is not writable: {path}")
-    if not resume and not overwrite and run.has_search():
+    if resume or overwrite or not run.has_search():
+        return
+    previous = _recorded_task(run)
+    if previous and previous != task_name:
         raise AutomlError(
-            f"{path} already holds a search: continue it with `automl resume {path}` "
-            "or start over with --overwrite")
+            f"{path} holds a search of task '{previous}', not '{task_name}': choose another "
+            "--out, or replace it with --overwrite")
+    raise AutomlError(
+        f"{path} already holds a search: continue it with `automl resume {path}` "
+        "or start over with --overwrite")
+
+
+def _recorded_task(run):
+    try:
+        return settings_lib.load_recipe(run.recipe).task
+    except AutomlError:
+        return None
 
 
 def library_versions():
@@ -78,7 +93,7 @@ def run_search(settings, started_at=None, resume=False, live=None):
     started_at = started_at or time.time()
     task = registry.get_task(settings.task)
     run = RunDir(settings.out)
-    check_output(run, settings.overwrite, resume)
+    check_output(run, task.name, settings.overwrite, resume)
     tf, keras = env.import_tensorflow()
     dataset = task.load(settings)
 

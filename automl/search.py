@@ -263,13 +263,13 @@ class SearchTuner(base_tuner.BaseTuner):
         return statistics.median(times) if times else 0.0
 
     def trial_time_cap(self):
-        """Longest a trial may train under a budget: 4x the median trial, at least 20% of it.
+        """Longest a trial may train under a budget: 4x the median trial, at least 20% of the budget.
 
         A family far slower than the others (a recurrent network on short texts) is
         stopped and scored where it stands rather than eating the budget.
         """
         times = [t.metrics.get_last_value("fit_seconds") for t in self.completed_trials()]
-        if self.budget.seconds is None or len(times) < 2:
+        if self.budget.seconds is None or not times:
             return float("inf")
         return max(4 * statistics.median(times), 0.2 * self.budget.seconds)
 

@@ -32,9 +32,9 @@ class AudioTask(automl.Task):
 
     name = "audio"
     description = "Audio classification: log-mel and STFT CNNs and raw-waveform 1-D CNNs."
-    default_epochs = 30
+    default_epochs = 20
     default_batch_size = 32
-    patience = 5
+    patience = 4
     file_extensions = (".wav", ".flac", ".ogg")
     tfds_feature = "audio"
 
@@ -95,8 +95,8 @@ class AudioTask(automl.Task):
                   "optimizer/learning_rate": 1e-3}
         return [
             common,
-            {**common, "audio/mel_bins": 64, "audio/augment": "shift_noise", "audio/filters": 64},
-            {**common, "audio/family": "wave_cnn", "audio/filters": 64},
+            {**common, "audio/mel_bins": 64, "audio/augment": "shift_noise"},
+            {**common, "audio/family": "wave_cnn"},
         ]
 
     def build(self, hp, inputs, dataset):
@@ -145,12 +145,12 @@ class AudioTask(automl.Task):
         from keras import layers
 
         stages = hp.Int("audio/stages", 2, 4, default=4)
-        filters = hp.Choice("audio/filters", [16, 32, 64], default=32)
+        filters = hp.Choice("audio/filters", [16, 32, 48], default=32)
         kernel = hp.Choice("audio/kernel_size", [3, 5], default=3)
         pooling = hp.Choice("audio/pooling", ["max", "avg"], default="max")
         pool = layers.MaxPooling2D if pooling == "max" else layers.AveragePooling2D
         for stage in range(stages):
-            width = filters * min(2**stage, 4)
+            width = min(filters * 2**stage, 128)
             x = layers.Conv2D(width, kernel, padding="same", use_bias=False,
                               name=f"stage{stage + 1}_conv")(x)
             x = layers.BatchNormalization(momentum=0.9, name=f"stage{stage + 1}_bn")(x)
@@ -164,14 +164,14 @@ class AudioTask(automl.Task):
 
         with hp.conditional_scope("audio/family", ["wave_cnn"]):
             blocks = hp.Int("audio/wave_blocks", 3, 5, default=4)
-        filters = hp.Choice("audio/filters", [16, 32, 64], default=32)
+        filters = hp.Choice("audio/filters", [16, 32, 48], default=32)
         x = layers.Reshape((meta["samples"], 1), name="as_channel")(inputs)
         x = layers.Conv1D(filters, 80, strides=4, padding="same", use_bias=False, name="wave_stem")(x)
         x = layers.BatchNormalization(momentum=0.9, name="wave_stem_bn")(x)
         x = layers.ReLU(name="wave_stem_relu")(x)
         for block in range(blocks):
             x = layers.MaxPooling1D(4 if x.shape[1] >= 64 else 1, name=f"wave{block + 1}_pool")(x)
-            x = layers.Conv1D(filters * min(2**block, 4), 3, padding="same", use_bias=False,
+            x = layers.Conv1D(min(filters * 2**block, 128), 3, padding="same", use_bias=False,
                               name=f"wave{block + 1}_conv")(x)
             x = layers.BatchNormalization(momentum=0.9, name=f"wave{block + 1}_bn")(x)
             x = layers.ReLU(name=f"wave{block + 1}_relu")(x)

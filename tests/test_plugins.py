@@ -1,0 +1,81 @@
+"""Plugin authoring: the scaffold, its installation as an entry point, the public API."""
+
+import importlib
+import json
+import os
+import sys
+from importlib.metadata import EntryPoint
+
+import numpy as np
+
+import automl
+from automl import registry
+from conftest import assert_one_line_error, invoke
+
+
+def test_scaffold_writes_an_installable_plugin(tmp_path, monkeypatch):
+    target = tmp_path / "deep" / "barsdemo"
+    result = invoke("plugin", "new", "barsdemo", "--path", target)
+    assert result.exit_code == 0, result.output
+    for path in ("pyproject.toml", "README.md", "automl_barsdemo/__init__.py",
+                 "automl_barsdemo/task.py", "tests/test_barsdemo.py"):
+        assert (target / path).is_file(), path
+    pyproject = (target / "pyproject.toml").read_text()
+    assert 'name = "automl-barsdemo"' in pyproject
+    assert 'dependencies = ["keras-automl"]' in pyproject
+    assert '[project.entry-points."automl.tasks"]' in pyproject
+    assert 'barsdemo = "automl_barsdemo.task:BarsdemoTask"' in pyproject
+
+    # register the entry point as `pip install -e` would, then use the task
+    monkeypatch.syspath_prepend(str(target))
+    real = registry._entry_points()
+    plugin = EntryPoint("barsdemo", "automl_barsdemo.task:BarsdemoTask", registry.GROUP)
+    monkeypatch.setattr(registry, "_entry_points", lambda: real + [plugin])
+    listed = invoke("tasks")
+    assert "barsdemo" in listed.output.split()
+
+    rng = np.random.RandomState(0)
+    rows = ["a,b,label"] + [f"{rng.randn() + (2 if i % 2 else -2):.3f},{rng.randn():.3f},"
+                            f"{'up' if i % 2 else 'down'}" for i in range(60)]
+    (tmp_path / "bars.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    result = invoke("search", "--task", "barsdemo", "--data", tmp_path / "bars.csv", "--out", out,
+                    "--max-trials", 1, "--epochs", 3)
+    assert result.exit_code == 0, result.output
+    card = json.load(open(out / "model" / "model_card.json"))
+    assert card["classes"] == ["down", "up"] and card["input"]["shape"] == [None, 2]
+    assert card["hyperparameters"]["barsdemo/depth"] == 2
+    assert (out / "model" / "saved_model" / "saved_model.pb").exists()
+
+    # the scaffold's own test passes against this installation
+    sys.modules.pop("test_barsdemo", None)
+    monkeypatch.syspath_prepend(str(target / "tests"))
+    scaffold_test = importlib.import_module("test_barsdemo")
+    scaffold_test.test_task_is_installed()
+    (tmp_path / "scaffold").mkdir()
+    scaffold_test.test_search_exports_a_model(tmp_path / "scaffold")
+
+
+def test_scaffold_refuses_bad_names_and_occupied_folders(tmp_path):
+    assert_one_line_error(invoke("plugin", "new", "Bad-Name", "--path", tmp_path / "x"),
+                          "invalid plugin name 'Bad-Name'")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("keep")
+    assert_one_line_error(invoke("plugin", "new", "ok", "--path", tmp_path / "taken"),
+                          "already exists")
+    assert (tmp_path / "taken" / "file").read_text() == "keep"
+
+
+def test_public_api_names():
+    assert automl.API_VERSION == 1
+    for name in ("Task", "Dataset", "Split", "LabelledExamples", "AutomlError",
+                 "decode_folder", "load_tfds"):
+        assert getattr(automl, name).__doc__, name
+
+
+def test_builtin_plugins_use_only_the_public_api():
+    folder = os.path.join(os.path.dirname(__file__), "..", "plugins")
+    for name in os.listdir(folder):
+        if name.endswith(".py"):
+            source = open(os.path.join(folder, name), encoding="utf-8").read()
+            assert "from automl." not in source and "import automl." not in source, name

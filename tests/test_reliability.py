@@ -1,0 +1,156 @@
+"""Failed trials, resume after SIGKILL and Ctrl-C, and input validation of runs."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from automl import registry
+from conftest import assert_one_line_error, invoke
+
+HERE = os.path.dirname(__file__)
+
+
+@pytest.fixture
+def fake_tasks(monkeypatch):
+    monkeypatch.syspath_prepend(HERE)
+    real = registry._entry_points()
+    extra = [EntryPoint(name, value, registry.GROUP) for name, value in
+             (("vectors", "fake_tasks:VectorTask"), ("failing", "fake_tasks:AlwaysFailingTask"),
+              ("future", "fake_tasks:FutureTask"), ("broken", "missing_module:Task"))]
+    monkeypatch.setattr(registry, "_entry_points", lambda: sorted(real + extra, key=lambda e: e.name))
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on(fake_tasks, tmp_path):
+    out = tmp_path / "run"
+    result = invoke("search", "--task", "vectors", "--data", "blobs", "--out", out,
+                    "--tuner", "random", "--max-trials", 3)
+    assert result.exit_code == 0, result.output
+    assert "failed: RuntimeError: boom on purpose" in result.output
+    card = json.load(open(out / "model" / "model_card.json"))
+    assert card["search"]["failed"] == 2 and card["search"]["completed"] == 1
+    messages = card["search"]["failures"]
+    assert messages["0"] == "RuntimeError: boom on purpose"
+    assert "NaN" in messages["1"]
+    rows = list(csv.DictReader(open(out / "report" / "trials.csv")))
+    assert [r["status"] for r in rows] == ["FAILED", "FAILED", "COMPLETED"]
+    assert rows[0]["message"] == "RuntimeError: boom on purpose"
+
+
+def test_consecutive_failures_stop_the_search_and_all_failing_exits_1(fake_tasks, tmp_path):
+    result = invoke("search", "--task", "failing", "--data", "blobs", "--out", tmp_path / "run",
+                    "--tuner", "random", "--max-trials", 8, "--max-failures", 3)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: every trial failed (loss became NaN or infinite at epoch 1)")
+    trials = [d for d in os.listdir(tmp_path / "run" / "search") if d.startswith("trial_")]
+    assert len(trials) == 3
+
+
+def test_tasks_lists_good_plugins_and_warns_about_broken_ones(fake_tasks):
+    result = invoke("tasks")
+    assert result.exit_code == 0
+    assert "warning: task plugin 'broken' failed to load (ModuleNotFoundError" in result.output
+    assert "warning: task plugin 'future' failed to load (AutomlError: task plugin 'future' is " \
+           "written for plugin API 99, this keras-automl provides API 1)" in result.output
+    names = [line.split()[0] for line in result.output.splitlines() if not line.startswith("warning")]
+    assert {"image", "text", "audio", "vectors"} <= set(names)
+
+
+def test_a_plugin_for_another_api_version_is_refused(fake_tasks, tmp_path):
+    result = invoke("search", "--task", "future", "--data", "blobs", "--out", tmp_path / "run")
+    assert_one_line_error(result, "task plugin 'future' is written for plugin API 99",
+                          "provides API 1")
+
+
+def test_a_run_of_another_task_is_named(image_run, tmp_path):
+    result = invoke("search", "--task", "text", "--data", str(tmp_path), "--out", image_run)
+    assert_one_line_error(result, "holds a search of task 'image'")
+
+
+def test_an_output_path_below_a_file(image_folder, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = invoke("search", "--task", "image", "--data", image_folder,
+                    "--out", tmp_path / "file" / "run")
+    assert_one_line_error(result, "is a file")
+
+
+def test_resume_of_a_finished_run_says_so(image_run):
+    before = os.path.getmtime(os.path.join(image_run, "model", "model_card.json"))
+    result = invoke("resume", image_run)
+    assert result.exit_code == 0, result.output
+    assert "already finished" in result.output
+    assert os.path.getmtime(os.path.join(image_run, "model", "model_card.json")) == before
+
+
+def test_resume_without_a_search(tmp_path):
+    assert_one_line_error(invoke("resume", tmp_path), "no search to resume")
+
+
+def _completed(run):
+    found = {}
+    search = os.path.join(run, "search")
+    for name in os.listdir(search) if os.path.isdir(search) else []:
+        path = os.path.join(search, name, "trial.json")
+        if name.startswith("trial_") and os.path.exists(path):
+            try:
+                state = json.load(open(path))
+            except ValueError:
+                continue
+            if state["status"] == "COMPLETED":
+                found[name] = open(path, "rb").read()
+    return found
+
+
+def _start_search(image_folder, run, trials):
+    command = [sys.executable, "-m", "automl", "search", "--task", "image", "--data", image_folder,
+               "--out", str(run), "--tuner", "random", "--max-trials", str(trials), "--epochs", "2"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(process, run, count, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if len(_completed(run)) >= count:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the search did not get far enough")
+
+
+def test_a_search_killed_mid_trial_resumes_where_it_stopped(image_folder, tmp_path):
+    run = tmp_path / "run"
+    process = _start_search(image_folder, run, 4)
+    _wait_for(process, run, 2)
+    process.kill()
+    process.wait()
+    completed = _completed(run)
+    result = invoke("resume", run)
+    assert result.exit_code == 0, result.output
+    folders = sorted(d for d in os.listdir(run / "search") if d.startswith("trial_"))
+    assert folders == ["trial_0", "trial_1", "trial_2", "trial_3"]
+    for name, content in completed.items():
+        assert open(run / "search" / name / "trial.json", "rb").read() == content
+    assert len(_completed(run)) == 4
+    assert (run / "model" / "saved_model" / "saved_model.pb").exists()
+
+
+def test_ctrl_c_saves_state_and_prints_the_resume_command(image_folder, tmp_path):
+    run = tmp_path / "run"
+    process = _start_search(image_folder, run, 3)
+    _wait_for(process, run, 1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert f"automl resume {run}" in stderr
+    assert "Traceback" not in stderr
+    result = invoke("resume", run)
+    assert result.exit_code == 0, result.output
+    assert len(_completed(run)) == 3
