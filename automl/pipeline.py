@@ -148,7 +148,7 @@ def retrain(tuner, best, settings, budget, progress):
     epochs = int(best.metrics.get_last_value("best_epoch"))
     if settings.time_budget is not None:
         available = budget.remaining() - budget.export_reserve
-        if tuner.retrain_estimate() > available:
+        if 1.05 * tuner.retrain_estimate() > available:
             note = (f"kept the search model of trial {best.trial_id}: retraining on "
                     f"train+val did not fit the time budget")
             return tuner.best_model(best), 0, note

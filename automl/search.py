@@ -10,8 +10,8 @@ is keras-tuner's own, so a search interrupted at any point resumes from it.
 import collections
 import gc
 import math
-import statistics
 import os
+import statistics
 import time
 
 import keras_tuner as kt
@@ -242,20 +242,20 @@ class SearchTuner(base_tuner.BaseTuner):
         return [t for t in self.oracle.trials.values() if t.status == COMPLETED]
 
     def retrain_estimate(self):
-        """Seconds a retrain of the best trial so far is expected to take."""
+        """Seconds a retrain of the best trial so far takes, from its measured epochs."""
         best = self.best_trial()
         if best is None:
             return 0.3 * (self.budget.seconds or 0)
         metrics = best.metrics
         per_epoch = metrics.get_last_value("fit_seconds") / max(metrics.get_last_value("epochs_run"), 1)
         grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
-        return 1.25 * per_epoch * grow * metrics.get_last_value("best_epoch") + 3.0
+        return per_epoch * grow * metrics.get_last_value("best_epoch")
 
     def search_deadline(self):
         """When the search must end so that retraining and export still fit."""
         if self.budget.seconds is None:
             return float("inf")
-        reserve = min(self.retrain_estimate(), 0.45 * self.budget.seconds)
+        reserve = min(1.25 * self.retrain_estimate() + 3.0, 0.45 * self.budget.seconds)
         return self.budget.end - self.budget.export_reserve - reserve
 
     def expected_trial_seconds(self):
@@ -263,7 +263,7 @@ class SearchTuner(base_tuner.BaseTuner):
         return statistics.median(times) if times else 0.0
 
     def trial_time_cap(self):
-        """Longest a trial may train under a budget: 4x the median trial, at least 20% of the budget.
+        """Longest a trial may train under a budget: 2.5x the median trial, at least 10% of the budget.
 
         A family far slower than the others (a recurrent network on short texts) is
         stopped and scored where it stands rather than eating the budget.
@@ -271,7 +271,7 @@ class SearchTuner(base_tuner.BaseTuner):
         times = [t.metrics.get_last_value("fit_seconds") for t in self.completed_trials()]
         if self.budget.seconds is None or not times:
             return float("inf")
-        return max(4 * statistics.median(times), 0.2 * self.budget.seconds)
+        return max(2.5 * statistics.median(times), 0.1 * self.budget.seconds)
 
     def time_for_another_trial(self):
         if self.budget.seconds is None:

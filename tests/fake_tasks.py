@@ -55,3 +55,17 @@ class AlwaysFailingTask(VectorTask):
 
 class FutureTask(VectorTask):
     api_version = 99
+
+
+class SteadyVectorTask(VectorTask):
+    """Never fails: a searchable width and depth, for fast determinism checks."""
+
+    behaviours = ()
+
+    def build(self, hp, inputs, dataset):
+        from keras import layers
+
+        x = inputs
+        for index in range(hp.Int("vectors/depth", 1, 3, default=1)):
+            x = layers.Dense(hp.Int("vectors/width", 2, 64, default=8), activation="relu")(x)
+        return x

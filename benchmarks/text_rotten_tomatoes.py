@@ -1,0 +1,82 @@
+"""Text benchmark: keras-automl against TF-IDF + logistic regression and a fastText-style
+Keras model, on the Rotten Tomatoes snippets, measured side by side in one run.
+
+Usage: python benchmarks/text_rotten_tomatoes.py [DATA_DIR] [--budget 600] [--seeds 0]
+DATA_DIR holds train.csv, val.csv, test.csv (default ../shared/data/rotten_tomatoes).
+"""
+
+import argparse
+import csv
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from common import machine, serving_accuracy, timed_search
+
+
+def read(path):
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+def tfidf_logistic(train, test):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+    model = LogisticRegression(max_iter=2000, C=4.0)
+    model.fit(vectorizer.fit_transform(train[0]), train[1])
+    return float(np.mean(model.predict(vectorizer.transform(test[0])) == np.asarray(test[1])))
+
+
+def fasttext_keras(train, val, test):
+    import keras
+    import tensorflow as tf
+
+    classes = sorted(set(train[1]))
+    encode = lambda labels: np.asarray([classes.index(v) for v in labels])  # noqa: E731
+    vectorize = keras.layers.TextVectorization(max_tokens=20000, ngrams=2, output_sequence_length=64)
+    vectorize.adapt(tf.constant(train[0]))
+    inputs = keras.Input(shape=(), dtype="string")
+    x = keras.layers.Embedding(20000, 64)(vectorize(inputs))
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    outputs = keras.layers.Dense(len(classes), activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(tf.constant(train[0]), encode(train[1]), validation_data=(tf.constant(val[0]), encode(val[1])),
+              epochs=10, batch_size=32, verbose=0,
+              callbacks=[keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True,
+                                                       monitor="val_accuracy")])
+    return float(model.evaluate(tf.constant(test[0]), encode(test[1]), verbose=0)[1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data", nargs="?", default=os.path.join(
+        os.path.dirname(__file__), "..", "..", "shared", "data", "rotten_tomatoes"))
+    parser.add_argument("--budget", type=int, default=600)
+    parser.add_argument("--seeds", default="0")
+    args = parser.parse_args()
+    train, val, test = (read(os.path.join(args.data, f"{s}.csv")) for s in ("train", "val", "test"))
+    print(f"# text benchmark, {time.strftime('%Y-%m-%d')}, {machine()}")
+    started = time.time()
+    print(f"tfidf+logistic regression: test accuracy {tfidf_logistic(train, test):.4f} "
+          f"({time.time() - started:.0f}s)")
+    started = time.time()
+    print(f"fastText-style Keras: test accuracy {fasttext_keras(train, val, test):.4f} "
+          f"({time.time() - started:.0f}s)")
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        with tempfile.TemporaryDirectory() as folder:
+            run = os.path.join(folder, "run")
+            wall, card = timed_search("text", args.data, run, args.budget, seed)
+            accuracy = serving_accuracy(run, os.path.join(args.data, "test.csv"))
+            print(f"keras-automl seed {seed}: SavedModel test accuracy {accuracy:.4f}, "
+                  f"{card['search']['trials']} trials, wall {wall:.0f}s for a {args.budget}s budget, "
+                  f"best {card['hyperparameters']['text/family']}")
+
+
+if __name__ == "__main__":
+    main()
