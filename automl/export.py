@@ -5,6 +5,7 @@ place, so an interrupted export never leaves a half-written model and never
 destroys the previous one.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -35,8 +36,13 @@ def _jsonable(value):
 
 
 def replace_folder(build, target):
-    """Build a folder with `build(temporary_path)`, then swap it in for `target`."""
+    """Build a folder with `build(temporary_path)`, then swap it in for `target`.
+
+    Leftovers of an earlier interrupted build are removed first.
+    """
     parent = os.path.dirname(os.path.abspath(target))
+    for stale in glob.glob(os.path.join(parent, f".{os.path.basename(target)}.tmp-*")):
+        shutil.rmtree(stale, ignore_errors=True)
     temporary = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(target)}.tmp-")
     try:
         build(temporary)
