@@ -241,9 +241,9 @@ class SearchTuner(base_tuner.BaseTuner):
     def completed_trials(self):
         return [t for t in self.oracle.trials.values() if t.status == COMPLETED]
 
-    def retrain_estimate(self):
-        """Seconds a retrain of the best trial so far takes, from its measured epochs."""
-        best = self.best_trial()
+    def retrain_estimate(self, trial=None):
+        """Seconds a retrain of `trial` (default: the best so far) takes, from its epochs."""
+        best = trial or self.best_trial()
         if best is None:
             return 0.3 * (self.budget.seconds or 0)
         metrics = best.metrics
@@ -251,11 +251,19 @@ class SearchTuner(base_tuner.BaseTuner):
         grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
         return per_epoch * grow * metrics.get_last_value("best_epoch")
 
+    def contender_retrain_estimate(self):
+        """The longest retrain among the three best trials: any of them may end up best."""
+        ranked = sorted((t for t in self.completed_trials() if t.score is not None),
+                        key=lambda t: t.score, reverse=self.oracle.objective.direction == "max")
+        if not ranked:
+            return self.retrain_estimate()
+        return max(self.retrain_estimate(t) for t in ranked[:3])
+
     def search_deadline(self):
         """When the search must end so that retraining and export still fit."""
         if self.budget.seconds is None:
             return float("inf")
-        reserve = min(1.25 * self.retrain_estimate() + 3.0, 0.45 * self.budget.seconds)
+        reserve = min(1.25 * self.contender_retrain_estimate() + 3.0, 0.45 * self.budget.seconds)
         return self.budget.end - self.budget.export_reserve - reserve
 
     def expected_trial_seconds(self):

@@ -82,7 +82,8 @@ def main():
             accuracy = serving_accuracy(run, os.path.join(args.data, "test.csv"))
             print(f"keras-automl seed {seed}: SavedModel test accuracy {accuracy:.4f}, "
                   f"{card['search']['trials']} trials, wall {wall:.0f}s for a {args.budget}s budget, "
-                  f"best {card['hyperparameters']['text/family']}")
+                  f"best {card['hyperparameters']['text/family']}, "
+                  f"retrain: {card['search']['retrain_note'] or 'train+val'}")
 
 
 if __name__ == "__main__":
