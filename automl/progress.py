@@ -34,7 +34,9 @@ class Progress:
         return "  ".join(parts)
 
     def __rich__(self):
-        return f"[bold]search[/bold]  {self._status()}"
+        from rich.text import Text
+
+        return Text.assemble(("search", "bold"), "  ", self._status())
 
     def _start_live(self):
         if self.live_enabled and self._live is None:
@@ -67,7 +69,8 @@ class Progress:
             outcome = f"{self.settings.objective} {trial.score:.4f}"
         else:
             outcome = f"failed: {trial.message}"
-        self.say(f"trial {trial.trial_id} {outcome} ({seconds:.1f}s)  [{self._status()}]")
+        line = f"trial {trial.trial_id} {outcome} ({seconds:.1f}s)"
+        self.say(line if self._live is not None else f"{line}  [{self._status()}]")
 
     def close(self):
         if self._live is not None:
