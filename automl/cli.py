@@ -1,13 +1,11 @@
 """The `automl` command line."""
 
-import functools
-import sys
 import time
 
 import click
 
 from automl import env
-from automl.errors import AutomlError, SearchFailed
+from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 
 _SEARCH_OPTIONS = [
     click.option("--task", help="Task plugin name (see `automl tasks`)."),
@@ -43,6 +41,10 @@ class AutomlGroup(click.Group):
         except SearchFailed as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(1)
+        except SearchInterrupted as error:
+            click.echo(f"\ninterrupted; the search state is saved: resume with "
+                       f"`automl resume {error.run_dir}`", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=AutomlGroup)
@@ -73,22 +75,8 @@ def _search_options(function):
     return function
 
 
-def _interruptible(function):
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except KeyboardInterrupt:
-            out = kwargs.get("out") or kwargs.get("run_dir") or "RUN"
-            click.echo(f"\ninterrupted; the search state is saved: resume with "
-                       f"`automl resume {out}`", err=True)
-            sys.exit(130)
-    return wrapper
-
-
 @cli.command()
 @_search_options
-@_interruptible
 def search(**options):
     """Search architectures and training settings, retrain the best, export it."""
     from automl import settings as settings_lib
@@ -103,7 +91,6 @@ def search(**options):
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe setting (repeatable).")
-@_interruptible
 def run(recipe, overrides):
     """Run the search described by a YAML RECIPE."""
     from automl import settings as settings_lib
@@ -120,7 +107,6 @@ def _run(settings, started, resume=False):
 
 @cli.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path())
-@_interruptible
 def resume(run_dir):
     """Continue an interrupted search in RUN (or re-export a finished one)."""
     from automl.pipeline import resume_search

@@ -7,3 +7,11 @@ class AutomlError(Exception):
 
 class SearchFailed(Exception):
     """Every trial of a search failed: reported in one line, exit code 1."""
+
+
+class SearchInterrupted(Exception):
+    """Ctrl-C during a search: the state is saved; reported with the resume command."""
+
+    def __init__(self, run_dir):
+        super().__init__(run_dir)
+        self.run_dir = run_dir

@@ -8,12 +8,11 @@ import json
 import os
 import platform
 import shutil
-import sys
 import time
 
 from automl import env, registry, settings as settings_lib
 from automl.budget import Budget
-from automl.errors import AutomlError, SearchFailed
+from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 from automl.export import export_model, write_json
 from automl.metrics import classification_scores
 from automl.progress import Progress
@@ -118,10 +117,15 @@ def run_search(settings, started_at=None, resume=False, live=None):
                         after_trial=lambda: save_state(False))
     try:
         tuner.search()
+    except KeyboardInterrupt:
+        raise SearchInterrupted(run.path) from None
     finally:
         progress.close()
         save_state(False)
-    card = finish(tuner, task, dataset, settings, budget, run, progress, tf, keras)
+    try:
+        card = finish(tuner, task, dataset, settings, budget, run, progress, tf, keras)
+    except KeyboardInterrupt:
+        raise SearchInterrupted(run.path) from None
     save_state(True)
     return card
 

@@ -1,7 +1,6 @@
 """One progress display per search: a live line on a terminal, plain lines otherwise."""
 
 import sys
-import time
 
 import click
 
