@@ -152,7 +152,7 @@ def retrain(tuner, best, settings, budget, progress):
     epochs = int(best.metrics.get_last_value("best_epoch"))
     if settings.time_budget is not None:
         available = budget.remaining() - budget.export_reserve
-        if 1.05 * tuner.retrain_estimate() > available:
+        if 1.05 * tuner.retrain_estimate(best) > available:
             note = (f"kept the search model of trial {best.trial_id}: retraining on "
                     f"train+val did not fit the time budget")
             return tuner.best_model(best), 0, note
@@ -165,12 +165,31 @@ def retrain(tuner, best, settings, budget, progress):
         note = (f"kept the search model of trial {best.trial_id}: retraining reached the "
                 f"time budget after {ran} of {epochs} epochs")
         return tuner.best_model(best), 0, note
+    if not _healthy(tuner, model, best):
+        note = (f"kept the search model of trial {best.trial_id}: the model retrained on "
+                "train+val scored below it on val, which it had trained on")
+        return tuner.best_model(best), 0, note
     return model, epochs, None
+
+
+def _healthy(tuner, model, best):
+    """Whether a model retrained on train+val scores at least the search score on val.
+
+    Val is part of its training data, so a sound retrain matches or beats the search
+    model there; falling below it means the retrain diverged or landed badly.
+    """
+    objective = tuner.oracle.objective
+    logs = model.evaluate(tuner.pipeline("val", best.hyperparameters, tuner.batch_size,
+                                         training=False), verbose=0, return_dict=True)
+    score = logs.get(objective.name.removeprefix("val_"))
+    if score is None:
+        return True
+    return score <= best.score if objective.direction == "min" else score >= best.score
 
 
 def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
     """Retrain the best trial on train+val, evaluate on test, export, report."""
-    best = tuner.best_trial()
+    best = tuner.final_trial()
     failed = tuner.failed_trials()
     if best is None:
         reason = failed[-1].message if failed else "no trial ran"
@@ -202,7 +221,8 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
             "max_trials": settings.max_trials, "trials": len(trials),
             "completed": len(tuner.completed_trials()), "failed": len(failed),
             "failures": {t.trial_id: t.message for t in failed},
-            "best_trial": best.trial_id, "stop_reason": tuner.stop_reason,
+            "best_trial": tuner.best_trial().trial_id, "exported_trial": best.trial_id,
+            "stop_reason": tuner.stop_reason,
             "time_budget_seconds": settings.time_budget,
             "retrain_epochs": epochs, "best_trial_epochs": int(best.metrics.get_last_value("best_epoch")),
             "retrain_note": note,

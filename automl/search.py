@@ -202,33 +202,39 @@ class SearchTuner(base_tuner.BaseTuner):
         scores = history[name]
         best = (int(np.nanargmin(scores)) if self.oracle.objective.direction == "min"
                 else int(np.nanargmax(scores)))
-        score = float(scores[best])
-        if self.improves(score):
-            self.keep_weights(trial.trial_id, model)
-        return {name: score, "best_epoch": best + 1,
-                "epochs_run": len(scores), "fit_seconds": seconds}
+        self.keep_weights(trial.trial_id, model)
+        return {name: float(scores[best]), "best_epoch": best + 1, "epochs_run": len(scores),
+                "fit_seconds": seconds, "parameters": model.count_params()}
 
     # Best model ----------------------------------------------------------------
-
-    def improves(self, score):
-        best = self.best_trial()
-        if best is None:
-            return True
-        return score < best.score if self.oracle.objective.direction == "min" else score > best.score
 
     def weights_path(self, trial_id):
         return os.path.join(self.project_dir, f"trial_{trial_id}", "best.weights.h5")
 
     def keep_weights(self, trial_id, model):
-        """Save the weights of a new best trial, replacing the previous best's."""
+        """Save a trial's best-epoch weights, for export when retraining cannot run."""
         path = self.weights_path(trial_id)
         temporary = path.replace(".weights.h5", ".tmp.weights.h5")
         model.save_weights(temporary)
         os.replace(temporary, path)
-        for other in self.completed_trials():
-            stale = self.weights_path(other.trial_id)
-            if other.trial_id != trial_id and os.path.exists(stale):
-                os.remove(stale)
+
+    def final_trial(self):
+        """The trial to retrain and export: the one-standard-error rule on accuracy.
+
+        Among trials whose validation accuracy is within one standard error of the
+        best (the binomial error of the best score on this many validation examples),
+        the one with the fewest parameters; differences smaller than that are noise,
+        and the smaller model generalises more reliably. Other objectives: the best.
+        """
+        best = self.best_trial()
+        if best is None or not self.oracle.objective.name.endswith("accuracy"):
+            return best
+        margin = math.sqrt(max(best.score * (1 - best.score), 1e-12) / len(self.dataset.val))
+        close = [t for t in self.completed_trials() if t.score is not None
+                 and t.score >= best.score - margin and t.metrics.exists("parameters")]
+        if not close:
+            return best
+        return min(close, key=lambda t: (t.metrics.get_last_value("parameters"), -t.score))
 
     def best_model(self, trial):
         """The best trial's model as trained in the search (train split only)."""
@@ -252,12 +258,12 @@ class SearchTuner(base_tuner.BaseTuner):
         return per_epoch * grow * metrics.get_last_value("best_epoch")
 
     def contender_retrain_estimate(self):
-        """The longest retrain among the three best trials: any of them may end up best."""
+        """The longest retrain among the three best trials and the one now chosen for export."""
         ranked = sorted((t for t in self.completed_trials() if t.score is not None),
                         key=lambda t: t.score, reverse=self.oracle.objective.direction == "max")
         if not ranked:
             return self.retrain_estimate()
-        return max(self.retrain_estimate(t) for t in ranked[:3])
+        return max(self.retrain_estimate(t) for t in [*ranked[:3], self.final_trial()])
 
     def search_deadline(self):
         """When the search must end so that retraining and export still fit."""
