@@ -7,12 +7,11 @@ DATA_DIR is the output of make_keywords.py (train/val/test/<word>/*.wav, 16 kHz,
 
 import argparse
 import os
-import tempfile
 import time
 
 import numpy as np
 
-from common import machine, serving_accuracy, timed_search
+from common import machine, report_searches
 
 
 def load(folder):
@@ -63,16 +62,8 @@ def main():
     started = time.time()
     print(f"simple-audio tutorial CNN: test accuracy {tutorial_cnn(args.data):.4f} "
           f"({time.time() - started:.0f}s)")
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        with tempfile.TemporaryDirectory() as folder:
-            run = os.path.join(folder, "run")
-            wall, card = timed_search("audio", args.data, run, args.budget, seed)
-            accuracy = serving_accuracy(run, os.path.join(args.data, "test"))
-            print(f"keras-automl seed {seed}: SavedModel test accuracy {accuracy:.4f}, "
-                  f"{card['search']['trials']} trials, wall {wall:.0f}s for a {args.budget}s budget, "
-                  f"best {card['hyperparameters']['audio/family']}, "
-                  f"retrain: {card['search']['retrain_note'] or 'train+val'}")
-
+    report_searches("audio", args.data, os.path.join(args.data, "test"), args.budget,
+                    [int(s) for s in args.seeds.split(",")])
 
 if __name__ == "__main__":
     main()

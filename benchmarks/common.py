@@ -33,3 +33,18 @@ def serving_accuracy(run, data):
     output = subprocess.run([sys.executable, os.path.join(HERE, "score_savedmodel.py"), run, data],
                             check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])["accuracy"]
+
+
+def report_searches(task, data, test_data, budget, seeds):
+    """Run one search per seed in a temporary folder and print its SavedModel's accuracy."""
+    import tempfile
+
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as folder:
+            run = os.path.join(folder, "run")
+            wall, card = timed_search(task, data, run, budget, seed)
+            accuracy = serving_accuracy(run, test_data)
+            print(f"keras-automl seed {seed}: SavedModel test accuracy {accuracy:.4f}, "
+                  f"{card['search']['trials']} trials, wall {wall:.0f}s for a {budget}s budget, "
+                  f"exported {card['hyperparameters'][f'{task}/family']}, "
+                  f"retrain: {card['search']['retrain_note'] or 'train+val'}")

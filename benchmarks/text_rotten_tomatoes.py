@@ -8,12 +8,11 @@ DATA_DIR holds train.csv, val.csv, test.csv (default ../shared/data/rotten_tomat
 import argparse
 import csv
 import os
-import tempfile
 import time
 
 import numpy as np
 
-from common import machine, serving_accuracy, timed_search
+from common import machine, report_searches
 
 
 def read(path):
@@ -75,16 +74,8 @@ def main():
     started = time.time()
     print(f"fastText-style Keras: test accuracy {fasttext_keras(train, val, test):.4f} "
           f"({time.time() - started:.0f}s)")
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        with tempfile.TemporaryDirectory() as folder:
-            run = os.path.join(folder, "run")
-            wall, card = timed_search("text", args.data, run, args.budget, seed)
-            accuracy = serving_accuracy(run, os.path.join(args.data, "test.csv"))
-            print(f"keras-automl seed {seed}: SavedModel test accuracy {accuracy:.4f}, "
-                  f"{card['search']['trials']} trials, wall {wall:.0f}s for a {args.budget}s budget, "
-                  f"best {card['hyperparameters']['text/family']}, "
-                  f"retrain: {card['search']['retrain_note'] or 'train+val'}")
-
+    report_searches("text", args.data, os.path.join(args.data, "test.csv"), args.budget,
+                    [int(s) for s in args.seeds.split(",")])
 
 if __name__ == "__main__":
     main()
