@@ -11,7 +11,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from automl.errors import AutomlError
+from automl.errors import AutomlError, first_line
 
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val",
@@ -103,10 +103,7 @@ def decode_folder(path, extensions, decode_file):
             except AutomlError:
                 raise
             except Exception as error:
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise AutomlError(
-                    f"cannot decode {file}: {reason[:200]}"
-                ) from None
+                raise AutomlError(f"cannot decode {file}: {first_line(error)}") from None
         decoded[split] = LabelledExamples(examples, [label for _, label in entries])
     return decoded
 
@@ -127,12 +124,12 @@ def load_tfds(name, feature, data_dir=None, download=False, convert=None):
     try:
         builder = tfds.builder(full_name, data_dir=data_dir)
     except Exception as error:
-        raise AutomlError(f"unknown TensorFlow Datasets name '{full_name}': {_first_line(error)}") from None
+        raise AutomlError(f"unknown TensorFlow Datasets name '{full_name}': {first_line(error)}") from None
     if download and not builder.is_prepared():
         try:
             builder.download_and_prepare()
         except Exception as error:
-            raise AutomlError(f"cannot download tfds:{full_name}: {_first_line(error)}") from None
+            raise AutomlError(f"cannot download tfds:{full_name}: {first_line(error)}") from None
     label_feature = builder.info.features["label"]
     candidates = (feature,) if isinstance(feature, str) else tuple(feature)
     present = [name for name in candidates if name in builder.info.features]
@@ -232,7 +229,3 @@ def label_ids(labels, classes):
     index = {name: i for i, name in enumerate(classes)}
     return np.asarray([index[label] for label in labels], dtype="int64")
 
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__

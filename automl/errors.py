@@ -1,6 +1,12 @@
 """Errors that the command line reports as one line with exit code 2."""
 
 
+def first_line(error, limit=200):
+    """The first line of an exception's message, or its type name when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
+
+
 class AutomlError(Exception):
     """A problem with the user's input: reported in one line, exit code 2."""
 

@@ -5,7 +5,7 @@ from importlib import metadata
 
 import click
 
-from automl.errors import AutomlError
+from automl.errors import AutomlError, first_line
 from automl.task import API_VERSION, Task
 
 GROUP = "automl.tasks"
@@ -56,10 +56,9 @@ def installed_tasks(warn=True):
             tasks[entry_point.name] = _load(entry_point)
         except Exception as error:
             if warn:
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
                 click.echo(
                     f"warning: task plugin '{entry_point.name}' failed to load "
-                    f"({type(error).__name__}: {reason})", err=True)
+                    f"({type(error).__name__}: {first_line(error)})", err=True)
     return tasks
 
 

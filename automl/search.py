@@ -20,6 +20,7 @@ from keras_tuner.engine import base_tuner, trial as trial_lib
 
 from automl import space
 from automl.budget import deadline_callback
+from automl.errors import first_line
 from automl.export import write_json
 
 RUNNING, COMPLETED, FAILED = (trial_lib.TrialStatus.RUNNING, trial_lib.TrialStatus.COMPLETED,
@@ -348,6 +349,6 @@ class SearchTuner(base_tuner.BaseTuner):
 
 
 def _one_line(error):
-    text = str(error).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(error).__name__}: {first}"[:300] if not isinstance(error, TrialFailed) else first
+    if isinstance(error, TrialFailed):
+        return first_line(error, 300)
+    return f"{type(error).__name__}: {first_line(error, 280)}"

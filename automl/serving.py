@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from automl import data as data_lib, env, registry
-from automl.errors import AutomlError
+from automl.errors import AutomlError, first_line
 from automl.metrics import classification_scores
 from automl.settings import Settings
 
@@ -62,8 +62,7 @@ class ExportedModel:
         except AutomlError:
             raise
         except Exception as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise AutomlError(f"cannot decode {path}: {reason[:200]}") from None
+            raise AutomlError(f"cannot decode {path}: {first_line(error)}") from None
 
     def predict_inputs(self, paths, texts, top_k):
         """Ranked predictions for files, folders of files and literal texts."""

@@ -5,13 +5,12 @@ Usage: python benchmarks/audio_keywords.py DATA_DIR [--budget 600] [--seeds 0,1]
 DATA_DIR is the output of make_keywords.py (train/val/test/<word>/*.wav, 16 kHz, 1 s).
 """
 
-import argparse
 import os
 import time
 
 import numpy as np
 
-from common import machine, report_searches
+from common import benchmark_args, machine, report_baseline, report_searches
 
 
 def load(folder):
@@ -53,17 +52,11 @@ def tutorial_cnn(data):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("data")
-    parser.add_argument("--budget", type=int, default=600)
-    parser.add_argument("--seeds", default="0")
-    args = parser.parse_args()
+    args = benchmark_args()
     print(f"# audio benchmark, {time.strftime('%Y-%m-%d')}, {machine()}")
-    started = time.time()
-    print(f"simple-audio tutorial CNN: test accuracy {tutorial_cnn(args.data):.4f} "
-          f"({time.time() - started:.0f}s)")
-    report_searches("audio", args.data, os.path.join(args.data, "test"), args.budget,
-                    [int(s) for s in args.seeds.split(",")])
+    report_baseline("simple-audio tutorial CNN", tutorial_cnn, args.data)
+    report_searches("audio", args.data, os.path.join(args.data, "test"), args.budget, args.seeds)
+
 
 if __name__ == "__main__":
     main()

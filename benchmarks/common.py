@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts: timed CLI runs and machine facts."""
 
+import argparse
 import json
 import os
 import platform
@@ -48,3 +49,21 @@ def report_searches(task, data, test_data, budget, seeds):
                   f"{card['search']['trials']} trials, wall {wall:.0f}s for a {budget}s budget, "
                   f"exported {card['hyperparameters'][f'{task}/family']}, "
                   f"retrain: {card['search']['retrain_note'] or 'train+val'}")
+
+
+def benchmark_args(data_default=None):
+    """Arguments shared by the search benchmarks: DATA, --budget, --seeds."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data", nargs="?" if data_default else None, default=data_default)
+    parser.add_argument("--budget", type=int, default=600)
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    args = parser.parse_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    return args
+
+
+def report_baseline(name, train_and_score, *arguments):
+    """Print a baseline's test accuracy and how long it took."""
+    started = time.time()
+    accuracy = train_and_score(*arguments)
+    print(f"{name}: test accuracy {accuracy:.4f} ({time.time() - started:.0f}s)")

@@ -5,14 +5,13 @@ Usage: python benchmarks/text_rotten_tomatoes.py [DATA_DIR] [--budget 600] [--se
 DATA_DIR holds train.csv, val.csv, test.csv (default ../shared/data/rotten_tomatoes).
 """
 
-import argparse
 import csv
 import os
 import time
 
 import numpy as np
 
-from common import machine, report_searches
+from common import benchmark_args, machine, report_baseline, report_searches
 
 
 def read(path):
@@ -60,22 +59,14 @@ def fasttext_keras(train, val, test):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("data", nargs="?", default=os.path.join(
+    args = benchmark_args(os.path.join(
         os.path.dirname(__file__), "..", "..", "shared", "data", "rotten_tomatoes"))
-    parser.add_argument("--budget", type=int, default=600)
-    parser.add_argument("--seeds", default="0")
-    args = parser.parse_args()
     train, val, test = (read(os.path.join(args.data, f"{s}.csv")) for s in ("train", "val", "test"))
     print(f"# text benchmark, {time.strftime('%Y-%m-%d')}, {machine()}")
-    started = time.time()
-    print(f"tfidf+logistic regression: test accuracy {tfidf_logistic(train, val, test):.4f} "
-          f"({time.time() - started:.0f}s)")
-    started = time.time()
-    print(f"fastText-style Keras: test accuracy {fasttext_keras(train, val, test):.4f} "
-          f"({time.time() - started:.0f}s)")
-    report_searches("text", args.data, os.path.join(args.data, "test.csv"), args.budget,
-                    [int(s) for s in args.seeds.split(",")])
+    report_baseline("tfidf+logistic regression", tfidf_logistic, train, val, test)
+    report_baseline("fastText-style Keras", fasttext_keras, train, val, test)
+    report_searches("text", args.data, os.path.join(args.data, "test.csv"), args.budget, args.seeds)
+
 
 if __name__ == "__main__":
     main()
