@@ -8,7 +8,6 @@ is keras-tuner's own, so a search interrupted at any point resumes from it.
 """
 
 import collections
-import gc
 import math
 import os
 import statistics
@@ -22,6 +21,7 @@ from automl import space
 from automl.budget import deadline_callback
 from automl.errors import first_line
 from automl.export import write_json
+from automl.memory import released_after
 
 RUNNING, COMPLETED, FAILED = (trial_lib.TrialStatus.RUNNING, trial_lib.TrialStatus.COMPLETED,
                               trial_lib.TrialStatus.FAILED)
@@ -312,7 +312,8 @@ class SearchTuner(base_tuner.BaseTuner):
             self.progress.trial_started(trial, self)
             started = time.time()
             try:
-                results = self.run_trial(trial)
+                with released_after(self.keras):
+                    results = self.run_trial(trial)
                 self.oracle.update_trial(trial.trial_id, results)
                 trial.status = COMPLETED
                 failures = 0
@@ -322,9 +323,6 @@ class SearchTuner(base_tuner.BaseTuner):
                 trial.status = FAILED
                 trial.message = _one_line(error)
                 failures += 1
-            finally:
-                self.keras.backend.clear_session()
-                gc.collect()
             self.oracle.end_trial(trial)
             self.save()
             self.after_trial()

@@ -1,0 +1,38 @@
+"""Release what a trained model leaves behind, so memory stays flat across trials.
+
+`keras.backend.clear_session()` drops Keras' own state, but not one global that
+TensorFlow keeps: in graph mode `tf.custom_gradient` registers each wrapped
+function's gradient in the process-wide gradient registry, and the registered
+closure holds the traced graph. Every Keras optimizer step goes through
+`tf.distribute`'s all-reduce, which is such a function, so each traced train
+step (with its whole model graph) would stay in memory for good. Entries made
+while a trial ran are only needed to differentiate that trial's graphs, so they
+are removed when it ends.
+"""
+
+import contextlib
+import gc
+
+_CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
+
+
+def _gradient_registry():
+    """TensorFlow's registry of gradient functions by name (empty if it moved)."""
+    from tensorflow.python.framework import ops
+
+    return getattr(getattr(ops, "_gradient_registry", None), "_registry", {})
+
+
+@contextlib.contextmanager
+def released_after(keras):
+    """Run a block, then free the models, graphs and gradient functions it made."""
+    registry = _gradient_registry()
+    before = set(registry)
+    try:
+        yield
+    finally:
+        keras.backend.clear_session()
+        for name in set(registry) - before:
+            if name.startswith(_CUSTOM_GRADIENT_PREFIX):
+                del registry[name]
+        gc.collect()
