@@ -90,13 +90,13 @@ class AudioTask(automl.Task):
     def known_good(self, dataset):
         common = {"audio/family": "mel_cnn", "audio/frame_ms": 25, "audio/step_ms": 10,
                   "audio/mel_bins": 40, "audio/stages": 4, "audio/filters": 32,
-                  "audio/kernel_size": 3, "audio/pooling": "max", "audio/augment": "none",
-                  "head/dropout": 0.3, "optimizer/name": "adam",
-                  "optimizer/learning_rate": 1e-3}
+                  "audio/kernel_size": 3, "audio/pooling": "max",
+                  "audio/augment": "shift_noise", "head/dropout": 0.3,
+                  "optimizer/name": "adam", "optimizer/learning_rate": 1e-3}
         return [
             common,
-            {**common, "audio/mel_bins": 64, "audio/augment": "shift_noise"},
-            {**common, "audio/family": "wave_cnn"},
+            {**common, "audio/mel_bins": 64, "audio/augment": "masking"},
+            {**common, "audio/family": "wave_cnn", "audio/augment": "none"},
         ]
 
     def build(self, hp, inputs, dataset):
