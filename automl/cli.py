@@ -19,6 +19,7 @@ _SEARCH_OPTIONS = [
     click.option("--seed", type=str, help="Seed for the trial sequence and training (default 0)."),
     click.option("--batch-size", type=str, help="Training batch size (task default)."),
     click.option("--max-failures", type=str, help="Stop after this many failed trials in a row."),
+    click.option("--ensemble", type=str, help="Most trials averaged in the export (task default)."),
     click.option("--data-dir", type=str, help="TensorFlow Datasets data folder."),
     click.option("--download", is_flag=True, default=None, help="Allow downloading tfds data."),
     click.option("--overwrite", is_flag=True, default=None, help="Replace an existing run."),

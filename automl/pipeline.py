@@ -1,7 +1,8 @@
 """One search from settings to an exported model: the data flow, in order.
 
 settings -> task -> data (checked before anything is written) -> search ->
-retrain the best on train+val -> evaluate once on test -> export -> report.
+retrain the final trial on train+val, or average an ensemble of search models ->
+evaluate once on test -> export -> report.
 """
 
 import json
@@ -12,6 +13,7 @@ import time
 
 from automl import env, registry, settings as settings_lib
 from automl.budget import Budget
+from automl.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 from automl.export import export_model, write_json
 from automl.metrics import classification_scores
@@ -188,20 +190,32 @@ def _healthy(tuner, model, best):
 
 
 def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
-    """Retrain the best trial on train+val, evaluate on test, export, report."""
-    best = tuner.final_trial()
+    """Retrain the final trial on train+val (or average an ensemble), test, export, report."""
     failed = tuner.failed_trials()
-    if best is None:
+    if tuner.final_trial() is None:
         reason = failed[-1].message if failed else "no trial ran"
         if failed:
             write_report(list(tuner.oracle.trials.values()), settings.objective,
                          {"task": task.name}, run.report)
         raise SearchFailed(f"every trial failed ({reason})")
-    model, epochs, note = retrain(tuner, best, settings, budget, progress)
-    test = dataset.test
-    probabilities = model.predict(tuner.pipeline("test", best.hyperparameters,
-                                                 tuner.batch_size, training=False), verbose=0)
     shape, dtype = task.input_spec(dataset.meta)
+    if tuner.ensemble_size > 1:
+        progress.phase("selecting the ensemble on val")
+    members, models = tuner.ensemble()
+    best = members[0]
+    if len(members) > 1:
+        model = average_model(keras, models, shape, dtype, f"{task.name}_ensemble")
+        epochs, note = 0, None
+    else:
+        model, epochs, note = retrain(tuner, best, settings, budget, progress)
+    predict = lambda split: model.predict(tuner.pipeline(  # noqa: E731
+        split, best.hyperparameters, tuner.batch_size, training=False), verbose=0)
+    val_scores = {settings.objective: best.score}
+    if len(members) > 1:
+        val_scores["ensemble_accuracy"] = classification_scores(dataset.val.y, predict("val"),
+                                                       dataset.classes)["accuracy"]
+    test = dataset.test
+    probabilities = predict("test")
     trials = list(tuner.oracle.trials.values())
     card = {
         "task": task.name,
@@ -213,7 +227,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
         "hyperparameters": {k: v for k, v in best.hyperparameters.values.items()
                             if not k.startswith("tuner/")},
         "metrics": {
-            "val": {settings.objective: best.score},
+            "val": val_scores,
             "test": classification_scores(test.y, probabilities, dataset.classes),
         },
         "search": {
@@ -222,6 +236,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
             "completed": len(tuner.completed_trials()), "failed": len(failed),
             "failures": {t.trial_id: t.message for t in failed},
             "best_trial": tuner.best_trial().trial_id, "exported_trial": best.trial_id,
+            "ensemble": [t.trial_id for t in members],
             "stop_reason": tuner.stop_reason,
             "time_budget_seconds": settings.time_budget,
             "retrain_epochs": epochs, "best_trial_epochs": int(best.metrics.get_last_value("best_epoch")),

@@ -17,7 +17,7 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
 
-from automl import space
+from automl import ensemble, space
 from automl.budget import deadline_callback
 from automl.errors import first_line
 from automl.export import write_json
@@ -118,6 +118,7 @@ class SearchTuner(base_tuner.BaseTuner):
         self.budget, self.keras, self.tf = budget, keras, tf
         self.progress = progress
         self.epochs = settings.epochs or task.default_epochs
+        self.ensemble_size = settings.ensemble or task.ensemble_size
         self.batch_size = settings.batch_size or task.default_batch_size
         objective = objective_for(settings.objective)
         oracle = make_oracle(settings, objective, self.epochs, task.known_good(dataset))
@@ -243,6 +244,33 @@ class SearchTuner(base_tuner.BaseTuner):
         model.load_weights(self.weights_path(trial.trial_id))
         return model
 
+    def ensemble_candidates(self):
+        """The trials ensemble selection may add: the best completed ones but the final."""
+        final = self.final_trial()
+        others = [t for t in self.ranked_trials() if t.trial_id != final.trial_id]
+        return others[:2 * self.ensemble_size - 1] if self.ensemble_size > 1 else []
+
+    def ensemble(self):
+        """The trials to export and their search models, by ensemble selection on val.
+
+        Starts from `final_trial()`; see `automl.ensemble`. Returns `([final], None)`
+        when the ensemble size is 1 or no other trial completed.
+        """
+        final, candidates = self.final_trial(), self.ensemble_candidates()
+        if not candidates:
+            return [final], None
+        trials = {t.trial_id: t for t in [final, *candidates]}
+        models, probabilities = {}, {}
+        for trial_id, trial in trials.items():
+            models[trial_id] = self.best_model(trial)
+            models[trial_id].name = f"trial_{trial_id}"
+            probabilities[trial_id] = models[trial_id].predict(
+                self.pipeline("val", trial.hyperparameters, self.batch_size, training=False),
+                verbose=0)
+        chosen = ensemble.select(final.trial_id, list(trials), probabilities,
+                                 self.dataset.val.y, self.ensemble_size)
+        return [trials[i] for i in chosen], [models[i] for i in chosen]
+
     # Budget ------------------------------------------------------------------
 
     def completed_trials(self):
@@ -258,19 +286,42 @@ class SearchTuner(base_tuner.BaseTuner):
         grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
         return per_epoch * grow * metrics.get_last_value("best_epoch")
 
+    def ranked_trials(self):
+        """Completed, scored trials, best first."""
+        return sorted((t for t in self.completed_trials() if t.score is not None),
+                      key=lambda t: t.score, reverse=self.oracle.objective.direction == "max")
+
     def contender_retrain_estimate(self):
         """The longest retrain among the three best trials and the one now chosen for export."""
-        ranked = sorted((t for t in self.completed_trials() if t.score is not None),
-                        key=lambda t: t.score, reverse=self.oracle.objective.direction == "max")
+        ranked = self.ranked_trials()
         if not ranked:
             return self.retrain_estimate()
         return max(self.retrain_estimate(t) for t in [*ranked[:3], self.final_trial()])
 
+    def selection_estimate(self):
+        """Seconds ensemble selection takes: build each candidate and predict val."""
+        seconds = 0.0
+        for trial in [self.final_trial(), *self.ensemble_candidates()]:
+            metrics = trial.metrics
+            per_epoch = (metrics.get_last_value("fit_seconds")
+                         / max(metrics.get_last_value("epochs_run"), 1))
+            seconds += 2.0 + per_epoch * len(self.dataset.val) / len(self.dataset.train)
+        return seconds
+
     def search_deadline(self):
-        """When the search must end so that retraining and export still fit."""
+        """When the search must end so that retraining (or ensemble selection) and export fit.
+
+        With an ensemble size above 1 the search models are exported as they are, so
+        only the selection is reserved for; should selection keep the final trial
+        alone, it is retrained if the time left allows.
+        """
         if self.budget.seconds is None:
             return float("inf")
-        reserve = min(1.25 * self.contender_retrain_estimate() + 3.0, 0.45 * self.budget.seconds)
+        if self.ensemble_size > 1 and self.final_trial() is not None:
+            needed = self.selection_estimate()
+        else:
+            needed = 1.25 * self.contender_retrain_estimate()
+        reserve = min(needed + 3.0, 0.45 * self.budget.seconds)
         return self.budget.end - self.budget.export_reserve - reserve
 
     def expected_trial_seconds(self):

@@ -31,6 +31,7 @@ class Settings:
     seed: int = 0
     batch_size: Optional[int] = None
     max_failures: int = 5
+    ensemble: Optional[int] = None
     data_dir: Optional[str] = None
     download: bool = False
     overwrite: bool = False
@@ -48,7 +49,7 @@ class Settings:
                 f"unknown tuner '{self.tuner}' (choose one of: {', '.join(TUNERS)})"
             )
         for name, low in (("max_trials", 1), ("epochs", 1), ("batch_size", 1),
-                          ("max_failures", 1), ("sample_rate", 1000)):
+                          ("max_failures", 1), ("ensemble", 1), ("sample_rate", 1000)):
             value = getattr(self, name)
             if value is not None and value < low:
                 raise AutomlError(f"{name} must be at least {low}, got {value}")

@@ -26,6 +26,8 @@ class Task:
         default_epochs: epochs per trial when the user sets none.
         default_batch_size: batch size when the user sets none.
         patience: epochs without improvement before a trial stops early.
+        ensemble_size: most trials averaged in the export when the user sets none
+            (1: the final trial alone, retrained on train+val).
         file_extensions: file endings read from data folders (lower case).
         tfds_feature: the TensorFlow Datasets feature that holds the raw example
             (or a tuple of candidates, the first one present is used).
@@ -37,6 +39,7 @@ class Task:
     default_epochs = 10
     default_batch_size = 32
     patience = 3
+    ensemble_size = 1
     file_extensions = ()
     tfds_feature = None
 

@@ -48,7 +48,8 @@ def report_searches(task, data, test_data, budget, seeds):
             print(f"keras-automl seed {seed}: SavedModel test accuracy {accuracy:.4f}, "
                   f"{card['search']['trials']} trials, wall {wall:.0f}s for a {budget}s budget, "
                   f"exported {card['hyperparameters'][f'{task}/family']}, "
-                  f"retrain: {card['search']['retrain_note'] or 'train+val'}")
+                  f"ensemble of trials {', '.join(card['search']['ensemble'])}, "
+                  f"retrain: {card['search']['retrain_note'] or card['search']['retrain_epochs']}")
 
 
 def benchmark_args(data_default=None):

@@ -35,6 +35,7 @@ class AudioTask(automl.Task):
     default_epochs = 20
     default_batch_size = 32
     patience = 4
+    ensemble_size = 3
     file_extensions = (".wav", ".flac", ".ogg")
     tfds_feature = "audio"
 

@@ -113,3 +113,47 @@ def test_quickstart_recipe_is_valid():
     settings = load_recipe(os.path.join(RECIPES, "quickstart.yaml"))
     assert settings.data == "digits" and settings.task == "image"
     assert settings.time_budget == 150
+
+
+def test_ensemble_selection_adds_trials_only_while_val_log_loss_falls():
+    import numpy as np
+
+    from automl.ensemble import select
+
+    labels = np.array([0, 1, 0, 1])
+    probabilities = {
+        "first": np.array([[0.9, 0.1], [0.4, 0.6], [0.4, 0.6], [0.1, 0.9]]),
+        "complement": np.array([[0.6, 0.4], [0.3, 0.7], [0.9, 0.1], [0.3, 0.7]]),
+        "wrong": np.array([[0.1, 0.9], [0.9, 0.1], [0.2, 0.8], [0.8, 0.2]]),
+    }
+    candidates = ["first", "wrong", "complement"]
+    assert select("first", candidates, probabilities, labels, 3) == ["first", "complement"]
+    assert select("first", candidates, probabilities, labels, 1) == ["first"]
+
+
+def test_an_ensemble_export_averages_its_members(image_folder, tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from conftest import synthetic_image
+
+    run = tmp_path / "run"
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
+                    "--tuner", "random", "--max-trials", 3, "--epochs", 2, "--ensemble", 3)
+    assert result.exit_code == 0, result.output
+    card = card_of(run)
+    members = card["search"]["ensemble"]
+    assert members[0] == card["search"]["exported_trial"] and len(members) >= 2
+    assert card["search"]["retrain_epochs"] == 0 and "ensemble_accuracy" in card["metrics"]["val"]
+    model = keras.saving.load_model(os.path.join(run, "model", "model.keras"))
+    assert [layer.name for layer in model.layers if layer.name.startswith("trial_")] == [
+        f"trial_{m}" for m in members]
+    rng = np.random.RandomState(1)
+    images = np.stack([synthetic_image(label, rng) for label in ("top", "left", "bottom")])
+    images = images[..., None].astype("float32")
+    serve = tf.saved_model.load(os.path.join(run, "model", "saved_model")).signatures["serving_default"]
+    served = serve(inputs=tf.constant(images, tf.float32))["probabilities"].numpy()
+    averaged = np.mean([np.asarray(layer(images, training=False)) for layer in model.layers
+                        if layer.name.startswith("trial_")], axis=0)
+    np.testing.assert_allclose(served, averaged, atol=1e-5)
