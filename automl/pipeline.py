@@ -201,21 +201,19 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
     shape, dtype = task.input_spec(dataset.meta)
     if tuner.ensemble_size > 1:
         progress.phase("selecting the ensemble on val")
-    members, models = tuner.ensemble()
+    members, models, val_probabilities = tuner.ensemble()
     best = members[0]
+    val_scores = {settings.objective: best.score}
     if len(members) > 1:
         model = average_model(keras, models, shape, dtype, f"{task.name}_ensemble")
         epochs, note = 0, None
+        val_scores["ensemble_accuracy"] = classification_scores(
+            dataset.val.y, val_probabilities, dataset.classes)["accuracy"]
     else:
         model, epochs, note = retrain(tuner, best, settings, budget, progress)
-    predict = lambda split: model.predict(tuner.pipeline(  # noqa: E731
-        split, best.hyperparameters, tuner.batch_size, training=False), verbose=0)
-    val_scores = {settings.objective: best.score}
-    if len(members) > 1:
-        val_scores["ensemble_accuracy"] = classification_scores(dataset.val.y, predict("val"),
-                                                       dataset.classes)["accuracy"]
     test = dataset.test
-    probabilities = predict("test")
+    probabilities = model.predict(tuner.pipeline("test", best.hyperparameters,
+                                                 tuner.batch_size, training=False), verbose=0)
     trials = list(tuner.oracle.trials.values())
     card = {
         "task": task.name,

@@ -244,22 +244,26 @@ class SearchTuner(base_tuner.BaseTuner):
         model.load_weights(self.weights_path(trial.trial_id))
         return model
 
-    def ensemble_candidates(self):
-        """The trials ensemble selection may add: the best completed ones but the final."""
+    def ensemble_trials(self):
+        """The final trial, then the trials ensemble selection may add to it (best first)."""
         final = self.final_trial()
+        if self.ensemble_size < 2:
+            return [final]
         others = [t for t in self.ranked_trials() if t.trial_id != final.trial_id]
-        return others[:2 * self.ensemble_size - 1] if self.ensemble_size > 1 else []
+        return [final, *others[:2 * self.ensemble_size - 1]]
 
     def ensemble(self):
-        """The trials to export and their search models, by ensemble selection on val.
+        """The trials to export, their search models and the average's val probabilities.
 
-        Starts from `final_trial()`; see `automl.ensemble`. Returns `([final], None)`
-        when the ensemble size is 1 or no other trial completed.
+        Ensemble selection on val (see `automl.ensemble`) starting from
+        `final_trial()`. Returns `([final], None, None)` when the ensemble size is 1
+        or no other trial completed.
         """
-        final, candidates = self.final_trial(), self.ensemble_candidates()
-        if not candidates:
-            return [final], None
-        trials = {t.trial_id: t for t in [final, *candidates]}
+        candidates = self.ensemble_trials()
+        if len(candidates) < 2:
+            return candidates, None, None
+        final = candidates[0]
+        trials = {t.trial_id: t for t in candidates}
         models, probabilities = {}, {}
         for trial_id, trial in trials.items():
             models[trial_id] = self.best_model(trial)
@@ -269,22 +273,27 @@ class SearchTuner(base_tuner.BaseTuner):
                 verbose=0)
         chosen = ensemble.select(final.trial_id, list(trials), probabilities,
                                  self.dataset.val.y, self.ensemble_size)
-        return [trials[i] for i in chosen], [models[i] for i in chosen]
+        average = np.mean([probabilities[i] for i in chosen], axis=0)
+        return [trials[i] for i in chosen], [models[i] for i in chosen], average
 
     # Budget ------------------------------------------------------------------
 
     def completed_trials(self):
         return [t for t in self.oracle.trials.values() if t.status == COMPLETED]
 
+    @staticmethod
+    def seconds_per_epoch(trial):
+        """A completed trial's measured training seconds per epoch (train split)."""
+        metrics = trial.metrics
+        return metrics.get_last_value("fit_seconds") / max(metrics.get_last_value("epochs_run"), 1)
+
     def retrain_estimate(self, trial=None):
         """Seconds a retrain of `trial` (default: the best so far) takes, from its epochs."""
         best = trial or self.best_trial()
         if best is None:
             return 0.3 * (self.budget.seconds or 0)
-        metrics = best.metrics
-        per_epoch = metrics.get_last_value("fit_seconds") / max(metrics.get_last_value("epochs_run"), 1)
         grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
-        return per_epoch * grow * metrics.get_last_value("best_epoch")
+        return self.seconds_per_epoch(best) * grow * best.metrics.get_last_value("best_epoch")
 
     def ranked_trials(self):
         """Completed, scored trials, best first."""
@@ -300,13 +309,8 @@ class SearchTuner(base_tuner.BaseTuner):
 
     def selection_estimate(self):
         """Seconds ensemble selection takes: build each candidate and predict val."""
-        seconds = 0.0
-        for trial in [self.final_trial(), *self.ensemble_candidates()]:
-            metrics = trial.metrics
-            per_epoch = (metrics.get_last_value("fit_seconds")
-                         / max(metrics.get_last_value("epochs_run"), 1))
-            seconds += 2.0 + per_epoch * len(self.dataset.val) / len(self.dataset.train)
-        return seconds
+        share = len(self.dataset.val) / len(self.dataset.train)
+        return sum(2.0 + self.seconds_per_epoch(t) * share for t in self.ensemble_trials())
 
     def search_deadline(self):
         """When the search must end so that retraining (or ensemble selection) and export fit.
@@ -390,11 +394,8 @@ class SearchTuner(base_tuner.BaseTuner):
 
     def best_trial(self):
         """The completed trial with the best score, or None."""
-        scored = [t for t in self.completed_trials() if t.score is not None]
-        if not scored:
-            return None
-        pick = min if self.oracle.objective.direction == "min" else max
-        return pick(scored, key=lambda t: t.score)
+        ranked = self.ranked_trials()
+        return ranked[0] if ranked else None
 
 
 def _one_line(error):
