@@ -12,8 +12,12 @@ _SEARCH_OPTIONS = [
     click.option("--data", help="tfds:NAME[/CONFIG], a folder, a file, or a built-in name."),
     click.option("--out", help="Run directory to write."),
     click.option("--tuner", type=str, help="bayesian (default), random, hyperband or grid."),
-    click.option("--max-trials", type=str, help="Trials to run (default 20)."),
+    click.option("--max-trials", type=str,
+                 help="Trials to run (default: 20 without a budget, as many as fit with one)."),
     click.option("--epochs", type=str, help="Epochs per trial (task default)."),
+    click.option("--scheduler", type=str,
+                 help="asha (successive halving; default with a budget) or full (every trial "
+                      "trains all epochs; default without one)."),
     click.option("--time-budget", type=str, help="Budget for the whole command: 600, 90s, 10m, 1h."),
     click.option("--objective", type=str, help="Metric to optimise (default val_accuracy)."),
     click.option("--seed", type=str, help="Seed for the trial sequence and training (default 0)."),

@@ -6,18 +6,22 @@ evaluate once on test -> export -> report.
 """
 
 import json
+import math
 import os
 import platform
 import shutil
 import time
 
+import numpy as np
+
 from automl import env, registry, settings as settings_lib
-from automl.budget import Budget
+from automl.budget import Budget, retrain_planned
 from automl.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 from automl.export import export_model, write_json
 from automl.metrics import classification_scores
 from automl.progress import Progress
+from automl.timing import PhaseClock
 from automl.report import write_report
 
 STATE_FILE = "state.json"
@@ -92,14 +96,27 @@ def library_versions():
 def run_search(settings, started_at=None, resume=False, live=None):
     """Search, retrain, evaluate and export; returns the model card."""
     started_at = started_at or time.time()
-    task = registry.get_task(settings.task)
     run = RunDir(settings.out)
+    state = run.read_state() if resume else {"elapsed_seconds": 0.0, "finished": False}
+    clock = PhaseClock(started_at, state.get("seconds"))
+    task = registry.get_task(settings.task)
     check_output(run, task.name, settings.overwrite, resume)
     tf, keras = env.import_tensorflow()
+    clock.switch("data")
     dataset = task.load(settings)
-
-    state = run.read_state() if resume else {"elapsed_seconds": 0.0, "finished": False}
+    clock.switch("startup")
     budget = Budget(settings.time_budget, started_at - state["elapsed_seconds"])
+    from automl.feeds import Feeds
+    from automl.search import SearchTuner
+
+    tf.config.experimental.enable_op_determinism()
+    feeds = Feeds(task, dataset, settings.seed, tf)
+    probe = None
+    if settings.time_budget is not None:
+        probe = _probe(task, dataset, feeds, settings, keras)
+        if not resume:
+            _check_budget(settings.time_budget, budget.elapsed(), probe)
+
     progress = Progress(settings, budget, live=live)
     os.makedirs(run.path, exist_ok=True)
     if not resume:
@@ -111,12 +128,10 @@ def run_search(settings, started_at=None, resume=False, live=None):
         f"{task.name}: {len(dataset.classes)} classes, {len(dataset.train)} train / "
         f"{len(dataset.val)} val / {len(dataset.test)} test examples from {settings.data}")
 
-    tf.config.experimental.enable_op_determinism()
-    from automl.search import SearchTuner
-
-    save_state = _state_saver(run, budget)
-    tuner = SearchTuner(task, dataset, settings, budget, keras, tf, run.path, progress,
-                        after_trial=lambda: save_state(False))
+    save_state = _state_saver(run, budget, clock)
+    clock.switch("trials")
+    tuner = SearchTuner(task, dataset, feeds, settings, budget, keras, tf, run.path, progress,
+                        clock, probe=probe, after_trial=lambda: save_state(False))
     try:
         tuner.search()
     except KeyboardInterrupt:
@@ -124,12 +139,39 @@ def run_search(settings, started_at=None, resume=False, live=None):
     finally:
         progress.close()
         save_state(False)
+    if tuner.stop_reason == "failures":
+        progress.phase(f"stopped after {tuner.settings.max_failures} failed trials in a row "
+                       f"(most often: {tuner.failure_note})")
     try:
-        card = finish(tuner, task, dataset, settings, budget, run, progress, tf, keras)
+        card = finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clock)
     except KeyboardInterrupt:
         raise SearchInterrupted(run.path) from None
     save_state(True)
     return card
+
+
+def _probe(task, dataset, feeds, settings, keras):
+    """Measure the first configuration's costs (see `automl.probe`)."""
+    import keras_tuner as kt
+
+    from automl.probe import measure
+    from automl.search import TaskHyperModel
+
+    hp = kt.HyperParameters()
+    hp.values.update((task.known_good(dataset) or [{}])[0])
+    batch_size = settings.batch_size or task.batch_size(hp)
+    return measure(TaskHyperModel(task, dataset, keras), feeds, hp, batch_size, keras)
+
+
+def _check_budget(budget_seconds, elapsed, probe):
+    """Refuse a budget too short for one trial at the smallest fidelity and the export."""
+    from automl.budget import SMALLEST_FRACTION, minimum_budget
+
+    needed = minimum_budget(elapsed, probe.trial_seconds(1, SMALLEST_FRACTION),
+                            probe.export_seconds() + probe.evaluate_seconds())
+    if budget_seconds < needed:
+        raise AutomlError(f"time budget {budget_seconds:g}s is too short: one trial needs "
+                          f"about {needed}s here")
 
 
 def _write_recipe(settings, path):
@@ -138,32 +180,37 @@ def _write_recipe(settings, path):
     os.replace(temporary, path)
 
 
-def _state_saver(run, budget):
+def _state_saver(run, budget, clock):
     def save(finished):
-        write_json(run.state, {"elapsed_seconds": budget.elapsed(), "finished": finished})
+        write_json(run.state, {"elapsed_seconds": budget.elapsed(), "finished": finished,
+                               "seconds": clock.totals()})
     return save
 
 
 def retrain(tuner, best, settings, budget, progress):
     """The best hyperparameters retrained on train+val for the best trial's epochs.
 
-    Where the budget cannot fit that retraining, or it is cut short, the best
-    trial's own model (trained on train only) is exported instead, never a model
-    trained for fewer epochs than it needs. Returns `(model, epochs, note)`.
+    Where the budget cannot fit that retraining, or it is not worth its share of the
+    budget (`automl.budget.retrain_planned`), or it is cut short, the best trial's
+    own model (trained on train only) is exported instead, never a model trained
+    for fewer epochs than it needs. Returns `(model, epochs, note)`.
     """
     epochs = int(best.metrics.get_last_value("best_epoch"))
     if settings.time_budget is not None:
-        available = budget.remaining() - budget.export_reserve
-        if 1.05 * tuner.retrain_estimate(best) > available:
+        estimate = tuner.retrain_estimate(best)
+        export, evaluate = tuner.finishing_estimates()
+        if (not retrain_planned(estimate, settings.time_budget)
+                or estimate > budget.remaining() - export - evaluate):
             note = (f"kept the search model of trial {best.trial_id}: retraining on "
-                    f"train+val did not fit the time budget")
+                    f"train+val (about {estimate:.0f}s) did not fit the time budget")
             return tuner.best_model(best), 0, note
     progress.phase(f"retraining trial {best.trial_id} on train+val for {epochs} epochs")
+    export, evaluate = tuner.finishing_estimates()
     model, history, _ = tuner.fit(best.hyperparameters, "train+val", epochs,
-                                  budget.end - budget.export_reserve,
+                                  budget.end - export - evaluate,
                                   validation=False, seed=settings.seed)
     ran = len(history.get("loss", []))
-    if ran < epochs or budget.remaining() <= budget.export_reserve:
+    if ran < epochs:
         note = (f"kept the search model of trial {best.trial_id}: retraining reached the "
                 f"time budget after {ran} of {epochs} epochs")
         return tuner.best_model(best), 0, note
@@ -181,15 +228,28 @@ def _healthy(tuner, model, best):
     model there; falling below it means the retrain diverged or landed badly.
     """
     objective = tuner.oracle.objective
-    logs = model.evaluate(tuner.pipeline("val", best.hyperparameters, tuner.batch_size,
-                                         training=False), verbose=0, return_dict=True)
+    hp = best.hyperparameters
+    logs = model.evaluate(tuner.feeds.pipeline("val", hp, tuner.batch_size(hp), training=False),
+                          verbose=0, return_dict=True)
     score = logs.get(objective.name.removeprefix("val_"))
     if score is None:
         return True
     return score <= best.score if objective.direction == "min" else score >= best.score
 
 
-def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
+def chance_accuracy(labels):
+    """Accuracy of always predicting the most common class of `labels`."""
+    counts = np.bincount(np.asarray(labels))
+    return float(counts.max() / counts.sum()) if counts.sum() else 0.0
+
+
+def near_chance(accuracy, chance, examples):
+    """Whether `accuracy` is within two binomial standard errors (or 5 points) of chance."""
+    error = math.sqrt(max(chance * (1 - chance), 1e-12) / max(examples, 1))
+    return accuracy <= chance + max(0.05, 2 * error)
+
+
+def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clock):
     """Retrain the final trial on train+val (or average an ensemble), test, export, report."""
     failed = tuner.failed_trials()
     if tuner.final_trial() is None:
@@ -199,6 +259,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
                          {"task": task.name}, run.report)
         raise SearchFailed(f"every trial failed ({reason})")
     shape, dtype = task.input_spec(dataset.meta)
+    clock.switch("retrain")
     if tuner.ensemble_size > 1:
         progress.phase("selecting the ensemble on val")
     members, models, val_probabilities = tuner.ensemble()
@@ -211,9 +272,14 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
             dataset.val.y, val_probabilities, dataset.classes)["accuracy"]
     else:
         model, epochs, note = retrain(tuner, best, settings, budget, progress)
-    test = dataset.test
-    probabilities = model.predict(tuner.pipeline("test", best.hyperparameters,
-                                                 tuner.batch_size, training=False), verbose=0)
+    clock.switch("evaluate")
+    hp = best.hyperparameters
+    probabilities = model.predict(
+        tuner.feeds.pipeline("test", hp, tuner.batch_size(hp), training=False), verbose=0)
+    test_scores = classification_scores(dataset.test.y, probabilities, dataset.classes)
+    chance = chance_accuracy(dataset.test.y)
+    test_scores["chance_accuracy"] = chance
+    test_scores["near_chance"] = near_chance(test_scores["accuracy"], chance, len(dataset.test))
     trials = list(tuner.oracle.trials.values())
     card = {
         "task": task.name,
@@ -222,36 +288,49 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras):
         "outputs": {"probabilities": [None, len(dataset.classes)], "label": [None]},
         "data": {"source": settings.data, **dataset.meta,
                  "examples": {s: len(dataset.split(s)) for s in ("train", "val", "test")}},
-        "hyperparameters": {k: v for k, v in best.hyperparameters.values.items()
-                            if not k.startswith("tuner/")},
-        "metrics": {
-            "val": val_scores,
-            "test": classification_scores(test.y, probabilities, dataset.classes),
-        },
+        "hyperparameters": {k: v for k, v in hp.values.items() if not k.startswith("tuner/")},
+        "metrics": {"val": val_scores, "test": test_scores},
         "search": {
-            "tuner": settings.tuner, "objective": settings.objective, "seed": settings.seed,
-            "max_trials": settings.max_trials, "trials": len(trials),
+            "tuner": settings.tuner, "scheduler": _scheduler_summary(tuner),
+            "objective": settings.objective, "seed": settings.seed,
+            "max_trials": tuner.max_trials, "trials": len(trials),
             "completed": len(tuner.completed_trials()), "failed": len(failed),
+            "promoted": sum(1 for t in trials if t.hyperparameters.values.get("tuner/trial_id")),
             "failures": {t.trial_id: t.message for t in failed},
             "best_trial": tuner.best_trial().trial_id, "exported_trial": best.trial_id,
             "ensemble": [t.trial_id for t in members],
             "stop_reason": tuner.stop_reason,
             "time_budget_seconds": settings.time_budget,
-            "retrain_epochs": epochs, "best_trial_epochs": int(best.metrics.get_last_value("best_epoch")),
+            "retrain_epochs": epochs,
+            "best_trial_epochs": int(best.metrics.get_last_value("best_epoch")),
             "retrain_note": note,
+            "seconds": None,
             "wall_seconds": None,
         },
         "versions": library_versions(),
     }
     progress.phase("exporting")
-    card["search"]["wall_seconds"] = round(budget.elapsed(), 1)
+    clock.switch("export")
     export_model(tf, keras, model, card, shape, dtype, run.model)
     write_report(trials, settings.objective, card, run.report)
-    test_accuracy = card["metrics"]["test"]["accuracy"]
+    card["search"]["seconds"] = clock.totals()
+    card["search"]["wall_seconds"] = round(budget.elapsed(), 1)
+    write_json(run.card, card)
+    accuracy = test_scores["accuracy"]
+    warning = (f" (near chance: always answering the most common class scores {chance:.4f}; "
+               "the model has not learned from this data)" if test_scores["near_chance"] else "")
     progress.phase(
-        f"done: test accuracy {test_accuracy:.4f}, {len(trials)} trials "
+        f"done: test accuracy {accuracy:.4f}{warning}, {len(trials)} trials "
         f"({len(failed)} failed) in {budget.elapsed():.0f}s; model in {run.model}")
     return card
+
+
+def _scheduler_summary(tuner):
+    rungs = getattr(tuner.oracle, "rungs", None)
+    if rungs is None:
+        return {"name": "hyperband" if tuner.settings.tuner == "hyperband" else "full"}
+    return {"name": "asha", "rungs": rungs, "first_fraction": tuner.oracle.fraction,
+            "first_rung": tuner.oracle.first_rung}
 
 
 def resume_search(run_dir, started_at=None):

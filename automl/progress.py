@@ -19,13 +19,13 @@ class Progress:
         self.best = None
         self.current = None
         self.trial_count = 0
+        self.total = "?"
         self._live = None
 
     # Rendering -------------------------------------------------------------
 
     def _status(self):
-        total = "?" if self.settings.tuner == "hyperband" else self.settings.max_trials
-        parts = [f"trial {self.trial_count}/{total}", f"elapsed {_clock(self.budget.elapsed())}"]
+        parts = [f"trial {self.trial_count}/{self.total}", f"elapsed {_clock(self.budget.elapsed())}"]
         if self.budget.seconds is not None:
             parts.append(f"left {_clock(self.budget.remaining())}")
         best = "-" if self.best is None else f"{self.best:.4f}"
@@ -58,6 +58,7 @@ class Progress:
 
     def trial_started(self, trial, tuner):
         self.trial_count = len(tuner.oracle.trials)
+        self.total = tuner.max_trials or "?"
         self.current = trial.trial_id
         self._start_live()
 
@@ -68,10 +69,23 @@ class Progress:
             outcome = f"{self.settings.objective} {trial.score:.4f}"
         else:
             outcome = f"failed: {trial.message}"
-        line = f"trial {trial.trial_id} {outcome} ({seconds:.1f}s)"
+        line = f"trial {trial.trial_id}{_fidelity(trial)} {outcome} ({seconds:.1f}s)"
         self.say(line if self._live is not None else f"{line}  [{self._status()}]")
 
     def close(self):
         if self._live is not None:
             self._live.stop()
             self._live = None
+
+
+def _fidelity(trial):
+    """` (epochs 2-7, continues 0003)` for scheduled trials, empty otherwise."""
+    values = trial.hyperparameters.values
+    if "tuner/epochs" not in values:
+        return ""
+    parts = [f"epochs {values.get('tuner/initial_epoch', 0)}-{values['tuner/epochs']}"]
+    if float(values.get("tuner/fraction", 1.0)) < 1.0:
+        parts.append(f"{float(values['tuner/fraction']):.0%} of train")
+    if values.get("tuner/trial_id"):
+        parts.append(f"continues {values['tuner/trial_id']}")
+    return f" ({', '.join(parts)})"

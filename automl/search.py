@@ -1,10 +1,12 @@
-"""The search orchestrator: a keras-tuner tuner that keeps a time budget.
+"""The search loop: a keras-tuner tuner that spends a time budget well.
 
-The oracle (random, bayesian, hyperband, grid) proposes hyperparameters; each trial
-builds the task's network with the shared head and optimizer, trains it from the
-in-memory data with early stopping, and reports its best epoch. Trials that raise
-or diverge are recorded as failed and the search goes on. The project directory
-is keras-tuner's own, so a search interrupted at any point resumes from it.
+The oracle (see `automl.oracles`) proposes configurations and, under successive
+halving (`automl.scheduler`), promotes the promising ones. Each trial builds the
+task's network with the shared head and optimizer, trains it for the epochs its
+values name (continuing its parent's weights when it is a promotion), and reports
+its best epoch. Trials that raise or diverge are recorded as failed and the search
+goes on. The project directory is keras-tuner's own, so a search interrupted at
+any point resumes from it. Deadlines and reserves come from `automl.budget`.
 """
 
 import collections
@@ -17,23 +19,20 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
 
-from automl import ensemble, space
-from automl.budget import deadline_callback
+from automl import budget as budget_rules, ensemble, space
 from automl.errors import first_line
 from automl.export import write_json
 from automl.memory import released_after
+from automl.oracles import make_oracle, objective_for
+from automl.scheduler import Pace
 
 RUNNING, COMPLETED, FAILED = (trial_lib.TrialStatus.RUNNING, trial_lib.TrialStatus.COMPLETED,
                               trial_lib.TrialStatus.FAILED)
+DEFAULT_MAX_TRIALS = 20
 
 
 class TrialFailed(kt.errors.FailedTrialError):
     """A trial that cannot produce a model (diverged, raised)."""
-
-
-def objective_for(name):
-    direction = "min" if "loss" in name else "max"
-    return kt.Objective(name, direction)
 
 
 class TaskHyperModel(kt.HyperModel):
@@ -44,132 +43,90 @@ class TaskHyperModel(kt.HyperModel):
         self.task, self.dataset, self.keras = task, dataset, keras
 
     def build(self, hp):
+        return self.build_for(hp, space.TrainingPlan())
+
+    def build_for(self, hp, plan):
+        """The compiled model of `hp`, its learning-rate schedule laid out over `plan`."""
         keras = self.keras
         shape, dtype = self.task.input_spec(self.dataset.meta)
         inputs = keras.Input(shape=shape, dtype=dtype, name="inputs")
         features = self.task.build(hp, inputs, self.dataset)
         outputs = space.add_head(hp, keras, features, len(self.dataset.classes))
         model = keras.Model(inputs, outputs, name=f"{self.task.name}_classifier")
-        return space.compile_model(hp, keras, model)
+        return space.compile_model(hp, keras, model, plan)
 
 
-def _search_oracle(oracle_class):
-    """`oracle_class` that writes its state atomically and proposes known-good values first."""
-
-    class SearchOracle(oracle_class):
-        def __init__(self, *args, warm_values=(), **kwargs):
-            super().__init__(*args, **kwargs)
-            self.warm_values = list(warm_values)
-
-        def populate_space(self, trial_id):
-            index = len(self.trials)
-            if index < len(self.warm_values):
-                hp = self.get_space()
-                hp.values.update(self.warm_values[index])
-                values = {p.name: hp.values.get(p.name, p.default)
-                          for p in hp.space if hp.is_active(p)}
-                if not self._duplicate(values):
-                    return {"status": RUNNING, "values": values}
-            return super().populate_space(trial_id)
-
-        def save(self):
-            write_json(self._get_oracle_fname(), self.get_state())
-
-        def _save_trial(self, trial):
-            write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
-                       trial.get_state())
-
-    SearchOracle.__name__ = f"Search{oracle_class.__name__}"
-    return SearchOracle
-
-
-def make_oracle(settings, objective, epochs, warm_values):
-    """The keras-tuner oracle named by `settings.tuner`.
-
-    Random and Bayesian search start from the task's known-good values; Hyperband
-    sizes its own brackets from the epoch count; grid enumerates the space.
-    """
-    common = dict(objective=objective, seed=settings.seed,
-                  max_consecutive_failed_trials=10**9, max_retries_per_trial=0)
+def successive_halving_on(settings):
+    """Whether this search schedules by successive halving (`--scheduler`)."""
     if settings.tuner == "hyperband":
-        oracle = _search_oracle(kt.oracles.HyperbandOracle)(
-            max_epochs=max(epochs, 2), factor=3, **common)
-    elif settings.tuner == "grid":
-        oracle = _search_oracle(kt.oracles.GridSearchOracle)(
-            max_trials=settings.max_trials, **common)
-    elif settings.tuner == "random":
-        oracle = _search_oracle(kt.oracles.RandomSearchOracle)(
-            max_trials=settings.max_trials, warm_values=warm_values, **common)
-    else:
-        oracle = _search_oracle(kt.oracles.BayesianOptimizationOracle)(
-            max_trials=settings.max_trials, num_initial_points=len(warm_values) + 3,
-            warm_values=warm_values, **common)
-    oracle.verbose = 0
-    return oracle
+        return False
+    if settings.scheduler is None:
+        return settings.time_budget is not None
+    return settings.scheduler == "asha"
 
 
-class SearchTuner(base_tuner.BaseTuner):
+class SearchTuner(base_tuner.BaseTuner, Pace):
     """Runs trials until the oracle stops, max trials, failures or the budget end it."""
 
-    def __init__(self, task, dataset, settings, budget, keras, tf, directory,
-                 progress, after_trial=None, overwrite=False):
-        self.task, self.dataset, self.settings = task, dataset, settings
+    def __init__(self, task, dataset, feeds, settings, budget, keras, tf, directory,
+                 progress, clock, probe=None, after_trial=None, overwrite=False):
+        self.task, self.dataset, self.feeds, self.settings = task, dataset, feeds, settings
         self.after_trial = after_trial or (lambda: None)
         self.budget, self.keras, self.tf = budget, keras, tf
-        self.progress = progress
+        self.progress, self.clock, self.probe = progress, clock, probe
         self.epochs = settings.epochs or task.default_epochs
         self.ensemble_size = settings.ensemble or task.ensemble_size
-        self.batch_size = settings.batch_size or task.default_batch_size
-        objective = objective_for(settings.objective)
-        oracle = make_oracle(settings, objective, self.epochs, task.known_good(dataset))
+        self.max_trials = settings.max_trials or (
+            None if settings.time_budget is not None else DEFAULT_MAX_TRIALS)
+        schedule = self.schedule() if successive_halving_on(settings) else None
+        oracle = make_oracle(settings.tuner, objective_for(settings.objective), settings.seed,
+                             self.max_trials, self.epochs, task.known_good(dataset), schedule)
         super().__init__(oracle=oracle, hypermodel=TaskHyperModel(task, dataset, keras),
                          directory=directory, project_name="search", overwrite=overwrite)
-        self.stop_reason = None
-        self._sources = {}
+        if schedule is not None:
+            self.oracle.pace = self
+        self.stop_reason = self.failure_note = None
         self.save()
+
+    def schedule(self):
+        """Rungs, first-rung data share and the first trial's rung, from the probe and budget."""
+        budget_seconds = self.settings.time_budget
+        if self.probe is None:
+            return {"rungs": budget_rules.rungs(self.epochs, 0.0, None)}
+        probe = self.probe
+        levels = budget_rules.rungs(self.epochs, probe.epoch_seconds(), budget_seconds)
+        fraction = budget_rules.first_fraction(levels[0], probe.epoch_seconds(),
+                                               probe.build_seconds, budget_seconds)
+        first = budget_rules.first_rung(levels, probe.trial_seconds, budget_seconds)
+        return {"rungs": levels, "fraction": fraction, "first_rung": first}
 
     def save(self):
         """Write the oracle and tuner state (atomically) so the search can resume."""
         self.oracle.save()
         write_json(self._get_tuner_fname(), self.get_state())
 
-    # Data ------------------------------------------------------------------
-
-    def source(self, split):
-        """The split as a cached `tf.data.Dataset` of (example, label)."""
-        if split not in self._sources:
-            tf = self.tf
-            parts = [self.dataset.split(name) for name in split.split("+")]
-            x = np.concatenate([p.x for p in parts])
-            y = np.concatenate([p.y for p in parts])
-            if x.dtype.kind in "OUS":
-                x = tf.constant([str(v) for v in x])
-            self._sources[split] = (tf.data.Dataset.from_tensor_slices((x, y)), len(y))
-        return self._sources[split]
-
-    def pipeline(self, split, hp, batch_size, training):
-        tf = self.tf
-        ds, count = self.source(split)
-        if training:
-            ds = ds.shuffle(count, seed=self.settings.seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size)
-        if training:
-            augment = self.task.augment
-            ds = ds.map(lambda x, y: (augment(hp, x), y), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+    def batch_size(self, hp):
+        return self.settings.batch_size or self.task.batch_size(hp)
 
     # Trials ----------------------------------------------------------------
 
-    def fit(self, hp, split, epochs, deadline, validation=True, seed=0):
-        """Build and train one model; returns `(model, history, seconds)`."""
+    def fit(self, hp, split, epochs, deadline, validation=True, seed=0, initial_epoch=0,
+            fraction=1.0, weights=None, min_epochs=0, on_epoch=None):
+        """Build (or continue) and train one model; returns `(model, history, seconds)`."""
         keras = self.keras
         keras.utils.set_random_seed(seed)
-        batch_size = self.batch_size
+        batch_size = self.batch_size(hp)
         for attempt in (0, 1):
             try:
-                model = self.hypermodel.build(hp)
+                plan = space.TrainingPlan(self.feeds.steps(split, batch_size, fraction),
+                                          epochs, initial_epoch)
+                model = self.hypermodel.build_for(hp, plan)
+                if weights:
+                    model.load_weights(weights)
                 callbacks = [keras.callbacks.TerminateOnNaN(),
-                             deadline_callback(keras, deadline)]
+                             budget_rules.deadline_callback(keras, deadline, min_epochs)]
+                if on_epoch is not None:
+                    callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch))
                 if validation:
                     callbacks.append(keras.callbacks.EarlyStopping(
                         monitor=self.oracle.objective.name,
@@ -177,10 +134,10 @@ class SearchTuner(base_tuner.BaseTuner):
                         patience=self.task.patience, restore_best_weights=True))
                 started = time.time()
                 history = model.fit(
-                    self.pipeline(split, hp, batch_size, training=True),
-                    validation_data=(self.pipeline("val", hp, batch_size, training=False)
+                    self.feeds.pipeline(split, hp, batch_size, training=True, fraction=fraction),
+                    validation_data=(self.feeds.pipeline("val", hp, batch_size, training=False)
                                      if validation else None),
-                    epochs=epochs, verbose=0, callbacks=callbacks)
+                    epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=callbacks)
                 return model, history.history, time.time() - started
             except self.tf.errors.ResourceExhaustedError:
                 if attempt or batch_size < 2:
@@ -190,13 +147,23 @@ class SearchTuner(base_tuner.BaseTuner):
 
     def run_trial(self, trial):
         hp = trial.hyperparameters
-        epochs = hp.values.get("tuner/epochs", self.epochs)
-        deadline = min(self.search_deadline(), time.time() + self.trial_time_cap())
+        values = hp.values
+        epochs = int(values.get("tuner/epochs", self.epochs))
+        initial = int(values.get("tuner/initial_epoch", 0))
+        fraction = float(values.get("tuner/fraction", 1.0))
+        parent = values.get("tuner/trial_id")
+        first = not self.completed_trials()
+        deadline = budget_rules.trial_deadline(
+            time.time(), self.search_deadline(), self.trial_estimate(trial),
+            self.settings.time_budget, first=first)
         model, history, seconds = self.fit(
-            hp, "train", epochs, deadline, seed=self.settings.seed + int(trial.trial_id))
+            hp, "train", epochs, deadline, seed=self.settings.seed + int(trial.trial_id),
+            initial_epoch=initial, fraction=fraction,
+            weights=self.weights_path(parent) if parent else None,
+            min_epochs=1 if first else 0, on_epoch=self.on_epoch)
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
-            raise TrialFailed(f"loss became NaN or infinite at epoch {len(losses)}")
+            raise TrialFailed(f"loss became NaN or infinite at epoch {initial + len(losses)}")
         name = self.oracle.objective.name
         if name not in history:
             raise TrialFailed(f"objective '{name}' is not a metric of this model "
@@ -205,8 +172,14 @@ class SearchTuner(base_tuner.BaseTuner):
         best = (int(np.nanargmin(scores)) if self.oracle.objective.direction == "min"
                 else int(np.nanargmax(scores)))
         self.keep_weights(trial.trial_id, model)
-        return {name: float(scores[best]), "best_epoch": best + 1, "epochs_run": len(scores),
-                "fit_seconds": seconds, "parameters": model.count_params()}
+        return {name: float(scores[best]), "best_epoch": initial + best + 1,
+                "epochs_run": len(scores), "fit_seconds": seconds,
+                "epoch_seconds": seconds / len(scores) / fraction,
+                "parameters": model.count_params()}
+
+    def on_epoch(self, epoch, logs):
+        """Called after every epoch of a trial: keeps the saved elapsed time current."""
+        self.after_trial()
 
     # Best model ----------------------------------------------------------------
 
@@ -214,7 +187,7 @@ class SearchTuner(base_tuner.BaseTuner):
         return os.path.join(self.project_dir, f"trial_{trial_id}", "best.weights.h5")
 
     def keep_weights(self, trial_id, model):
-        """Save a trial's best-epoch weights, for export when retraining cannot run."""
+        """Save a trial's best-epoch weights: promotions continue them, exports may use them."""
         path = self.weights_path(trial_id)
         temporary = path.replace(".weights.h5", ".tmp.weights.h5")
         model.save_weights(temporary)
@@ -231,15 +204,12 @@ class SearchTuner(base_tuner.BaseTuner):
         best = self.best_trial()
         if best is None or not self.oracle.objective.name.endswith("accuracy"):
             return best
-        margin = math.sqrt(max(best.score * (1 - best.score), 1e-12) / len(self.dataset.val))
-        close = [t for t in self.completed_trials() if t.score is not None
-                 and t.score >= best.score - margin and t.metrics.exists("parameters")]
-        if not close:
-            return best
-        return min(close, key=lambda t: (t.metrics.get_last_value("parameters"), -t.score))
+        return ensemble.one_standard_error(
+            [(t, t.score, t.metrics.get_last_value("parameters")) for t in self.ranked_trials()],
+            len(self.dataset.val))
 
     def best_model(self, trial):
-        """The best trial's model as trained in the search (train split only)."""
+        """A trial's model as trained in the search (train split only)."""
         model = self.hypermodel.build(trial.hyperparameters)
         model.load_weights(self.weights_path(trial.trial_id))
         return model
@@ -269,8 +239,8 @@ class SearchTuner(base_tuner.BaseTuner):
             models[trial_id] = self.best_model(trial)
             models[trial_id].name = f"trial_{trial_id}"
             probabilities[trial_id] = models[trial_id].predict(
-                self.pipeline("val", trial.hyperparameters, self.batch_size, training=False),
-                verbose=0)
+                self.feeds.pipeline("val", trial.hyperparameters, self.batch_size(
+                    trial.hyperparameters), training=False), verbose=0)
         chosen = ensemble.select(final.trial_id, list(trials), probabilities,
                                  self.dataset.val.y, self.ensemble_size)
         average = np.mean([probabilities[i] for i in chosen], axis=0)
@@ -281,73 +251,93 @@ class SearchTuner(base_tuner.BaseTuner):
     def completed_trials(self):
         return [t for t in self.oracle.trials.values() if t.status == COMPLETED]
 
-    @staticmethod
-    def seconds_per_epoch(trial):
-        """A completed trial's measured training seconds per epoch (train split)."""
+    def epoch_seconds(self, trial):
+        """A completed trial's measured seconds per epoch on the whole training split."""
         metrics = trial.metrics
+        if metrics.exists("epoch_seconds"):
+            return metrics.get_last_value("epoch_seconds")
         return metrics.get_last_value("fit_seconds") / max(metrics.get_last_value("epochs_run"), 1)
 
-    def retrain_estimate(self, trial=None):
-        """Seconds a retrain of `trial` (default: the best so far) takes, from its epochs."""
-        best = trial or self.best_trial()
-        if best is None:
-            return 0.3 * (self.budget.seconds or 0)
+    def overhead_seconds(self):
+        """Median seconds a trial spends outside its epochs (building, tracing, saving)."""
+        overheads = [t.metrics.get_last_value("trial_seconds") - t.metrics.get_last_value("fit_seconds")
+                     for t in self.completed_trials() if t.metrics.exists("trial_seconds")]
+        if overheads:
+            return max(statistics.median(overheads), 0.0)
+        return self.probe.build_seconds if self.probe else 0.0
+
+    def new_trial_seconds(self):
+        """Estimated seconds of a new configuration (at the first rung, under a schedule)."""
+        fresh = [t.metrics.get_last_value("trial_seconds") for t in self.completed_trials()
+                 if not t.hyperparameters.values.get("tuner/trial_id")
+                 and t.metrics.exists("trial_seconds")]
+        if fresh:
+            return statistics.median(fresh)
+        if self.probe is None:
+            return 0.0
+        rungs = getattr(self.oracle, "rungs", [self.epochs])
+        return self.probe.trial_seconds(rungs[0], getattr(self.oracle, "fraction", 1.0))
+
+    def trial_estimate(self, trial):
+        """Estimated seconds of `trial`: a continuation from its parent's epoch time."""
+        values = trial.hyperparameters.values
+        parent = values.get("tuner/trial_id")
+        if parent and parent in self.oracle.trials:
+            more = int(values["tuner/epochs"]) - int(values.get("tuner/initial_epoch", 0))
+            return self.overhead_seconds() + more * self.epoch_seconds(self.oracle.trials[parent])
+        return self.new_trial_seconds()
+
+    def time_left(self):
+        return self.search_deadline() - time.time()
+
+    def retrain_estimate(self, trial):
+        """Seconds a retrain of `trial` on train+val takes, from its measured epochs."""
         grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
-        return self.seconds_per_epoch(best) * grow * best.metrics.get_last_value("best_epoch")
+        return (self.overhead_seconds()
+                + self.epoch_seconds(trial) * grow * trial.metrics.get_last_value("best_epoch"))
 
     def ranked_trials(self):
         """Completed, scored trials, best first."""
         return sorted((t for t in self.completed_trials() if t.score is not None),
                       key=lambda t: t.score, reverse=self.oracle.objective.direction == "max")
 
-    def contender_retrain_estimate(self):
-        """The longest retrain among the three best trials and the one now chosen for export."""
-        ranked = self.ranked_trials()
-        if not ranked:
-            return self.retrain_estimate()
-        return max(self.retrain_estimate(t) for t in [*ranked[:3], self.final_trial()])
-
     def selection_estimate(self):
         """Seconds ensemble selection takes: build each candidate and predict val."""
         share = len(self.dataset.val) / len(self.dataset.train)
-        return sum(2.0 + self.seconds_per_epoch(t) * share for t in self.ensemble_trials())
+        return sum(self.overhead_seconds() + self.epoch_seconds(t) * share
+                   for t in self.ensemble_trials())
+
+    def finishing_estimates(self):
+        """`(export, evaluate)` seconds for the model that would be exported now."""
+        members = self.ensemble_size if len(self.ranked_trials()) > 1 else 1
+        if self.probe is None:
+            return 8.0, 2.0
+        return self.probe.export_seconds(members), self.probe.evaluate_seconds(members)
+
+    def finishing_reserve(self):
+        """Seconds kept back for what follows the search, from measured costs."""
+        export, evaluate = self.finishing_estimates()
+        final = self.final_trial()
+        if final is None:
+            return export + evaluate
+        if self.ensemble_size > 1 and len(self.ranked_trials()) > 1:
+            return export + evaluate + self.selection_estimate()
+        return budget_rules.finishing_reserve(export, evaluate, self.retrain_estimate(final),
+                                              self.settings.time_budget)
 
     def search_deadline(self):
-        """When the search must end so that retraining (or ensemble selection) and export fit.
-
-        With an ensemble size above 1 the search models are exported as they are, so
-        only the selection is reserved for; should selection keep the final trial
-        alone, it is retrained if the time left allows.
-        """
+        """When the search must end so that what follows it fits the budget."""
         if self.budget.seconds is None:
             return float("inf")
-        if self.ensemble_size > 1 and self.final_trial() is not None:
-            needed = self.selection_estimate()
-        else:
-            needed = 1.25 * self.contender_retrain_estimate()
-        reserve = min(needed + 3.0, 0.45 * self.budget.seconds)
-        return self.budget.end - self.budget.export_reserve - reserve
-
-    def expected_trial_seconds(self):
-        times = [t.metrics.get_last_value("fit_seconds") for t in self.completed_trials()]
-        return statistics.median(times) if times else 0.0
-
-    def trial_time_cap(self):
-        """Longest a trial may train under a budget: 2.5x the median trial, at least 10% of the budget.
-
-        A family far slower than the others (a recurrent network on short texts) is
-        stopped and scored where it stands rather than eating the budget.
-        """
-        times = [t.metrics.get_last_value("fit_seconds") for t in self.completed_trials()]
-        if self.budget.seconds is None or not times:
-            return float("inf")
-        return max(2.5 * statistics.median(times), 0.1 * self.budget.seconds)
+        return self.budget.end - self.finishing_reserve()
 
     def time_for_another_trial(self):
-        if self.budget.seconds is None:
+        if self.budget.seconds is None or not self.completed_trials():
             return True
-        left = self.search_deadline() - time.time()
-        return left > max(self.expected_trial_seconds(), 1.0)
+        best = self.best_trial()
+        cheapest = min(self.new_trial_seconds(),
+                       self.overhead_seconds() + (self.epoch_seconds(best) if best else 0.0))
+        return budget_rules.worth_starting(time.time(), self.search_deadline(), cheapest)
 
     # The loop ----------------------------------------------------------------
 
@@ -356,11 +346,13 @@ class SearchTuner(base_tuner.BaseTuner):
         failures = 0
         while True:
             if not self.time_for_another_trial():
-                self.stop_reason = "time budget"
+                self.stop_reason = "time_budget"
                 break
-            trial = self.oracle.create_trial(self.tuner_id)
+            with self.clock.phase("proposals"):
+                trial = self.oracle.create_trial(self.tuner_id)
             if trial.status == trial_lib.TrialStatus.STOPPED:
-                self.stop_reason = "search space or trial count exhausted"
+                exhausted = self.max_trials and len(self.oracle.trials) >= self.max_trials
+                self.stop_reason = "max_trials" if exhausted else "space_exhausted"
                 break
             if trial.status == trial_lib.TrialStatus.IDLE:
                 continue
@@ -369,6 +361,7 @@ class SearchTuner(base_tuner.BaseTuner):
             try:
                 with released_after(self.keras):
                     results = self.run_trial(trial)
+                results["trial_seconds"] = time.time() - started
                 self.oracle.update_trial(trial.trial_id, results)
                 trial.status = COMPLETED
                 failures = 0
@@ -383,10 +376,10 @@ class SearchTuner(base_tuner.BaseTuner):
             self.after_trial()
             self.progress.trial_ended(trial, time.time() - started, self)
             if failures >= self.settings.max_failures:
-                reason = collections.Counter(
+                self.stop_reason = "failures"
+                self.failure_note = collections.Counter(
                     t.message for t in self.oracle.trials.values() if t.status == FAILED
                 ).most_common(1)[0][0]
-                self.stop_reason = f"{failures} trials failed in a row (most often: {reason})"
                 break
 
     def failed_trials(self):

@@ -14,6 +14,7 @@ import yaml
 from automl.errors import AutomlError
 
 TUNERS = ("bayesian", "random", "hyperband", "grid")
+SCHEDULERS = ("asha", "full")
 
 
 @dataclasses.dataclass
@@ -24,9 +25,10 @@ class Settings:
     data: str
     out: str
     tuner: str = "bayesian"
-    max_trials: int = 20
+    max_trials: Optional[int] = None
     epochs: Optional[int] = None
     time_budget: Optional[float] = None
+    scheduler: Optional[str] = None
     objective: str = "val_accuracy"
     seed: int = 0
     batch_size: Optional[int] = None
@@ -47,6 +49,10 @@ class Settings:
         if self.tuner not in TUNERS:
             raise AutomlError(
                 f"unknown tuner '{self.tuner}' (choose one of: {', '.join(TUNERS)})"
+            )
+        if self.scheduler is not None and self.scheduler not in SCHEDULERS:
+            raise AutomlError(
+                f"unknown scheduler '{self.scheduler}' (choose one of: {', '.join(SCHEDULERS)})"
             )
         for name, low in (("max_trials", 1), ("epochs", 1), ("batch_size", 1),
                           ("max_failures", 1), ("ensemble", 1), ("sample_rate", 1000)):

@@ -1,6 +1,24 @@
-"""The search space every task shares: classification head, loss and optimizer."""
+"""The search space every task shares: classification head, loss, optimizer and schedule."""
+
+import dataclasses
+import math
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+WARMUP_SHARE = 0.05  # share of a trial's steps spent warming the learning rate up
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingPlan:
+    """How long a model will train: batches per epoch and the epochs it covers.
+
+    `initial_epoch` above 0 continues a model that has already trained that many
+    epochs; its learning rate schedule picks up where a schedule over `epochs`
+    would stand.
+    """
+
+    steps_per_epoch: int = 1
+    epochs: int = 1
+    initial_epoch: int = 0
 
 
 def add_head(hp, keras, features, num_classes):
@@ -11,26 +29,44 @@ def add_head(hp, keras, features, num_classes):
     return keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(features)
 
 
-def make_optimizer(hp, keras):
+def learning_rate(hp, keras, plan):
+    """The peak learning rate, and with `optimizer/schedule` cosine, warm-up then cosine decay."""
+    peak = hp.Float("optimizer/learning_rate", 1e-4, 1e-1, sampling="log", default=1e-3)
+    schedule = hp.Choice("optimizer/schedule", ["cosine", "constant"], default="cosine")
+    if schedule == "constant":
+        return peak
+    remaining = max(plan.epochs - plan.initial_epoch, 1) * plan.steps_per_epoch
+    if plan.initial_epoch == 0:
+        warmup = int(WARMUP_SHARE * remaining)
+        return keras.optimizers.schedules.CosineDecay(
+            peak / 10 if warmup else peak, remaining - warmup,
+            warmup_target=peak if warmup else None, warmup_steps=warmup)
+    done = plan.initial_epoch / max(plan.epochs, 1)
+    start = peak * 0.5 * (1 + math.cos(math.pi * done))
+    return keras.optimizers.schedules.CosineDecay(start, remaining)
+
+
+def make_optimizer(hp, keras, plan=TrainingPlan()):
     """An optimizer chosen from the shared space (`optimizer/...` names)."""
     name = hp.Choice("optimizer/name", list(OPTIMIZERS), default="adam")
-    learning_rate = hp.Float("optimizer/learning_rate", 1e-4, 1e-1, sampling="log", default=1e-3)
+    rate = learning_rate(hp, keras, plan)
     with hp.conditional_scope("optimizer/name", ["adamw", "sgd"]):
         weight_decay = hp.Float("optimizer/weight_decay", 1e-6, 1e-2, sampling="log", default=1e-4)
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.Adam(rate)
     if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+        return keras.optimizers.AdamW(rate, weight_decay=weight_decay)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True,
-                                    weight_decay=weight_decay)
-    return keras.optimizers.RMSprop(learning_rate)
+        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    return keras.optimizers.RMSprop(rate)
 
 
-def compile_model(hp, keras, model):
+def compile_model(hp, keras, model, plan=TrainingPlan()):
+    """Compile with the shared optimizer and a cross-entropy on one-hot labels."""
+    smoothing = hp.Choice("optimizer/label_smoothing", [0.0, 0.1], default=0.0)
     model.compile(
-        optimizer=make_optimizer(hp, keras),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        optimizer=make_optimizer(hp, keras, plan),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     return model

@@ -110,6 +110,10 @@ class Task:
         """
         raise NotImplementedError
 
+    def batch_size(self, hp):
+        """Training batch size for the configuration `hp` (default: `default_batch_size`)."""
+        return self.default_batch_size
+
     def augment(self, hp, x):
         """Training-only augmentation of a batch inside tf.data (default: none)."""
         return x

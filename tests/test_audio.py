@@ -168,3 +168,14 @@ def test_speech_commands_recipe_runs_under_mock_data(tmp_path):
     assert result.exit_code == 0, result.output
     card = json.load(open(tmp_path / "run" / "model" / "model_card.json"))
     assert card["data"]["sample_rate"] == 16000 and card["input"]["shape"] == [None, 1600]
+
+
+def test_first_trial_records_the_first_known_good_values(audio_run):
+    """Warm-start values apply also where a hyperparameter is registered outside `build`."""
+    from automl_plugins.audio import AudioTask
+
+    trial = json.load(open(os.path.join(audio_run, "search", "trial_00", "trial.json")))
+    values = trial["hyperparameters"]["values"]
+    first = AudioTask().known_good(None)[0]
+    assert {k: values[k] for k in first} == first
+    assert values["audio/augment"] == "shift_noise"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 import tensorflow_datasets as tfds
@@ -67,18 +68,54 @@ def test_the_same_seed_gives_the_same_trials_and_scores(monkeypatch, tmp_path):
     assert [v for v, _ in runs[2]] != [v for v, _ in runs[0]]
 
 
-def test_the_time_budget_ends_the_search(image_folder, tmp_path):
+def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_folder, tmp_path):
     import time
 
     started = time.time()
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
-                    "--tuner", "random", "--max-trials", 200, "--epochs", 3, "--time-budget", 25)
+                    "--tuner", "random", "--epochs", 3, "--time-budget", 25)
     wall = time.time() - started
     assert result.exit_code == 0, result.output
-    card = card_of(tmp_path / "run")
-    assert card["search"]["stop_reason"] == "time budget"
-    assert card["search"]["trials"] < 200
+    search = card_of(tmp_path / "run")["search"]
+    assert search["stop_reason"] == "time_budget" and search["max_trials"] is None
     assert wall <= 25 * 1.1 + 40
+    seconds = search["seconds"]
+    assert set(seconds) == {"startup", "data", "proposals", "trials", "retrain", "evaluate",
+                            "export"}
+    assert abs(sum(seconds.values()) - search["wall_seconds"]) <= 0.02 * search["wall_seconds"]
+    assert seconds["trials"] > 0 and seconds["export"] > 0
+
+
+def test_a_budget_too_short_for_one_trial_is_refused_before_anything_is_written(
+        image_folder, tmp_path):
+    from conftest import assert_one_line_error
+
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
+                    "--time-budget", 1)
+    assert_one_line_error(result, "time budget 1s is too short: one trial needs about")
+    assert re.search(r"needs about \d+s here", result.output)
+    assert not (tmp_path / "run").exists()
+
+
+def test_successive_halving_promotes_the_best_and_continues_its_weights(image_folder, tmp_path):
+    run = tmp_path / "run"
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
+                    "--tuner", "random", "--scheduler", "asha", "--max-trials", 4, "--epochs", 6)
+    assert result.exit_code == 0, result.output
+    trials = trial_values(run)
+    first_rung = trials[:3]
+    assert all(t["hyperparameters"]["values"]["tuner/epochs"] == 2 for t in first_rung)
+    best = max(first_rung, key=lambda t: t["score"])
+    promoted = trials[3]["hyperparameters"]["values"]
+    assert promoted["tuner/trial_id"] == best["trial_id"]
+    assert (promoted["tuner/initial_epoch"], promoted["tuner/epochs"]) == (2, 6)
+    metrics = trials[3]["metrics"]["metrics"]
+    assert metrics["epochs_run"]["observations"][0]["value"] == [4]
+    assert 2 < metrics["best_epoch"]["observations"][0]["value"][0] <= 6
+    search = card_of(run)["search"]
+    assert search["scheduler"] == {"name": "asha", "rungs": [2, 6], "first_fraction": 1.0,
+                                   "first_rung": 0}
+    assert search["promoted"] == 1 and search["stop_reason"] == "max_trials"
 
 
 def test_tfds_source_reads_splits_and_label_names(tmp_path):

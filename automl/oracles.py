@@ -1,0 +1,139 @@
+"""The keras-tuner oracles that propose trials: known-good values first, cheap proposals.
+
+Random, Bayesian and grid search propose configurations; a task's known-good values
+are proposed first. Bayesian optimisation is used only while its proposals cost a
+small share of the search: keras-tuner's acquisition optimisation (scipy restarts
+over a scikit-learn Gaussian process) can take longer than the trials themselves,
+so when it would, a random proposal is made instead. Under successive halving (see
+`automl.scheduler`) the oracle also promotes trials; Hyperband keeps its own brackets.
+Every oracle writes its state atomically.
+"""
+
+import os
+import time
+
+import keras_tuner as kt
+from keras_tuner.engine import trial as trial_lib
+
+from automl.export import write_json
+from automl.scheduler import successive_halving
+
+RUNNING = trial_lib.TrialStatus.RUNNING
+COMPLETED = trial_lib.TrialStatus.COMPLETED
+PROPOSAL_SHARE = 0.015  # proposals may cost at most this share of the trials' time
+FIRST_PROPOSAL_GUESS = 3.0  # seconds a Bayesian proposal is assumed to cost before one ran
+
+
+def objective_for(name):
+    direction = "min" if "loss" in name else "max"
+    return kt.Objective(name, direction)
+
+
+def _search_oracle(oracle_class):
+    """`oracle_class` that writes its state atomically and proposes known-good values first."""
+
+    class SearchOracle(oracle_class):
+        def __init__(self, *args, warm_values=(), **kwargs):
+            super().__init__(*args, **kwargs)
+            self.warm_values = list(warm_values)
+            self.proposal_seconds = 0.0
+            self._last_model_proposal = FIRST_PROPOSAL_GUESS
+
+        def populate_space(self, trial_id):
+            started = time.perf_counter()
+            try:
+                return self._propose(trial_id)
+            finally:
+                self.proposal_seconds += time.perf_counter() - started
+
+        def _propose(self, trial_id):
+            fresh = [t for t in self.trials.values()
+                     if not t.hyperparameters.values.get("tuner/trial_id")]
+            index = len(fresh)
+            if index < len(self.warm_values):
+                values = self._warm(self.warm_values[index])
+                if not self._duplicate(values):
+                    return {"status": RUNNING, "values": values}
+            if self._proposals_too_costly():
+                values = self._random_values()
+                if values is None:
+                    return {"status": trial_lib.TrialStatus.STOPPED, "values": None}
+                return {"status": RUNNING, "values": values}
+            started = time.perf_counter()
+            response = super().populate_space(trial_id)
+            self._last_model_proposal = time.perf_counter() - started
+            return response
+
+        def _warm(self, warm):
+            """Known-good values for every hyperparameter they name, wherever it is registered.
+
+            Hyperparameters the space does not know yet (registered outside `build`,
+            or only by another family) keep their warm value; the rest of the active
+            space takes its defaults.
+            """
+            hp = self.get_space()
+            hp.values.update(warm)
+            values = {p.name: hp.values.get(p.name, p.default)
+                      for p in hp.space if hp.is_active(p)}
+            known = {p.name for p in hp.space}
+            values.update({k: v for k, v in warm.items() if k not in known})
+            return values
+
+        def _proposals_too_costly(self):
+            """Whether a model-based proposal would push proposals past their share of time."""
+            if not isinstance(self, kt.oracles.BayesianOptimizationOracle):
+                return False
+            trial_seconds = sum(t.metrics.get_last_value("trial_seconds") or 0.0
+                                for t in self.trials.values()
+                                if t.status == COMPLETED and t.metrics.exists("trial_seconds"))
+            expected = self.proposal_seconds + self._last_model_proposal
+            return expected > PROPOSAL_SHARE * trial_seconds
+
+        def save(self):
+            write_json(self._get_oracle_fname(), self.get_state())
+
+        def _save_trial(self, trial):
+            write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+                       trial.get_state())
+
+        def get_state(self):
+            state = super().get_state()
+            state["proposal_seconds"] = self.proposal_seconds
+            return state
+
+        def set_state(self, state):
+            super().set_state(state)
+            self.proposal_seconds = state.get("proposal_seconds", 0.0)
+
+    SearchOracle.__name__ = f"Search{oracle_class.__name__}"
+    return SearchOracle
+
+
+def make_oracle(tuner, objective, seed, max_trials, epochs, warm_values, schedule=None):
+    """The keras-tuner oracle named `tuner`.
+
+    Random, Bayesian and grid search start from the task's known-good values;
+    with a `schedule` (`{"rungs": [...], "fraction": f}`) their configurations enter
+    successive halving. Hyperband sizes its own brackets from the epoch count.
+    """
+    common = dict(objective=objective, seed=seed,
+                  max_consecutive_failed_trials=10**9, max_retries_per_trial=0)
+    if tuner == "hyperband":
+        oracle = _search_oracle(kt.oracles.HyperbandOracle)(
+            max_epochs=max(epochs, 2), factor=3, **common)
+        oracle.verbose = 0
+        return oracle
+    base = {"grid": kt.oracles.GridSearchOracle, "random": kt.oracles.RandomSearchOracle,
+            "bayesian": kt.oracles.BayesianOptimizationOracle}[tuner]
+    oracle_class = _search_oracle(base)
+    kwargs = dict(max_trials=max_trials, **common)
+    if tuner != "grid":
+        kwargs["warm_values"] = warm_values
+    if tuner == "bayesian":
+        kwargs["num_initial_points"] = len(warm_values) + 3
+    if schedule is not None:
+        oracle_class = successive_halving(oracle_class)
+        kwargs.update(schedule)
+    oracle = oracle_class(**kwargs)
+    oracle.verbose = 0
+    return oracle

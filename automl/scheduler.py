@@ -1,0 +1,168 @@
+"""Multi-fidelity scheduling: asynchronous successive halving (ASHA) on keras-tuner trials.
+
+A new configuration trains at the cheapest rung (few epochs, maybe a share of the
+training split). Once a rung holds `eta` completed trials, the best of every `eta`
+is promoted: a new keras-tuner trial with the same values that continues from its
+parent's weights up to the next rung's epochs. The trial's values carry the plan,
+under the names keras-tuner's Hyperband uses:
+
+    tuner/epochs         cumulative epochs at the end of the trial
+    tuner/initial_epoch  epochs its weights have already trained
+    tuner/trial_id       the trial whose weights it continues (promotions only)
+    tuner/rung           rung index (0: a new configuration)
+    tuner/fraction       share of the training split it trains on
+
+The task's first known-good configuration enters at the highest rung that fits
+its share of the budget, so the first trial is already a strong model. Once the
+time left is only enough to train the best trial to the top rung (and one more new
+configuration), the best trial is continued instead, for as long as the budget
+allows, so the search ends on its best model fully trained and no time is idle.
+Everything the scheduler decides is derived from the trials themselves, so a
+resumed search (or another worker) sees the same state.
+"""
+
+import math
+
+from keras_tuner.engine import trial as trial_lib
+
+COMPLETED = trial_lib.TrialStatus.COMPLETED
+RUNNING = trial_lib.TrialStatus.RUNNING
+ETA = 3
+
+
+def rung_of(trial):
+    return int(trial.hyperparameters.values.get("tuner/rung", 0))
+
+
+def parent_of(trial):
+    return trial.hyperparameters.values.get("tuner/trial_id")
+
+
+def promotion(trials, top_rung, eta=ETA, maximize=True):
+    """The completed trial to promote next, highest rung first, or None.
+
+    A trial is promotable when it ranks among the best `len(rung) // eta` trials of
+    its rung and no trial continues it yet. Trials at `top_rung` are final.
+    """
+    continued = {parent_of(t) for t in trials}
+    scored = [t for t in trials if t.status == COMPLETED and t.score is not None]
+    for rung in reversed(range(top_rung)):
+        level = sorted((t for t in scored if rung_of(t) == rung),
+                       key=lambda t: t.score, reverse=maximize)
+        for trial in level[:len(level) // eta]:
+            if trial.trial_id not in continued:
+                return trial
+    return None
+
+
+def continuation(parent, epochs, rung):
+    """Values of a trial that continues `parent`'s weights up to `epochs` epochs."""
+    values = dict(parent.hyperparameters.values)
+    values.update({"tuner/trial_id": parent.trial_id, "tuner/rung": rung,
+                   "tuner/initial_epoch": int(values.get("tuner/epochs", 0)),
+                   "tuner/epochs": int(epochs), "tuner/fraction": 1.0})
+    return values
+
+
+class Pace:
+    """What the scheduler needs to know of time: set by the search loop.
+
+    `time_left()` is the seconds left before the search deadline;
+    `new_trial_seconds()` estimates a new configuration at the first rung;
+    `epoch_seconds(trial)` is a completed trial's seconds per epoch on the whole
+    training split; `overhead_seconds()` what a trial costs besides its epochs.
+    Without a budget time is never short.
+    """
+
+    def time_left(self):
+        return math.inf
+
+    def new_trial_seconds(self):
+        return 0.0
+
+    def epoch_seconds(self, trial):
+        return 0.0
+
+    def overhead_seconds(self):
+        return 0.0
+
+
+def successive_halving(oracle_class):
+    """`oracle_class` whose new configurations enter at the first rung and are promoted."""
+
+    class SuccessiveHalvingOracle(oracle_class):
+        def __init__(self, *args, rungs=(1,), fraction=1.0, first_rung=0, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.rungs = [int(r) for r in rungs]
+            self.fraction = float(fraction)
+            self.first_rung = int(first_rung)
+            self.pace = Pace()
+
+        def populate_space(self, trial_id):
+            trials = list(self.trials.values())
+            maximize = self.objective.direction == "max"
+            best = self._best_unfinished(trials, maximize)
+            if best is not None and self._time_to_finish(best):
+                return {"status": RUNNING, "values": self._last_continuation(best)}
+            parent = promotion(trials, len(self.rungs) - 1, ETA, maximize)
+            if parent is not None:
+                rung = rung_of(parent) + 1
+                return {"status": RUNNING,
+                        "values": continuation(parent, self.rungs[rung], rung)}
+            response = super().populate_space(trial_id)
+            if response.get("status") == RUNNING:
+                rung = self.first_rung if not trials else 0
+                response["values"] = {
+                    **response["values"], "tuner/rung": rung, "tuner/initial_epoch": 0,
+                    "tuner/epochs": self.rungs[rung],
+                    "tuner/fraction": self.fraction if rung == 0 else 1.0}
+            return response
+
+        def _time_to_finish(self, best):
+            """Whether the time left should go to training the best trial to the top rung.
+
+            True once the time left is no more than that training plus one new
+            configuration, or, for a best trial at the top rung already, less than a
+            new configuration needs.
+            """
+            pace = self.pace
+            done = int(best.hyperparameters.values.get("tuner/epochs", self.rungs[-1]))
+            finish = pace.overhead_seconds() + max(self.rungs[-1] - done, 0) * pace.epoch_seconds(best)
+            if done >= self.rungs[-1]:
+                finish = 0.0
+            return pace.time_left() < finish + pace.new_trial_seconds()
+
+        def _best_unfinished(self, trials, maximize):
+            """The best completed trial that no other trial continues yet."""
+            continued = {parent_of(t) for t in trials}
+            open_trials = [t for t in trials if t.status == COMPLETED and t.score is not None
+                           and t.trial_id not in continued]
+            if not open_trials:
+                return None
+            return (max if maximize else min)(open_trials, key=lambda t: t.score)
+
+        def _last_continuation(self, best):
+            """Continue `best` to the top rung, or as far as the time left allows."""
+            done = int(best.hyperparameters.values.get("tuner/epochs", self.rungs[-1]))
+            per_epoch = self.pace.epoch_seconds(best)
+            left = self.pace.time_left() - self.pace.overhead_seconds()
+            fits = int(left / per_epoch) if per_epoch > 0 else 1
+            wanted = self.rungs[-1] - done if done < self.rungs[-1] else self.rungs[-1]
+            more = max(1, min(fits, wanted))
+            return continuation(best, done + more, max(rung_of(best) + 1, len(self.rungs) - 1))
+
+        def get_state(self):
+            state = super().get_state()
+            state["schedule"] = {"rungs": self.rungs, "fraction": self.fraction,
+                                 "first_rung": self.first_rung}
+            return state
+
+        def set_state(self, state):
+            super().set_state(state)
+            schedule = state.get("schedule")
+            if schedule:
+                self.rungs, self.fraction = schedule["rungs"], schedule["fraction"]
+                self.first_rung = schedule.get("first_rung", 0)
+
+    SuccessiveHalvingOracle.__name__ = f"SuccessiveHalving{oracle_class.__name__}"
+    return SuccessiveHalvingOracle

@@ -1,0 +1,94 @@
+"""Budget arithmetic, successive halving and time accounting, on a fake clock."""
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from automl import budget
+from automl.scheduler import continuation, promotion
+from automl.timing import PhaseClock
+
+
+def test_rungs_grow_by_eta_and_fit_the_budget():
+    assert budget.rungs(20, 0.0, None) == [2, 7, 20]
+    assert budget.rungs(12, 0.0, None) == [4, 12]
+    assert budget.rungs(2, 0.0, None) == [2]
+    # 30 s epochs in a 300 s budget: one configuration may train at most 150 s.
+    assert budget.rungs(20, 30.0, 300) == [5]
+    assert budget.rungs(20, 10.0, 300) == [5, 15]
+    assert budget.rungs(20, 400.0, 300) == [1]
+
+
+def test_first_rung_trains_on_a_share_of_train_only_when_it_must():
+    assert budget.first_fraction(2, 1.0, 1.0, 300) == 1.0
+    # two 100 s epochs cannot fit 15% of 300 s: train on a fifth of the split.
+    assert budget.first_fraction(2, 100.0, 5.0, 300) == 0.2
+    assert budget.first_fraction(2, 1e4, 5.0, 300) == budget.SMALLEST_FRACTION
+    assert budget.first_fraction(2, 100.0, 5.0, None) == 1.0
+
+
+def test_a_retrain_is_reserved_only_when_it_is_worth_its_share():
+    assert budget.finishing_reserve(4, 1, 20, 300) == pytest.approx(4 + 1 + 22)
+    assert budget.finishing_reserve(4, 1, 100, 300) == 5
+    assert budget.retrain_planned(1e6, None)
+
+
+def test_trial_deadline_caps_slow_trials_but_not_the_first():
+    now = 1000.0
+    assert budget.trial_deadline(now, now + 200, 10, 300) == now + 30
+    assert budget.trial_deadline(now, now + 200, 1, 300) == now + 30  # at least 10% of budget
+    assert budget.trial_deadline(now, now + 20, 10, 300) == now + 20  # never past the search
+    assert budget.trial_deadline(now, now + 5, 10, 300, first=True) == now + 10
+    assert budget.trial_deadline(now, now + 5, 10, None) == math.inf
+
+
+def test_worth_starting_and_minimum_budget():
+    assert budget.worth_starting(100.0, 110.0, 9.0)
+    assert not budget.worth_starting(100.0, 110.0, 11.0)
+    assert budget.minimum_budget(10, 5, 3) == 22
+
+
+def fake_trial(trial_id, score, rung=0, parent=None, status="COMPLETED"):
+    values = {"x": trial_id, "tuner/rung": rung, "tuner/epochs": [2, 7, 20][rung]}
+    if parent:
+        values["tuner/trial_id"] = parent
+    return SimpleNamespace(trial_id=trial_id, score=score, status=status,
+                           hyperparameters=SimpleNamespace(values=values))
+
+
+def test_promotion_takes_the_best_of_every_eta_highest_rung_first():
+    trials = [fake_trial("0", 0.5), fake_trial("1", 0.9), fake_trial("2", 0.7)]
+    assert promotion(trials[:2], top_rung=2) is None  # fewer than eta at the rung
+    assert promotion(trials, top_rung=2).trial_id == "1"
+    assert promotion(trials, top_rung=2, maximize=False).trial_id == "0"
+    trials.append(fake_trial("3", 0.8, rung=1, parent="1", status="RUNNING"))
+    assert promotion(trials, top_rung=2) is None  # "1" is continued already
+    trials += [fake_trial("4", 0.95), fake_trial("5", 0.1), fake_trial("6", 0.2)]
+    assert promotion(trials, top_rung=2).trial_id == "4"  # top 2 of 6 at rung 0
+    rung1 = [fake_trial(str(i), s, rung=1, parent=f"p{i}") for i, s in ((7, .6), (8, .9), (9, .7))]
+    assert promotion(trials + rung1, top_rung=2).trial_id == "8"  # higher rung first
+    assert promotion(rung1, top_rung=1) is None  # the top rung is final
+
+
+def test_a_continuation_resumes_where_its_parent_stopped():
+    parent = fake_trial("3", 0.9, rung=1)
+    values = continuation(parent, 20, 2)
+    assert values["tuner/trial_id"] == "3" and values["x"] == "3"
+    assert (values["tuner/initial_epoch"], values["tuner/epochs"], values["tuner/rung"]) == (7, 20, 2)
+    assert values["tuner/fraction"] == 1.0
+
+
+def test_phase_clock_charges_every_second_to_one_phase():
+    now = [100.0]
+    clock = PhaseClock(90.0, carried={"trials": 5.0}, now=lambda: now[0])
+    clock.switch("data")
+    now[0] = 103.0
+    clock.switch("trials")
+    with clock.phase("proposals"):
+        now[0] = 104.0
+    now[0] = 110.0
+    totals = clock.totals()
+    assert totals["startup"] == 10.0 and totals["data"] == 3.0
+    assert totals["proposals"] == 1.0 and totals["trials"] == 5.0 + 6.0
+    assert sum(totals.values()) == pytest.approx(20.0 + 5.0)

@@ -1,0 +1,76 @@
+"""Choosing what to export, on fixed scores: the one-standard-error rule, ensemble
+selection, chance level, the learning-rate schedule and the cost of proposals."""
+
+import numpy as np
+import pytest
+
+from automl.ensemble import one_standard_error, select
+from automl.pipeline import chance_accuracy, near_chance
+
+
+def test_one_standard_error_prefers_the_smallest_model_within_noise():
+    # 400 val examples at 0.90: one standard error is 0.015.
+    candidates = [("big", 0.90, 1000), ("medium", 0.89, 500), ("small", 0.87, 10)]
+    assert one_standard_error(candidates, 400) == "medium"
+    assert one_standard_error(candidates, 40) == "small"     # error 0.047: all are close
+    assert one_standard_error(candidates, 10**6) == "big"    # error 0.0003: none is close
+    assert one_standard_error([], 100) is None
+
+
+def test_ensemble_selection_never_lowers_validation_accuracy():
+    labels = np.array([0, 0, 1, 1])
+    probabilities = {
+        "first": np.array([[0.6, 0.4], [0.6, 0.4], [0.4, 0.6], [0.4, 0.6]]),
+        # Confident on three examples, wrong on one: it lowers the log loss of the
+        # average but flips an answer.
+        "sharp": np.array([[0.99, 0.01], [0.2, 0.8], [0.01, 0.99], [0.01, 0.99]]),
+    }
+    assert select("first", ["first", "sharp"], probabilities, labels, 2) == ["first"]
+
+
+def test_near_chance_is_judged_against_the_majority_class():
+    assert chance_accuracy([0, 0, 0, 1]) == 0.75
+    assert near_chance(0.34, 1 / 3, 300)
+    assert not near_chance(0.9, 1 / 3, 300)
+    assert near_chance(0.52, 0.5, 10**6)  # within five points
+
+
+@pytest.fixture(scope="module")
+def keras():
+    from automl import env
+
+    return env.import_tensorflow()[1]
+
+
+def test_the_schedule_warms_up_decays_and_continues_where_it_stood(keras):
+    import keras_tuner as kt
+
+    from automl.space import TrainingPlan, learning_rate
+
+    hp = kt.HyperParameters()
+    hp.values.update({"optimizer/learning_rate": 0.01, "optimizer/schedule": "cosine"})
+    fresh = learning_rate(hp, keras, TrainingPlan(steps_per_epoch=10, epochs=10))
+    assert float(fresh(0)) == pytest.approx(0.001)      # warm-up starts at a tenth
+    assert float(fresh(5)) == pytest.approx(0.01)       # the peak after 5% of the steps
+    assert float(fresh(100)) == pytest.approx(0.0, abs=1e-6)
+    later = learning_rate(hp, keras, TrainingPlan(steps_per_epoch=10, epochs=10, initial_epoch=5))
+    assert float(later(0)) == pytest.approx(0.005)      # half way down the cosine
+    hp.values["optimizer/schedule"] = "constant"
+    assert learning_rate(hp, keras, TrainingPlan()) == 0.01
+
+
+def test_bayesian_proposals_give_way_to_random_ones_while_trials_are_short(monkeypatch):
+    import keras_tuner as kt
+
+    from automl.oracles import make_oracle, objective_for
+
+    oracle = make_oracle("bayesian", objective_for("val_accuracy"), 1, 10, 2, [], None)
+    oracle.hyperparameters.Float("x", 0.0, 1.0)
+    calls = []
+    monkeypatch.setattr(kt.oracles.BayesianOptimizationOracle, "populate_space",
+                        lambda self, trial_id: calls.append(trial_id) or {"status": "RUNNING",
+                                                                         "values": {"x": 0.5}})
+    response = oracle.populate_space("00")
+    assert response["status"] == "RUNNING" and calls == []  # no trial time yet: random
+    oracle._proposals_too_costly = lambda: False
+    assert oracle.populate_space("01")["values"] == {"x": 0.5} and calls == ["01"]
