@@ -362,6 +362,7 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
                 with released_after(self.keras):
                     results = self.run_trial(trial)
                 results["trial_seconds"] = time.time() - started
+                results["finished_at"] = self.budget.elapsed()
                 self.oracle.update_trial(trial.trial_id, results)
                 trial.status = COMPLETED
                 failures = 0

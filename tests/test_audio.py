@@ -137,7 +137,7 @@ def test_each_family_builds_and_trains(family):
     hp = kt.HyperParameters()
     hp.values["audio/family"] = family
     model = TaskHyperModel(AudioTask(), dataset, keras).build(hp)
-    history = model.fit(x, y, epochs=1, batch_size=3, verbose=0)
+    history = model.fit(x, keras.utils.to_categorical(y, 3), epochs=1, batch_size=3, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert model.predict(x[:2], verbose=0).shape == (2, 3)
 
@@ -174,7 +174,7 @@ def test_first_trial_records_the_first_known_good_values(audio_run):
     """Warm-start values apply also where a hyperparameter is registered outside `build`."""
     from automl_plugins.audio import AudioTask
 
-    trial = json.load(open(os.path.join(audio_run, "search", "trial_00", "trial.json")))
+    trial = json.load(open(os.path.join(audio_run, "search", "trial_0", "trial.json")))
     values = trial["hyperparameters"]["values"]
     first = AudioTask().known_good(None)[0]
     assert {k: values[k] for k in first} == first

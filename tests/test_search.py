@@ -177,7 +177,7 @@ def test_an_ensemble_export_averages_its_members(image_folder, tmp_path):
 
     run = tmp_path / "run"
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
-                    "--tuner", "random", "--max-trials", 3, "--epochs", 2, "--ensemble", 3)
+                    "--tuner", "random", "--max-trials", 3, "--epochs", 4, "--ensemble", 3)
     assert result.exit_code == 0, result.output
     card = card_of(run)
     members = card["search"]["ensemble"]

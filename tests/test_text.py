@@ -129,7 +129,8 @@ def test_each_family_builds_and_trains(family):
     hp.values["text/family"] = family
     model = TaskHyperModel(task, dataset, keras).build(hp)
     assert hp.values["text/family"] == family
-    history = model.fit(tf.constant(list(x)), y, epochs=1, batch_size=4, verbose=0)
+    history = model.fit(tf.constant(list(x)), keras.utils.to_categorical(y, 3), epochs=1,
+                        batch_size=4, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert model.predict(tf.constant(["", "goal"]), verbose=0).shape == (2, 3)
 
