@@ -1,10 +1,12 @@
 """The keras-tuner oracles that propose trials: known-good values first, cheap proposals.
 
 Random, Bayesian and grid search propose configurations; a task's known-good values
-are proposed first. Bayesian optimisation is used only while its proposals cost a
-small share of the search: keras-tuner's acquisition optimisation (scipy restarts
-over a scikit-learn Gaussian process) can take longer than the trials themselves,
-so when it would, a random proposal is made instead. Under successive halving (see
+are proposed first. keras-tuner's Bayesian acquisition optimisation (50 scipy
+restarts with numeric gradients over a scikit-learn Gaussian process) can take
+longer than the trials themselves; here the upper confidence bound is instead
+evaluated on a few thousand random candidates in one vectorised call, and Bayesian
+optimisation is used only while its proposals cost a small share of the search
+(otherwise a random proposal is made). Under successive halving (see
 `automl.scheduler`) the oracle also promotes trials; Hyperband keeps its own brackets.
 Every oracle writes its state atomically.
 """
@@ -13,6 +15,7 @@ import os
 import time
 
 import keras_tuner as kt
+import numpy as np
 from keras_tuner.engine import trial as trial_lib
 
 from automl.export import write_json
@@ -21,7 +24,25 @@ from automl.scheduler import successive_halving
 RUNNING = trial_lib.TrialStatus.RUNNING
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 PROPOSAL_SHARE = 0.015  # proposals may cost at most this share of the trials' time
-FIRST_PROPOSAL_GUESS = 3.0  # seconds a Bayesian proposal is assumed to cost before one ran
+FIRST_PROPOSAL_GUESS = 0.5  # seconds a Bayesian proposal is assumed to cost before one ran
+ACQUISITION_CANDIDATES = 2000  # random points the acquisition function is evaluated on
+
+
+class BoundedBayesianOptimizationOracle(kt.oracles.BayesianOptimizationOracle):
+    """Gaussian-process Bayesian optimisation with a bounded acquisition step."""
+
+    def populate_space(self, trial_id):
+        completed = [t for t in self.trials.values() if t.status == COMPLETED]
+        if len(completed) < (self.num_initial_points or 3):
+            return self._random_populate_space()
+        x, y = self._vectorize_trials()
+        self.gpr.fit(np.nan_to_num(x, posinf=0, neginf=0), np.nan_to_num(y, posinf=0, neginf=0))
+        bounds = self._get_hp_bounds()
+        candidates = self._random_state.uniform(
+            bounds[:, 0], bounds[:, 1], size=(ACQUISITION_CANDIDATES, bounds.shape[0]))
+        mean, deviation = self.gpr.predict(candidates, return_std=True)
+        best = candidates[int(np.argmin(mean - self.beta * deviation))]
+        return {"status": RUNNING, "values": self._vector_to_values(best)}
 
 
 def objective_for(name):
@@ -81,7 +102,7 @@ def _search_oracle(oracle_class):
 
         def _proposals_too_costly(self):
             """Whether a model-based proposal would push proposals past their share of time."""
-            if not isinstance(self, kt.oracles.BayesianOptimizationOracle):
+            if not isinstance(self, BoundedBayesianOptimizationOracle):
                 return False
             trial_seconds = sum(t.metrics.get_last_value("trial_seconds") or 0.0
                                 for t in self.trials.values()
@@ -124,7 +145,7 @@ def make_oracle(tuner, objective, seed, max_trials, epochs, warm_values, schedul
         oracle.verbose = 0
         return oracle
     base = {"grid": kt.oracles.GridSearchOracle, "random": kt.oracles.RandomSearchOracle,
-            "bayesian": kt.oracles.BayesianOptimizationOracle}[tuner]
+            "bayesian": BoundedBayesianOptimizationOracle}[tuner]
     oracle_class = _search_oracle(base)
     kwargs = dict(max_trials=max_trials, **common)
     if tuner != "grid":

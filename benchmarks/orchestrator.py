@@ -47,8 +47,10 @@ def run_search(out, trials, epochs, repeat):
     """A digits search through the orchestrator; returns (tuner, recorder, search seconds)."""
     from automl import env, registry
     from automl.budget import Budget
+    from automl.feeds import Feeds
     from automl.search import SearchTuner
     from automl.settings import Settings
+    from automl.timing import PhaseClock
 
     tf, keras = env.import_tensorflow()
     settings = Settings(task="image", data="digits", out=out, tuner="random",
@@ -59,7 +61,9 @@ def run_search(out, trials, epochs, repeat):
         dataset.train.x = np.concatenate([dataset.train.x] * repeat)
         dataset.train.y = np.concatenate([dataset.train.y] * repeat)
     recorder = Recorder()
-    tuner = SearchTuner(task, dataset, settings, Budget(None, time.time()), keras, tf, out, recorder)
+    now = time.time()
+    tuner = SearchTuner(task, dataset, Feeds(task, dataset, settings.seed, tf), settings,
+                        Budget(None, now), keras, tf, out, recorder, PhaseClock(now))
     started = time.time()
     tuner.search()
     return tuner, recorder, time.time() - started

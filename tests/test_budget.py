@@ -92,3 +92,72 @@ def test_phase_clock_charges_every_second_to_one_phase():
     assert totals["startup"] == 10.0 and totals["data"] == 3.0
     assert totals["proposals"] == 1.0 and totals["trials"] == 5.0 + 6.0
     assert sum(totals.values()) == pytest.approx(20.0 + 5.0)
+
+
+class FakePace:
+    """Time as the scheduler sees it, set by hand."""
+
+    def __init__(self, left, new_trial=10.0, per_epoch=2.0, overhead=1.0):
+        self.left, self.new_trial, self.per_epoch, self.overhead = left, new_trial, per_epoch, overhead
+
+    def time_left(self):
+        return self.left
+
+    def new_trial_seconds(self):
+        return self.new_trial
+
+    def epoch_seconds(self, trial):
+        return self.per_epoch
+
+    def overhead_seconds(self):
+        return self.overhead
+
+
+@pytest.fixture
+def scheduled_oracle(tmp_path):
+    def make(pace, first_rung=0):
+        return _scheduled_oracle(pace, first_rung, tmp_path)
+    return make
+
+
+def _scheduled_oracle(pace, first_rung, directory):
+    from automl.oracles import make_oracle, objective_for
+
+    oracle = make_oracle("random", objective_for("val_accuracy"), 1, None, 20, [],
+                         {"rungs": [2, 7, 20], "fraction": 0.5, "first_rung": first_rung})
+    oracle.hyperparameters.Int("width", 1, 1000)
+    oracle._set_project_dir(str(directory), "search")
+    oracle.pace = pace
+    return oracle
+
+
+def finish_trial(oracle, score):
+    trial = oracle.create_trial("tuner0")
+    oracle.update_trial(trial.trial_id, {"val_accuracy": score})
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+    return trial
+
+
+def test_new_configurations_enter_the_first_rung_on_a_share_of_train(scheduled_oracle):
+    oracle = scheduled_oracle(FakePace(left=1000.0), first_rung=1)
+    first = finish_trial(oracle, 0.5).hyperparameters.values
+    assert (first["tuner/rung"], first["tuner/epochs"], first["tuner/fraction"]) == (1, 7, 1.0)
+    second = finish_trial(oracle, 0.6).hyperparameters.values
+    assert (second["tuner/rung"], second["tuner/epochs"], second["tuner/fraction"]) == (0, 2, 0.5)
+
+
+def test_the_end_of_the_budget_goes_to_training_the_best_trial(scheduled_oracle):
+    pace = FakePace(left=1000.0)
+    oracle = scheduled_oracle(pace)
+    best = finish_trial(oracle, 0.9)
+    finish_trial(oracle, 0.5)
+    # Finishing the best (1 s + 18 epochs x 2 s) plus a new configuration (10 s) needs 47 s.
+    pace.left = 46.0
+    values = oracle.create_trial("tuner0").hyperparameters.values
+    assert values["tuner/trial_id"] == best.trial_id
+    assert (values["tuner/initial_epoch"], values["tuner/epochs"], values["tuner/rung"]) == (2, 20, 2)
+    pace.left = 20.0
+    oracle.ongoing_trials.clear()
+    values = oracle.create_trial("tuner0").hyperparameters.values
+    assert values["tuner/epochs"] == 2 + 9  # only nine more epochs fit in 20 s

@@ -60,17 +60,41 @@ def test_the_schedule_warms_up_decays_and_continues_where_it_stood(keras):
 
 
 def test_bayesian_proposals_give_way_to_random_ones_while_trials_are_short(monkeypatch):
-    import keras_tuner as kt
-
-    from automl.oracles import make_oracle, objective_for
+    from automl.oracles import BoundedBayesianOptimizationOracle, make_oracle, objective_for
 
     oracle = make_oracle("bayesian", objective_for("val_accuracy"), 1, 10, 2, [], None)
     oracle.hyperparameters.Float("x", 0.0, 1.0)
     calls = []
-    monkeypatch.setattr(kt.oracles.BayesianOptimizationOracle, "populate_space",
+    monkeypatch.setattr(BoundedBayesianOptimizationOracle, "populate_space",
                         lambda self, trial_id: calls.append(trial_id) or {"status": "RUNNING",
                                                                          "values": {"x": 0.5}})
     response = oracle.populate_space("00")
     assert response["status"] == "RUNNING" and calls == []  # no trial time yet: random
     oracle._proposals_too_costly = lambda: False
     assert oracle.populate_space("01")["values"] == {"x": 0.5} and calls == ["01"]
+
+
+def test_a_bayesian_proposal_predicts_once_and_lies_in_the_space(tmp_path):
+    import keras_tuner as kt
+
+    from automl.oracles import BoundedBayesianOptimizationOracle
+
+    oracle = BoundedBayesianOptimizationOracle(objective=kt.Objective("score", "max"),
+                                               max_trials=40, num_initial_points=3, seed=1)
+    oracle._set_project_dir(str(tmp_path), "search")
+    for name in "abcdefghij":
+        oracle.hyperparameters.Float(name, 0.0, 1.0)
+    oracle.hyperparameters.Choice("kind", ["p", "q", "r"])
+    for _ in range(12):
+        trial = oracle.create_trial("tuner0")
+        values = trial.hyperparameters.values
+        oracle.update_trial(trial.trial_id, {"score": -sum((values[n] - 0.3) ** 2 for n in "abcdefghij")})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    predict, calls = oracle.gpr.predict, []
+    oracle.gpr.predict = lambda *a, **k: calls.append(1) or predict(*a, **k)
+    response = oracle.populate_space("12")
+    assert len(calls) == 1  # keras-tuner's own acquisition calls it thousands of times
+    assert response["status"] == "RUNNING"
+    assert all(0.0 <= response["values"][n] <= 1.0 for n in "abcdefghij")
+    assert response["values"]["kind"] in ("p", "q", "r")
