@@ -304,6 +304,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
             "retrain_epochs": epochs,
             "best_trial_epochs": int(best.metrics.get_last_value("best_epoch")),
             "retrain_note": note,
+            "probe": _probe_summary(tuner.probe),
             "seconds": None,
             "wall_seconds": None,
         },
@@ -323,6 +324,13 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         f"done: test accuracy {accuracy:.4f}{warning}, {len(trials)} trials "
         f"({len(failed)} failed) in {budget.elapsed():.0f}s; model in {run.model}")
     return card
+
+
+def _probe_summary(probe):
+    if probe is None:
+        return None
+    return {"build_seconds": round(probe.build_seconds, 2),
+            "epoch_seconds": round(probe.epoch_seconds(), 2)}
 
 
 def _scheduler_summary(tuner):

@@ -70,7 +70,9 @@ class Pace:
     `time_left()` is the seconds left before the search deadline;
     `new_trial_seconds()` estimates a new configuration at the first rung;
     `epoch_seconds(trial)` is a completed trial's seconds per epoch on the whole
-    training split; `overhead_seconds()` what a trial costs besides its epochs.
+    training split, and `continue_epoch_seconds(trial)` what one more epoch of it
+    costs the budget (its retrain included); `overhead_seconds()` what a trial costs
+    besides its epochs.
     Without a budget time is never short.
     """
 
@@ -82,6 +84,9 @@ class Pace:
 
     def epoch_seconds(self, trial):
         return 0.0
+
+    def continue_epoch_seconds(self, trial):
+        return self.epoch_seconds(trial)
 
     def overhead_seconds(self):
         return 0.0
@@ -127,7 +132,8 @@ def successive_halving(oracle_class):
             """
             pace = self.pace
             done = int(best.hyperparameters.values.get("tuner/epochs", self.rungs[-1]))
-            finish = pace.overhead_seconds() + max(self.rungs[-1] - done, 0) * pace.epoch_seconds(best)
+            finish = (pace.overhead_seconds()
+                      + max(self.rungs[-1] - done, 0) * pace.continue_epoch_seconds(best))
             if done >= self.rungs[-1]:
                 finish = 0.0
             return pace.time_left() < finish + pace.new_trial_seconds()
@@ -144,7 +150,7 @@ def successive_halving(oracle_class):
         def _last_continuation(self, best):
             """Continue `best` to the top rung, or as far as the time left allows."""
             done = int(best.hyperparameters.values.get("tuner/epochs", self.rungs[-1]))
-            per_epoch = self.pace.epoch_seconds(best)
+            per_epoch = self.pace.continue_epoch_seconds(best)
             left = self.pace.time_left() - self.pace.overhead_seconds()
             fits = int(left / per_epoch) if per_epoch > 0 else 1
             wanted = self.rungs[-1] - done if done < self.rungs[-1] else self.rungs[-1]

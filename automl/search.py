@@ -290,6 +290,15 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
     def time_left(self):
         return self.search_deadline() - time.time()
 
+    def continue_epoch_seconds(self, trial):
+        """What one more epoch of `trial` costs the budget: the epoch now, and again in its retrain."""
+        seconds = self.epoch_seconds(trial)
+        if self.ensemble_size > 1 or not budget_rules.retrain_planned(
+                self.retrain_estimate(trial), self.settings.time_budget):
+            return seconds
+        grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
+        return seconds * (1 + grow)
+
     def retrain_estimate(self, trial):
         """Seconds a retrain of `trial` on train+val takes, from its measured epochs."""
         grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
@@ -314,15 +323,19 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
             return 8.0, 2.0
         return self.probe.export_seconds(members), self.probe.evaluate_seconds(members)
 
+    def contender_retrain_estimate(self):
+        """The longest retrain among the three best trials and the one now chosen for export."""
+        contenders = [*self.ranked_trials()[:3], self.final_trial()]
+        return max(self.retrain_estimate(t) for t in contenders)
+
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs."""
         export, evaluate = self.finishing_estimates()
-        final = self.final_trial()
-        if final is None:
+        if self.final_trial() is None:
             return export + evaluate
         if self.ensemble_size > 1 and len(self.ranked_trials()) > 1:
             return export + evaluate + self.selection_estimate()
-        return budget_rules.finishing_reserve(export, evaluate, self.retrain_estimate(final),
+        return budget_rules.finishing_reserve(export, evaluate, self.contender_retrain_estimate(),
                                               self.settings.time_budget)
 
     def search_deadline(self):

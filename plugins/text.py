@@ -50,6 +50,7 @@ class TextTask(automl.Task):
     default_epochs = 12
     default_batch_size = 32
     patience = 2
+    ensemble_size = 3
     file_extensions = (".txt",)
     tfds_feature = ("text", "description", "sentence", "content")
 

@@ -109,6 +109,9 @@ class FakePace:
     def epoch_seconds(self, trial):
         return self.per_epoch
 
+    def continue_epoch_seconds(self, trial):
+        return self.per_epoch
+
     def overhead_seconds(self):
         return self.overhead
 
