@@ -27,20 +27,23 @@ SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "s
 
 
 def mnist5k_pngs(out):
-    """../shared/data/mnist5k as PNG folders, split 70/15/15 per class (seed 0)."""
+    """../shared/data/mnist5k as PNG folders, split 70/15/15 per class (seed 0).
+
+    Each row holds 784 pixel values, then the label.
+    """
     from PIL import Image
 
     with gzip.open(os.path.join(SHARED, "mnist5k", "mnist_5k.csv.gz"), "rt") as handle:
         rows = np.loadtxt(handle, delimiter=",", dtype="int64")
     rng = np.random.RandomState(0)
     for label in range(10):
-        index = rng.permutation(np.flatnonzero(rows[:, 0] == label))
+        index = rng.permutation(np.flatnonzero(rows[:, -1] == label))
         cut = [int(len(index) * 0.7), int(len(index) * 0.85)]
         for split, part in zip(("train", "val", "test"), np.split(index, cut)):
             folder = os.path.join(out, split, str(label))
             os.makedirs(folder, exist_ok=True)
             for i in part:
-                pixels = rows[i, 1:].reshape(28, 28).astype("uint8")
+                pixels = rows[i, :-1].reshape(28, 28).astype("uint8")
                 Image.fromarray(pixels).save(os.path.join(folder, f"{i}.png"))
     return out
 
