@@ -15,6 +15,7 @@ from automl.errors import AutomlError
 
 TUNERS = ("bayesian", "random", "hyperband", "grid")
 SCHEDULERS = ("asha", "full")
+OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
 
 
 @dataclasses.dataclass
@@ -63,8 +64,9 @@ class Settings:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise AutomlError(f"{name} must be positive, got {value}")
-        if not re.fullmatch(r"(val_)?[a-z_]+", self.objective):
-            raise AutomlError(f"malformed objective '{self.objective}'")
+        if self.objective not in OBJECTIVES:
+            raise AutomlError(f"unknown objective '{self.objective}' (choose one of: "
+                              f"{', '.join(OBJECTIVES)})")
 
     def to_dict(self):
         return dataclasses.asdict(self)

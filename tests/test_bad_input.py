@@ -19,6 +19,8 @@ def search(image_folder, out, *extra):
     (("--max-trials", "0"), "max_trials must be at least 1"),
     (("--max-trials", "many"), "setting 'max_trials' must be int"),
     (("--epochs", "1.5"), "setting 'epochs' must be int"),
+    (("--objective", "val_auc"), "unknown objective 'val_auc' (choose one of: val_accuracy, "
+                                 "val_loss, accuracy, loss)"),
 ])
 def test_bad_settings(extra, fragment, image_folder, tmp_path):
     result = search(image_folder, tmp_path / "run", *extra)
