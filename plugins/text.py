@@ -55,7 +55,7 @@ class TextTask(automl.Task):
     tfds_feature = ("text", "description", "sentence", "content")
 
     def __init__(self):
-        self._vectorizers = {}
+        self._vocabularies = {}
 
     # Data --------------------------------------------------------------------
 
@@ -125,15 +125,30 @@ class TextTask(automl.Task):
         return lengths[-3:]
 
     def vectorizer(self, dataset, **options):
-        """A TextVectorization layer adapted on the training texts, cached per options."""
+        """A new TextVectorization layer, set from a vocabulary adapted once on the training texts.
+
+        The adapted vocabulary (and IDF weights) are cached per vocabulary size and
+        n-gram order; the layer itself is new for every model, since a layer called in
+        several models would keep every one of them alive.
+        """
         from keras import layers
 
-        key = tuple(sorted(options.items()))
-        if key not in self._vectorizers or self._vectorizers[key][0] is not dataset:
-            layer = layers.TextVectorization(**options, name="vectorize")
-            layer.adapt(_text_batches(dataset.train.x))
-            self._vectorizers[key] = (dataset, layer)
-        return self._vectorizers[key][1]
+        key = (options["max_tokens"], options["ngrams"])
+        if key not in self._vocabularies or self._vocabularies[key][0] is not dataset:
+            adapted = layers.TextVectorization(max_tokens=key[0], ngrams=key[1],
+                                               output_mode="tf_idf")
+            adapted.adapt(_text_batches(dataset.train.x))
+            tokens = adapted.get_vocabulary(include_special_tokens=False)
+            # Keras keeps adapted IDF weights only in this attribute, special tokens first.
+            idf = np.asarray(adapted._lookup_layer.idf_weights_const)[-len(tokens):]
+            self._vocabularies[key] = (dataset, tokens, idf)
+        _, vocabulary, idf = self._vocabularies[key]
+        tf_idf = options["output_mode"] == "tf_idf"
+        # max_tokens counts the OOV token, and in "int" mode the padding token too.
+        limit = options["max_tokens"] - (2 if options["output_mode"] == "int" else 1)
+        layer = layers.TextVectorization(**options, name="vectorize")
+        layer.set_vocabulary(vocabulary[:limit], idf_weights=idf[:limit] if tf_idf else None)
+        return layer
 
     def build(self, hp, inputs, dataset):
         from keras import layers

@@ -173,3 +173,26 @@ def test_imdb_recipe_runs_under_mock_data(tmp_path):
     assert result.exit_code == 0, result.output
     card = json.load(open(tmp_path / "run" / "model" / "model_card.json"))
     assert card["task"] == "text" and card["data"]["source"] == "tfds:imdb_reviews"
+
+
+@pytest.mark.parametrize("mode", [{"output_mode": "multi_hot"}, {"output_mode": "tf_idf"},
+                                  {"output_mode": "int", "output_sequence_length": 8}])
+def test_each_model_gets_its_own_vectorizer_equal_to_an_adapted_one(mode):
+    import tensorflow as tf
+    from keras import layers
+
+    from automl.data import Dataset, Split
+    from automl_plugins.text import TextTask
+
+    rows = synthetic_texts(40, 5)
+    x = np.asarray([t for t, _ in rows], dtype=object)
+    y = np.zeros(len(x), dtype="int64")
+    dataset = Dataset(["a", "b"], Split(x, y), Split(x, y), Split(x, y), source="memory")
+    task = TextTask()
+    options = dict(max_tokens=12, ngrams=2, **mode)
+    first, second = task.vectorizer(dataset, **options), task.vectorizer(dataset, **options)
+    assert first is not second
+    adapted = layers.TextVectorization(**options)
+    adapted.adapt(tf.data.Dataset.from_tensor_slices(tf.constant(list(x))).batch(8))
+    texts = tf.constant(list(x[:10]) + ["", "goal goal unseen"])
+    np.testing.assert_allclose(np.asarray(first(texts)), np.asarray(adapted(texts)), atol=1e-6)
