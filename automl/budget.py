@@ -54,18 +54,19 @@ def retrain_planned(retrain_seconds, budget_seconds):
     return budget_seconds is None or retrain_seconds <= RETRAIN_SHARE * budget_seconds
 
 
-def trial_deadline(now, search_deadline, estimate, budget_seconds, first=False):
+def trial_deadline(now, search_deadline, estimate, budget_seconds, first_minimum=None):
     """When a trial estimated at `estimate` seconds is stopped and scored where it stands.
 
     A trial may run `TRIAL_CAP_FACTOR` times its estimate (at least a tenth of the
     budget) and never past the search deadline, except the first trial, which is
-    given at least its estimate so that the search always produces a model.
+    given at least `first_minimum` seconds (one epoch) so that the search always
+    produces a model.
     """
     if budget_seconds is None:
         return float("inf")
     cap = now + max(TRIAL_CAP_FACTOR * estimate, 0.1 * budget_seconds)
     deadline = min(search_deadline, cap)
-    return max(deadline, now + estimate) if first else deadline
+    return deadline if first_minimum is None else max(deadline, now + first_minimum)
 
 
 def worth_starting(now, search_deadline, cheapest_seconds):

@@ -153,9 +153,10 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         fraction = float(values.get("tuner/fraction", 1.0))
         parent = values.get("tuner/trial_id")
         first = not self.completed_trials()
+        one_epoch = self.probe.trial_seconds(1, fraction) if self.probe else 0.0
         deadline = budget_rules.trial_deadline(
             time.time(), self.search_deadline(), self.trial_estimate(trial),
-            self.settings.time_budget, first=first)
+            self.settings.time_budget, first_minimum=one_epoch if first else None)
         model, history, seconds = self.fit(
             hp, "train", epochs, deadline, seed=self.settings.seed + int(trial.trial_id),
             initial_epoch=initial, fraction=fraction,

@@ -39,7 +39,8 @@ def test_trial_deadline_caps_slow_trials_but_not_the_first():
     assert budget.trial_deadline(now, now + 200, 10, 300) == now + 30
     assert budget.trial_deadline(now, now + 200, 1, 300) == now + 30  # at least 10% of budget
     assert budget.trial_deadline(now, now + 20, 10, 300) == now + 20  # never past the search
-    assert budget.trial_deadline(now, now + 5, 10, 300, first=True) == now + 10
+    assert budget.trial_deadline(now, now + 5, 100, 300, first_minimum=10) == now + 10
+    assert budget.trial_deadline(now, now + 50, 100, 300, first_minimum=10) == now + 50
     assert budget.trial_deadline(now, now + 5, 10, None) == math.inf
 
 
