@@ -23,16 +23,32 @@ def _gradient_registry():
     return getattr(getattr(ops, "_gradient_registry", None), "_registry", {})
 
 
+class Release:
+    """What `released_after` removed: the number of gradient functions."""
+
+    removed = 0
+
+
 @contextlib.contextmanager
 def released_after(keras):
-    """Run a block, then free the models, graphs and gradient functions it made."""
+    """Run a block, then free the models, graphs and gradient functions it made.
+
+    Yields a `Release` whose `removed` counts the gradient functions removed. The
+    release never raises: should TensorFlow's registry change shape, nothing is
+    removed and the block's own outcome stands.
+    """
+    release = Release()
     registry = _gradient_registry()
     before = set(registry)
     try:
-        yield
+        yield release
     finally:
         keras.backend.clear_session()
-        for name in set(registry) - before:
-            if name.startswith(_CUSTOM_GRADIENT_PREFIX):
-                del registry[name]
+        try:
+            for name in set(registry) - before:
+                if name.startswith(_CUSTOM_GRADIENT_PREFIX):
+                    del registry[name]
+                    release.removed += 1
+        except Exception:  # a private registry: never fail a trial over it
+            pass
         gc.collect()

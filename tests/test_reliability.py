@@ -186,6 +186,23 @@ def test_a_trained_model_leaves_no_graph_behind():
         train()
     before = _live_train_graphs()
     for _ in range(3):
-        with released_after(keras):
+        with released_after(keras) as release:
             train()
+        assert release.removed >= 1  # it found this trial's gradient functions
     assert _live_train_graphs() == before
+
+
+def test_the_release_never_raises_when_the_registry_changes(monkeypatch):
+    from automl import env, memory
+
+    _, keras = env.import_tensorflow()
+
+    class Unremovable(dict):
+        def __delitem__(self, name):
+            raise TypeError("read-only")
+
+    registry = Unremovable()
+    monkeypatch.setattr(memory, "_gradient_registry", lambda: registry)
+    with memory.released_after(keras) as release:
+        registry["CustomGradient-1"] = object()
+    assert release.removed == 0
