@@ -26,8 +26,7 @@ from automl.memory import released_after
 from automl.oracles import make_oracle, objective_for
 from automl.scheduler import Pace
 
-RUNNING, COMPLETED, FAILED = (trial_lib.TrialStatus.RUNNING, trial_lib.TrialStatus.COMPLETED,
-                              trial_lib.TrialStatus.FAILED)
+COMPLETED, FAILED = trial_lib.TrialStatus.COMPLETED, trial_lib.TrialStatus.FAILED
 DEFAULT_MAX_TRIALS = 20
 
 
