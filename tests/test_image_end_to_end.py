@@ -99,5 +99,9 @@ def test_evaluate_scores_other_labelled_data(image_run, image_folder):
     assert result.exit_code == 0, result.output
     scores = json.loads(result.output)
     assert scores["examples"] == 12
-    assert 0 <= scores["accuracy"] <= 1
     assert sum(row["support"] for row in scores["per_class"].values()) == 12
+    predicted = json.loads(invoke("predict", image_run, os.path.join(image_folder, "val"),
+                                  "--json").output)
+    right = [p["predictions"][0]["label"] == os.path.basename(os.path.dirname(p["input"]))
+             for p in predicted]
+    assert len(right) == 12 and scores["accuracy"] == sum(right) / 12
