@@ -55,6 +55,11 @@ def promotion(trials, top_rung, eta=ETA, maximize=True):
     return None
 
 
+def epochs_done(trial, default):
+    """Cumulative epochs a trial's weights have trained (`default` without a plan)."""
+    return int(trial.hyperparameters.values.get("tuner/epochs", default))
+
+
 def continuation(parent, epochs, rung):
     """Values of a trial that continues `parent`'s weights up to `epochs` epochs."""
     values = dict(parent.hyperparameters.values)
@@ -131,7 +136,7 @@ def successive_halving(oracle_class):
             new configuration needs.
             """
             pace = self.pace
-            done = int(best.hyperparameters.values.get("tuner/epochs", self.rungs[-1]))
+            done = epochs_done(best, self.rungs[-1])
             finish = (pace.overhead_seconds()
                       + max(self.rungs[-1] - done, 0) * pace.continue_epoch_seconds(best))
             if done >= self.rungs[-1]:
@@ -149,7 +154,7 @@ def successive_halving(oracle_class):
 
         def _last_continuation(self, best):
             """Continue `best` to the top rung, or as far as the time left allows."""
-            done = int(best.hyperparameters.values.get("tuner/epochs", self.rungs[-1]))
+            done = epochs_done(best, self.rungs[-1])
             per_epoch = self.pace.continue_epoch_seconds(best)
             left = self.pace.time_left() - self.pace.overhead_seconds()
             fits = int(left / per_epoch) if per_epoch > 0 else 1

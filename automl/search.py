@@ -293,14 +293,16 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         if self.ensemble_size > 1 or not budget_rules.retrain_planned(
                 self.retrain_estimate(trial), self.settings.time_budget):
             return seconds
-        grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
-        return seconds * (1 + grow)
+        return seconds * (1 + self.retrain_growth())
+
+    def retrain_growth(self):
+        """How much longer an epoch on train+val takes than one on train."""
+        return (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
 
     def retrain_estimate(self, trial):
         """Seconds a retrain of `trial` on train+val takes, from its measured epochs."""
-        grow = (len(self.dataset.train) + len(self.dataset.val)) / len(self.dataset.train)
-        return (self.overhead_seconds()
-                + self.epoch_seconds(trial) * grow * trial.metrics.get_last_value("best_epoch"))
+        return (self.overhead_seconds() + self.epoch_seconds(trial) * self.retrain_growth()
+                * trial.metrics.get_last_value("best_epoch"))
 
     def ranked_trials(self):
         """Completed, scored trials, best first."""
