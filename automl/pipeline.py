@@ -195,7 +195,6 @@ def retrain(tuner, best, settings, budget, progress):
     own model (trained on train only) is exported instead, never a model trained
     for fewer epochs than it needs. Returns `(model, epochs, note)`.
     """
-    epochs = int(best.metrics.get_last_value("best_epoch"))
     if settings.time_budget is not None:
         estimate = tuner.retrain_estimate(best)
         export, evaluate = tuner.finishing_estimates()
@@ -204,21 +203,51 @@ def retrain(tuner, best, settings, budget, progress):
             note = (f"kept the search model of trial {best.trial_id}: retraining on "
                     f"train+val (about {estimate:.0f}s) did not fit the time budget")
             return tuner.best_model(best), 0, note
-    progress.phase(f"retraining trial {best.trial_id} on train+val for {epochs} epochs")
+    return _retrain_one(tuner, best, settings, budget, progress)
+
+
+def _retrain_one(tuner, trial, settings, budget, progress):
+    """`(model, epochs, note)`: `trial` retrained on train+val, or its search model with a note."""
+    epochs = int(trial.metrics.get_last_value("best_epoch"))
+    progress.phase(f"retraining trial {trial.trial_id} on train+val for {epochs} epochs")
     export, evaluate = tuner.finishing_estimates()
-    model, history, _ = tuner.fit(best.hyperparameters, "train+val", epochs,
+    model, history, _ = tuner.fit(trial.hyperparameters, "train+val", epochs,
                                   budget.end - export - evaluate,
                                   validation=False, seed=settings.seed)
     ran = len(history.get("loss", []))
     if ran < epochs:
-        note = (f"kept the search model of trial {best.trial_id}: retraining reached the "
+        note = (f"kept the search model of trial {trial.trial_id}: retraining reached the "
                 f"time budget after {ran} of {epochs} epochs")
-        return tuner.best_model(best), 0, note
-    if not _healthy(tuner, model, best):
-        note = (f"kept the search model of trial {best.trial_id}: the model retrained on "
+        return tuner.best_model(trial), 0, note
+    if not _healthy(tuner, model, trial):
+        note = (f"kept the search model of trial {trial.trial_id}: the model retrained on "
                 "train+val scored below it on val, which it had trained on")
-        return tuner.best_model(best), 0, note
+        return tuner.best_model(trial), 0, note
     return model, epochs, None
+
+
+def retrain_members(tuner, members, models, settings, budget, progress):
+    """Ensemble members retrained on train+val where the budget allows; `(models, note)`.
+
+    Members are chosen on val with their search models; each is then retrained on
+    train+val for its own best epochs, like a single exported trial. A member whose
+    retrain does not fit or fails keeps its search model.
+    """
+    if settings.time_budget is not None:
+        estimate = sum(tuner.retrain_estimate(t) for t in members)
+        export, evaluate = tuner.finishing_estimates()
+        if (not retrain_planned(estimate, settings.time_budget)
+                or estimate > budget.remaining() - export - evaluate):
+            return models, (f"ensemble of search models: retraining its members on train+val "
+                            f"(about {estimate:.0f}s) did not fit the time budget")
+    retrained, notes = [], []
+    for trial, model in zip(members, models):
+        new_model, _, note = _retrain_one(tuner, trial, settings, budget, progress)
+        retrained.append(new_model)
+        if note:
+            notes.append(note)
+        new_model.name = model.name
+    return retrained, "; ".join(notes) or None
 
 
 def _healthy(tuner, model, best):
@@ -266,12 +295,16 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     best = members[0]
     val_scores = {settings.objective: best.score}
     if len(members) > 1:
+        search_models = models
+        models, note = retrain_members(tuner, members, models, settings, budget, progress)
+        retrained = sum(new is not old for new, old in zip(models, search_models))
         model = average_model(keras, models, shape, dtype, f"{task.name}_ensemble")
-        epochs, note = 0, None
+        epochs = 0
         val_scores["ensemble_accuracy"] = classification_scores(
             dataset.val.y, val_probabilities, dataset.classes)["accuracy"]
     else:
         model, epochs, note = retrain(tuner, best, settings, budget, progress)
+        retrained = int(epochs > 0)
     clock.switch("evaluate")
     hp = best.hyperparameters
     probabilities = model.predict(
@@ -302,6 +335,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
             "stop_reason": tuner.stop_reason,
             "time_budget_seconds": settings.time_budget,
             "retrain_epochs": epochs,
+            "retrained_on_train_val": retrained,
             "best_trial_epochs": int(best.metrics.get_last_value("best_epoch")),
             "retrain_note": note,
             "probe": _probe_summary(tuner.probe),

@@ -169,6 +169,8 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         best = (int(np.nanargmin(scores)) if self.oracle.objective.direction == "min"
                 else int(np.nanargmax(scores)))
         self.keep_weights(trial.trial_id, model)
+        if self.ensemble_size > 1:
+            self.keep_val_probabilities(trial, model)
         return {name: float(scores[best]), "best_epoch": initial + best + 1,
                 "epochs_run": len(scores), "fit_seconds": seconds,
                 "epoch_seconds": seconds / len(scores) / fraction,
@@ -189,6 +191,28 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         temporary = path.replace(".weights.h5", ".tmp.weights.h5")
         model.save_weights(temporary)
         os.replace(temporary, path)
+
+    def val_probabilities_path(self, trial_id):
+        return os.path.join(self.project_dir, f"trial_{trial_id}", "val_probabilities.npy")
+
+    def keep_val_probabilities(self, trial, model):
+        """Save a trial's best-epoch validation probabilities for ensemble selection."""
+        hp = trial.hyperparameters
+        probabilities = model.predict(self.feeds.pipeline(
+            "val", hp, self.batch_size(hp), training=False), verbose=0)
+        path = self.val_probabilities_path(trial.trial_id)
+        with open(path + ".tmp", "wb") as handle:
+            np.save(handle, probabilities)
+        os.replace(path + ".tmp", path)
+
+    def val_probabilities(self, trial):
+        """A trial's saved validation probabilities (predicted again if none were saved)."""
+        path = self.val_probabilities_path(trial.trial_id)
+        if os.path.exists(path):
+            return np.load(path)
+        hp = trial.hyperparameters
+        return self.best_model(trial).predict(self.feeds.pipeline(
+            "val", hp, self.batch_size(hp), training=False), verbose=0)
 
     def final_trial(self):
         """The trial to retrain and export: the one-standard-error rule on accuracy.
@@ -212,12 +236,16 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         return model
 
     def ensemble_trials(self):
-        """The final trial, then the trials ensemble selection may add to it (best first)."""
+        """The final trial, then every other scored trial ensemble selection may add (best first).
+
+        Selection runs on each trial's saved validation probabilities, so every
+        completed trial is a candidate: a weaker model that errs differently often
+        helps an average more than a close copy of the best one.
+        """
         final = self.final_trial()
         if self.ensemble_size < 2:
             return [final]
-        others = [t for t in self.ranked_trials() if t.trial_id != final.trial_id]
-        return [final, *others[:2 * self.ensemble_size - 1]]
+        return [final, *(t for t in self.ranked_trials() if t.trial_id != final.trial_id)]
 
     def ensemble(self):
         """The trials to export, their search models and the average's val probabilities.
@@ -229,19 +257,16 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         candidates = self.ensemble_trials()
         if len(candidates) < 2:
             return candidates, None, None
-        final = candidates[0]
         trials = {t.trial_id: t for t in candidates}
-        models, probabilities = {}, {}
-        for trial_id, trial in trials.items():
-            models[trial_id] = self.best_model(trial)
-            models[trial_id].name = f"trial_{trial_id}"
-            probabilities[trial_id] = models[trial_id].predict(
-                self.feeds.pipeline("val", trial.hyperparameters, self.batch_size(
-                    trial.hyperparameters), training=False), verbose=0)
-        chosen = ensemble.select(final.trial_id, list(trials), probabilities,
+        probabilities = {i: self.val_probabilities(t) for i, t in trials.items()}
+        chosen = ensemble.select(candidates[0].trial_id, list(trials), probabilities,
                                  self.dataset.val.y, self.ensemble_size)
+        models = []
+        for trial_id in chosen:
+            models.append(self.best_model(trials[trial_id]))
+            models[-1].name = f"trial_{trial_id}"
         average = np.mean([probabilities[i] for i in chosen], axis=0)
-        return [trials[i] for i in chosen], [models[i] for i in chosen], average
+        return [trials[i] for i in chosen], models, average
 
     # Budget ------------------------------------------------------------------
 
@@ -310,10 +335,8 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
                       key=lambda t: t.score, reverse=self.oracle.objective.direction == "max")
 
     def selection_estimate(self):
-        """Seconds ensemble selection takes: build each candidate and predict val."""
-        share = len(self.dataset.val) / len(self.dataset.train)
-        return sum(self.overhead_seconds() + self.epoch_seconds(t) * share
-                   for t in self.ensemble_trials())
+        """Seconds ensemble selection takes: build and load each member's model."""
+        return self.ensemble_size * self.overhead_seconds()
 
     def finishing_estimates(self):
         """`(export, evaluate)` seconds for the model that would be exported now."""
@@ -333,7 +356,10 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         if self.final_trial() is None:
             return export + evaluate
         if self.ensemble_size > 1 and len(self.ranked_trials()) > 1:
-            return export + evaluate + self.selection_estimate()
+            members = self.ranked_trials()[:self.ensemble_size]
+            retrain = sum(self.retrain_estimate(t) for t in members)
+            return self.selection_estimate() + budget_rules.finishing_reserve(
+                export, evaluate, retrain, self.settings.time_budget)
         return budget_rules.finishing_reserve(export, evaluate, self.contender_retrain_estimate(),
                                               self.settings.time_budget)
 

@@ -10,6 +10,7 @@ import automl
 CSV_SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val",
               "dev": "val", "test": "test"}
 SEQUENCE_LENGTHS = (32, 64, 128, 256, 512)
+CHARACTER_NGRAMS = (2, 3, 4, 5)
 
 
 def read_csv(path, text_column, label_column):
@@ -55,6 +56,7 @@ class TextTask(automl.Task):
     tfds_feature = ("text", "description", "sentence", "content")
 
     def __init__(self):
+        self._dataset = None
         self._vocabularies = {}
 
     # Data --------------------------------------------------------------------
@@ -95,18 +97,19 @@ class TextTask(automl.Task):
     # Search space --------------------------------------------------------------
 
     def known_good(self, dataset):
-        linear = {"text/family": "bag", "text/max_tokens": 50000, "text/ngrams": 2,
-                  "text/bag/output_mode": "multi_hot", "text/bag/input_dropout": 0.5,
-                  "text/depth": 0, "head/dropout": 0.0,
-                  "optimizer/name": "adam", "optimizer/learning_rate": 1e-2}
+        words = {"text/family": "bag", "text/max_tokens": 50000, "text/bag/tokens": "words",
+                 "text/bag/ngrams": 2, "text/bag/weighting": "naive_bayes",
+                 "text/bag/input_dropout": 0.5, "text/depth": 0, "head/dropout": 0.0,
+                 "optimizer/name": "adam", "optimizer/learning_rate": 1e-2}
         return [
-            linear,
-            {**linear, "text/bag/output_mode": "tf_idf", "optimizer/learning_rate": 1e-3,
+            words,
+            {**words, "text/bag/tokens": "characters", "text/max_tokens": 50000},
+            {**words, "text/bag/weighting": "tf_idf", "optimizer/learning_rate": 1e-3,
              "text/depth": 1, "text/width": 64, "text/dropout": 0.5,
              "text/bag/input_dropout": 0.3},
-            {**linear, "text/family": "embedding", "text/embedding_dim": 64, "text/max_tokens": 20000,
+            {**words, "text/family": "embedding", "text/embedding_dim": 64, "text/max_tokens": 20000,
              "head/dropout": 0.2, "optimizer/learning_rate": 3e-3},
-            {**linear, "text/family": "cnn", "text/ngrams": 1, "text/max_tokens": 20000, "text/embedding_dim": 64,
+            {**words, "text/family": "cnn", "text/max_tokens": 20000, "text/embedding_dim": 64,
              "text/cnn/filters": 128, "text/cnn/kernel_size": 5, "head/dropout": 0.5,
              "optimizer/learning_rate": 1e-3},
         ]
@@ -124,30 +127,52 @@ class TextTask(automl.Task):
             next((n for n in SEQUENCE_LENGTHS if n >= bound), SEQUENCE_LENGTHS[-1])]
         return lengths[-3:]
 
-    def vectorizer(self, dataset, **options):
+    def vectorizer(self, dataset, max_tokens, tokens="words", ngrams=1, weighting="multi_hot",
+                   sequence_length=None):
         """A new TextVectorization layer, set from a vocabulary adapted once on the training texts.
 
-        The adapted vocabulary (and IDF weights) are cached per vocabulary size and
-        n-gram order; the layer itself is new for every model, since a layer called in
-        several models would keep every one of them alive.
+        `tokens` is "words" or "characters" (character n-grams of 2 to 5, spaces
+        included). `weighting` gives a bag's values: "multi_hot" (0 or 1),
+        "tf_idf", or "naive_bayes" (presence times the token's largest absolute
+        log-count ratio between a class and the rest, on training labels: the
+        feature scaling of NBSVM, Wang and Manning 2012). Without a weighting the
+        layer outputs token ids padded to `sequence_length`.
+
+        The adapted vocabulary and weights are cached; the layer itself is new for
+        every model, since a layer called in several models keeps every one of them alive.
         """
         from keras import layers
 
-        key = (options["max_tokens"], options["ngrams"])
-        if key not in self._vocabularies or self._vocabularies[key][0] is not dataset:
-            adapted = layers.TextVectorization(max_tokens=key[0], ngrams=key[1],
-                                               output_mode="tf_idf")
-            adapted.adapt(_text_batches(dataset.train.x))
-            tokens = adapted.get_vocabulary(include_special_tokens=False)
-            # Keras keeps adapted IDF weights only in this attribute, special tokens first.
-            idf = np.asarray(adapted._lookup_layer.idf_weights_const)[-len(tokens):]
-            self._vocabularies[key] = (dataset, tokens, idf)
-        _, vocabulary, idf = self._vocabularies[key]
-        tf_idf = options["output_mode"] == "tf_idf"
-        # max_tokens counts the OOV token, and in "int" mode the padding token too.
-        limit = options["max_tokens"] - (2 if options["output_mode"] == "int" else 1)
-        layer = layers.TextVectorization(**options, name="vectorize")
-        layer.set_vocabulary(vocabulary[:limit], idf_weights=idf[:limit] if tf_idf else None)
+        split = {"split": "character", "ngrams": CHARACTER_NGRAMS, "standardize": "lower"} \
+            if tokens == "characters" else {"ngrams": ngrams}
+        if self._dataset is not dataset:
+            self._dataset, self._vocabularies = dataset, {}
+        key = (max_tokens, tokens, ngrams)
+        if key not in self._vocabularies:
+            self._vocabularies[key] = _adapt(dataset, max_tokens, split)
+        vocabulary, idf = self._vocabularies[key]
+        if sequence_length is not None:
+            # In "int" mode max_tokens counts the padding and OOV tokens.
+            layer = layers.TextVectorization(max_tokens=max_tokens, output_mode="int",
+                                             output_sequence_length=sequence_length,
+                                             name="vectorize", **split)
+            layer.set_vocabulary(vocabulary[:max_tokens - 2])
+            return layer
+        vocabulary = vocabulary[:max_tokens - 1]
+        if weighting == "multi_hot":
+            weights = None
+        elif weighting == "tf_idf":
+            weights = idf[:len(vocabulary)]
+        else:
+            weights_key = (*key, "naive_bayes")
+            if weights_key not in self._vocabularies:
+                self._vocabularies[weights_key] = _naive_bayes_weights(
+                    dataset, vocabulary, split)
+            weights = self._vocabularies[weights_key]
+        layer = layers.TextVectorization(
+            max_tokens=max_tokens, output_mode="multi_hot" if weights is None else "tf_idf",
+            name="vectorize", **split)
+        layer.set_vocabulary(vocabulary, idf_weights=weights)
         return layer
 
     def build(self, hp, inputs, dataset):
@@ -156,33 +181,37 @@ class TextTask(automl.Task):
         family = hp.Choice("text/family", ["bag", "embedding", "cnn", "rnn", "transformer"],
                            default="bag")
         max_tokens = hp.Choice("text/max_tokens", [10000, 20000, 50000], default=20000)
-        ngrams = hp.Choice("text/ngrams", [1, 2], default=2)
         if family == "bag":
-            x = self._bag(hp, inputs, dataset, max_tokens, ngrams)
+            x = self._bag(hp, inputs, dataset, max_tokens)
         else:
             with hp.conditional_scope("text/family", ["embedding", "cnn", "rnn", "transformer"]):
                 length = hp.Choice("text/sequence_length", self.sequence_lengths(dataset),
                                    default=self.sequence_lengths(dataset)[-1])
                 dim = hp.Choice("text/embedding_dim", [32, 64, 128], default=64)
-            tokens = self.vectorizer(dataset, max_tokens=max_tokens, ngrams=ngrams,
-                                     output_mode="int", output_sequence_length=length)(inputs)
-            x = layers.Embedding(max_tokens, dim, name="embedding")(tokens)
+            tokens = self.vectorizer(dataset, max_tokens, sequence_length=length)(inputs)
+            x = layers.Embedding(max_tokens, dim, mask_zero=True, name="embedding")(tokens)
             x = getattr(self, f"_{family}")(hp, x, dim)
         depth = hp.Int("text/depth", 0, 2, default=0)
-        width = hp.Choice("text/width", [64, 128, 256], default=64)
-        rate = hp.Float("text/dropout", 0.0, 0.5, step=0.1, default=0.3)
+        if depth:
+            with hp.conditional_scope("text/depth", [1, 2]):
+                width = hp.Choice("text/width", [64, 128, 256], default=64)
+                rate = hp.Float("text/dropout", 0.0, 0.5, step=0.1, default=0.3)
         for index in range(depth):
             x = layers.Dense(width, activation="relu", name=f"dense{index + 1}")(x)
             x = layers.Dropout(rate, name=f"dense{index + 1}_dropout")(x)
         return x
 
-    def _bag(self, hp, inputs, dataset, max_tokens, ngrams):
+    def _bag(self, hp, inputs, dataset, max_tokens):
         from keras import layers
 
         with hp.conditional_scope("text/family", ["bag"]):
-            mode = hp.Choice("text/bag/output_mode", ["multi_hot", "tf_idf"], default="multi_hot")
+            tokens = hp.Choice("text/bag/tokens", ["words", "characters"], default="words")
+            ngrams = hp.Choice("text/bag/ngrams", [1, 2, 3], default=2)
+            weighting = hp.Choice("text/bag/weighting", ["multi_hot", "tf_idf", "naive_bayes"],
+                                  default="naive_bayes")
             rate = hp.Float("text/bag/input_dropout", 0.0, 0.6, step=0.1, default=0.5)
-        x = self.vectorizer(dataset, max_tokens=max_tokens, ngrams=ngrams, output_mode=mode)(inputs)
+        x = self.vectorizer(dataset, max_tokens, tokens=tokens, ngrams=ngrams,
+                            weighting=weighting)(inputs)
         # multi_hot vectors come out as int64 in training; Dropout needs floats.
         x = layers.Rescaling(1.0, name="as_float")(x)
         return layers.Dropout(rate, name="bag_dropout")(x) if rate else x
@@ -231,7 +260,43 @@ class TextTask(automl.Task):
 
 
 def _text_batches(texts):
-    """Training texts as a batched string dataset for `adapt`."""
+    """Training texts as a batched string dataset."""
     import tensorflow as tf
 
     return tf.data.Dataset.from_tensor_slices(tf.constant([str(t) for t in texts])).batch(512)
+
+
+def _adapt(dataset, max_tokens, split):
+    """`(vocabulary, idf weights)` of the training texts, most frequent token first."""
+    from keras import layers
+
+    adapted = layers.TextVectorization(max_tokens=max_tokens, output_mode="tf_idf", **split)
+    adapted.adapt(_text_batches(dataset.train.x))
+    vocabulary = adapted.get_vocabulary(include_special_tokens=False)
+    # Keras keeps adapted IDF weights only in this attribute, special tokens first.
+    idf = np.asarray(adapted._lookup_layer.idf_weights_const)[-len(vocabulary):]
+    return vocabulary, idf
+
+
+def _naive_bayes_weights(dataset, vocabulary, split):
+    """Each token's largest |log-count ratio| of one class against the rest, on train only.
+
+    Counts are document frequencies smoothed by one.
+    """
+    import tensorflow as tf
+    from keras import layers
+
+    presence = layers.TextVectorization(output_mode="multi_hot", sparse=True, **split)
+    presence.set_vocabulary(vocabulary)
+    classes = len(dataset.classes)
+    labels = tf.data.Dataset.from_tensor_slices(np.asarray(dataset.train.y, dtype="int32"))
+    counts = np.zeros((len(vocabulary) + 1, classes))
+    for texts, batch_labels in tf.data.Dataset.zip(_text_batches(dataset.train.x),
+                                                   labels.batch(512)):
+        bags = tf.cast(presence(texts), tf.float32)
+        counts += tf.sparse.sparse_dense_matmul(
+            bags, tf.one_hot(batch_labels, classes), adjoint_a=True).numpy()
+    rest = counts.sum(axis=1, keepdims=True) - counts + 1.0
+    counts += 1.0
+    ratios = np.log(counts / counts.sum(axis=0)) - np.log(rest / rest.sum(axis=0))
+    return np.abs(ratios[1:]).max(axis=1).astype("float32")  # row 0 counts unknown tokens

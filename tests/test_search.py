@@ -183,6 +183,11 @@ def test_an_ensemble_export_averages_its_members(image_folder, tmp_path):
     members = card["search"]["ensemble"]
     assert members[0] == card["search"]["exported_trial"] and len(members) >= 2
     assert card["search"]["retrain_epochs"] == 0 and "ensemble_accuracy" in card["metrics"]["val"]
+    # Without a budget every member is retrained on train+val.
+    assert card["search"]["retrained_on_train_val"] == len(members)
+    saved = sorted(run.glob("search/**/val_probabilities.npy"))
+    assert len(saved) == card["search"]["completed"]
+    assert {np.load(path).shape for path in saved} == {(card["data"]["examples"]["val"], 3)}
     model = keras.saving.load_model(os.path.join(run, "model", "model.keras"))
     assert [layer.name for layer in model.layers if layer.name.startswith("trial_")] == [
         f"trial_{m}" for m in members]

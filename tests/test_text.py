@@ -175,9 +175,14 @@ def test_imdb_recipe_runs_under_mock_data(tmp_path):
     assert card["task"] == "text" and card["data"]["source"] == "tfds:imdb_reviews"
 
 
-@pytest.mark.parametrize("mode", [{"output_mode": "multi_hot"}, {"output_mode": "tf_idf"},
-                                  {"output_mode": "int", "output_sequence_length": 8}])
-def test_each_model_gets_its_own_vectorizer_equal_to_an_adapted_one(mode):
+@pytest.mark.parametrize("ours, keras_options", [
+    ({"ngrams": 2, "weighting": "multi_hot"}, {"ngrams": 2, "output_mode": "multi_hot"}),
+    ({"ngrams": 2, "weighting": "tf_idf"}, {"ngrams": 2, "output_mode": "tf_idf"}),
+    ({"sequence_length": 8}, {"output_mode": "int", "output_sequence_length": 8}),
+    ({"tokens": "characters", "weighting": "multi_hot"},
+     {"split": "character", "ngrams": (2, 3, 4, 5), "standardize": "lower",
+      "output_mode": "multi_hot"})])
+def test_each_model_gets_its_own_vectorizer_equal_to_an_adapted_one(ours, keras_options):
     import tensorflow as tf
     from keras import layers
 
@@ -189,10 +194,23 @@ def test_each_model_gets_its_own_vectorizer_equal_to_an_adapted_one(mode):
     y = np.zeros(len(x), dtype="int64")
     dataset = Dataset(["a", "b"], Split(x, y), Split(x, y), Split(x, y), source="memory")
     task = TextTask()
-    options = dict(max_tokens=12, ngrams=2, **mode)
-    first, second = task.vectorizer(dataset, **options), task.vectorizer(dataset, **options)
+    first, second = task.vectorizer(dataset, 12, **ours), task.vectorizer(dataset, 12, **ours)
     assert first is not second
-    adapted = layers.TextVectorization(**options)
+    adapted = layers.TextVectorization(max_tokens=12, **keras_options)
     adapted.adapt(tf.data.Dataset.from_tensor_slices(tf.constant(list(x))).batch(8))
     texts = tf.constant(list(x[:10]) + ["", "goal goal unseen"])
     np.testing.assert_allclose(np.asarray(first(texts)), np.asarray(adapted(texts)), atol=1e-6)
+
+
+def test_naive_bayes_weights_favour_tokens_that_tell_classes_apart():
+    from automl.data import Dataset, Split
+    from automl_plugins.text import TextTask
+
+    x = np.asarray(["good film"] * 10 + ["bad film"] * 10, dtype=object)
+    y = np.asarray([0] * 10 + [1] * 10)
+    dataset = Dataset(["a", "b"], Split(x, y), Split(x, y), Split(x, y), source="memory")
+    layer = TextTask().vectorizer(dataset, 10, ngrams=1, weighting="naive_bayes")
+    weights = dict(zip(layer.get_vocabulary(), np.asarray(layer(["good bad film"]))[0]))
+    assert weights["film"] == pytest.approx(0.0, abs=1e-6)
+    assert weights["good"] == pytest.approx(np.log(11), rel=1e-4)
+    assert weights["good"] == pytest.approx(weights["bad"])
