@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "API_VERSION": "automl.task",
     "Task": "automl.task",
+    "Option": "automl.task",
     "Dataset": "automl.data",
     "Split": "automl.data",
     "LabelledExamples": "automl.data",

@@ -1,37 +1,110 @@
 """The `automl` command line."""
 
+import os
 import time
 
 import click
 
-from automl import env
+from automl import env, interrupt
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 
+# Values stay strings here and are checked by `automl.settings`, which reports a bad
+# value in one line; the metavars show the type each option takes.
 _SEARCH_OPTIONS = [
-    click.option("--task", help="Task plugin name (see `automl tasks`)."),
-    click.option("--data", help="tfds:NAME[/CONFIG], a folder, a file, or a built-in name."),
-    click.option("--out", help="Run directory to write."),
-    click.option("--tuner", type=str, help="bayesian (default), random, hyperband or grid."),
-    click.option("--max-trials", type=str,
-                 help="Trials to run (default: 20 without a budget, as many as fit with one)."),
-    click.option("--epochs", type=str, help="Epochs per trial (task default)."),
-    click.option("--scheduler", type=str,
-                 help="asha (successive halving; default with a budget) or full (every trial "
-                      "trains all epochs; default without one)."),
-    click.option("--time-budget", type=str, help="Budget for the whole command: 600, 90s, 10m, 1h."),
-    click.option("--objective", type=str, help="Metric to optimise (default val_accuracy)."),
-    click.option("--seed", type=str, help="Seed for the trial sequence and training (default 0)."),
-    click.option("--batch-size", type=str, help="Training batch size (task default)."),
-    click.option("--max-failures", type=str, help="Stop after this many failed trials in a row."),
-    click.option("--ensemble", type=str, help="Most trials averaged in the export (task default)."),
-    click.option("--data-dir", type=str, help="TensorFlow Datasets data folder."),
-    click.option("--download", is_flag=True, default=None, help="Allow downloading tfds data."),
-    click.option("--overwrite", is_flag=True, default=None, help="Replace an existing run."),
-    click.option("--text-column", type=str, help="CSV column with the text (default text)."),
-    click.option("--label-column", type=str, help="CSV column with the label (default label)."),
-    click.option("--sample-rate", type=str, help="Audio: target sample rate in Hz."),
-    click.option("--duration", type=str, help="Audio: clip length in seconds."),
+    click.option("--task", metavar="NAME", help="Task plugin (see `automl tasks`).  [required]"),
+    click.option("--data", metavar="SOURCE",
+                 help="tfds:NAME[/CONFIG], a folder, a file, or a built-in name.  [required]"),
+    click.option("--out", metavar="PATH", help="Run directory to write.  [required]"),
+    click.option("--tuner", metavar="[bayesian|random|hyperband|grid]",
+                 help="How configurations are proposed.  [default: bayesian]"),
+    click.option("--max-trials", metavar="INTEGER",
+                 help="Trials to run.  [default: 20 without a budget, as many as fit with one]"),
+    click.option("--epochs", metavar="INTEGER", help="Epochs per trial.  [default: the task's]"),
+    click.option("--scheduler", metavar="[asha|full]",
+                 help="asha: successive halving; full: every trial trains all epochs.  "
+                      "[default: asha with a budget, full without]"),
+    click.option("--time-budget", metavar="DURATION",
+                 help="Budget for the whole command: 600, 90s, 10m, 1h.  [default: none]"),
+    click.option("--objective", metavar="[val_accuracy|val_loss|accuracy|loss]",
+                 help="Metric to optimise.  [default: val_accuracy]"),
+    click.option("--seed", metavar="INTEGER",
+                 help="Seed for the trial sequence and training.  [default: 0]"),
+    click.option("--split-seed", metavar="INTEGER",
+                 help="Seed for carving val and test out of unsplit data.  [default: 0]"),
+    click.option("--batch-size", metavar="INTEGER", help="Training batch size.  [default: the task's]"),
+    click.option("--max-failures", metavar="INTEGER",
+                 help="Stop after this many failed trials in a row.  [default: 5]"),
+    click.option("--ensemble", metavar="INTEGER",
+                 help="Most trials averaged in the export.  [default: the task's]"),
+    click.option("--data-dir", metavar="PATH", help="TensorFlow Datasets data folder.  "
+                                                    "[default: tfds's own]"),
+    click.option("--download", is_flag=True, default=None,
+                 help="Allow downloading tfds data.  [default: off]"),
 ]
+
+_OVERWRITE_OPTION = click.option(
+    "--overwrite", is_flag=True,
+    help="Replace the search in an existing run directory; its model and report stay "
+         "until the new export replaces them.  [default: off]")
+
+_JSON_OPTION = click.option("--json", "as_json", is_flag=True,
+                            help="Print one JSON document on stdout (progress on stderr).")
+
+
+def _verbose_option(function):
+    """`-v` after the subcommand too: `automl search -v ...` as well as `automl -v search ...`."""
+
+    def enable(ctx, param, value):
+        if value:
+            env.set_verbose(True)
+
+    return click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=enable,
+                        is_eager=True, help="Show TensorFlow's own logging.")(function)
+
+
+def _echo_json(document):
+    import json
+
+    click.echo(json.dumps(document, indent=2, default=str))
+
+
+_METAVARS = {int: "INTEGER", float: "FLOAT", str: "TEXT"}
+
+
+def task_option(option):
+    """The click option of a task's `automl.Option` (`text_column` -> `--text-column`)."""
+    flag = "--" + option.name.replace("_", "-")
+    shown = "none" if option.default is None else option.default
+    text = option.help if "[default:" in option.help else f"{option.help}  [default: {shown}]"
+    if option.type is bool:
+        return click.Option([f"{flag}/--no-{flag[2:]}", option.name], default=None, help=text)
+    return click.Option([flag, option.name], metavar=_METAVARS.get(option.type, "TEXT"),
+                        help=text)
+
+
+def _task_name(args):
+    for index, arg in enumerate(args):
+        if arg == "--task" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--task="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+class SearchCommand(click.Command):
+    """`automl search`: the options of the task named by `--task` join the core ones."""
+
+    def parse_args(self, ctx, args):
+        from automl.registry import task_options
+
+        core = [p for p in self.params if not getattr(p, "task_option", False)]
+        extra = []
+        for option in task_options(_task_name(args) or ""):
+            param = task_option(option)
+            param.task_option = True
+            extra.append(param)
+        self.params = core + extra
+        return super().parse_args(ctx, args)
 
 
 class AutomlGroup(click.Group):
@@ -43,6 +116,10 @@ class AutomlGroup(click.Group):
         except AutomlError as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(2)
+        except click.UsageError as error:
+            hint = f" (see `automl {error.ctx.info_name} --help`)" if error.ctx else ""
+            click.echo(f"Error: {error.format_message()}{hint}", err=True)
+            ctx.exit(2)
         except SearchFailed as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(1)
@@ -50,23 +127,33 @@ class AutomlGroup(click.Group):
             click.echo(f"\ninterrupted; the search state is saved: resume with "
                        f"`automl resume {error.run_dir}`", err=True)
             ctx.exit(130)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted before the search started; nothing new was written", err=True)
+            ctx.exit(130)
 
 
-@click.group(cls=AutomlGroup)
+@click.group(cls=AutomlGroup, context_settings={"max_content_width": 100})
 @click.option("-v", "--verbose", is_flag=True, help="Show TensorFlow's own logging.")
 @click.version_option(package_name="keras-automl")
 def cli(verbose):
     """Search, retrain and export Keras classifiers for images, text and audio."""
+    interrupt.install()
     env.set_verbose(verbose)
     env.check_backend()
 
 
-@cli.command()
-def tasks():
+@cli.command(epilog="\b\nExample:\n  automl tasks --json")
+@_JSON_OPTION
+@_verbose_option
+def tasks(as_json):
     """List the installed task plugins."""
     from automl.registry import installed_tasks
 
     found = installed_tasks()
+    if as_json:
+        _echo_json([{"name": name, "package": info.package, "version": info.version,
+                     "description": info.description} for name, info in found.items()])
+        return
     if not found:
         click.echo("no task plugins installed")
     width = max((len(name) for name in found), default=4)
@@ -80,82 +167,117 @@ def _search_options(function):
     return function
 
 
-@cli.command()
+@cli.command(cls=SearchCommand,
+             epilog="\b\nThe task's own options are listed with --task NAME --help.\n\n"
+                    "Example:\n  automl search --task image --data photos/ --out runs/photos "
+                    "--time-budget 10m")
 @_search_options
-def search(**options):
+@_OVERWRITE_OPTION
+@_JSON_OPTION
+@_verbose_option
+def search(as_json, overwrite, **options):
     """Search architectures and training settings, retrain the best, export it."""
     from automl import settings as settings_lib
 
     started = time.time()
     given = {k: v for k, v in options.items() if v is not None}
     settings = settings_lib.from_mapping(given, source="search option")
-    _run(settings, started)
+    _run(settings, started, as_json, overwrite, "search")
 
 
-@cli.command()
+@cli.command(epilog="\b\nExample:\n  automl run recipes/quickstart.yaml --set time_budget=5m")
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe setting (repeatable).")
-def run(recipe, overrides):
+@_OVERWRITE_OPTION
+@_JSON_OPTION
+@_verbose_option
+def run(recipe, overrides, overwrite, as_json):
     """Run the search described by a YAML RECIPE."""
     from automl import settings as settings_lib
 
     started = time.time()
-    _run(settings_lib.load_recipe(recipe, overrides), started)
+    _run(settings_lib.load_recipe(recipe, overrides), started, as_json, overwrite, "run")
 
 
-def _run(settings, started, resume=False):
+def _run(settings, started, as_json, overwrite, command):
     from automl.pipeline import run_search
 
-    run_search(settings, started_at=started, resume=resume)
+    card = run_search(settings, started_at=started, quiet_stdout=as_json, overwrite=overwrite,
+                      command=command)
+    if as_json:
+        _echo_json({"run": settings.out, "model": os.path.join(settings.out, "model"),
+                    "card": card})
 
 
-@cli.command()
+@cli.command(epilog="\b\nExample:\n  automl resume runs/photos")
 @click.argument("run_dir", metavar="RUN", type=click.Path())
-def resume(run_dir):
+@_JSON_OPTION
+@_verbose_option
+def resume(run_dir, as_json):
     """Continue an interrupted search in RUN (or re-export a finished one)."""
     from automl.pipeline import resume_search
 
-    resume_search(run_dir, started_at=time.time())
+    card = resume_search(run_dir, started_at=time.time(), quiet_stdout=as_json)
+    finished = card is None
+    if finished:
+        click.echo(f"the search in {run_dir} has already finished; model in "
+                   f"{os.path.join(run_dir, 'model')}", err=as_json)
+    if as_json:
+        _echo_json({"run": run_dir, "model": os.path.join(run_dir, "model"),
+                    "already_finished": finished, "card": card})
 
 
-@cli.command()
+@cli.command(epilog="\b\nExample:\n  automl report runs/photos")
+@click.argument("run_dir", metavar="RUN", type=click.Path())
+@_verbose_option
+def report(run_dir):
+    """Rebuild RUN/report/index.html from what the run directory holds."""
+    from automl.pipeline import rebuild_report
+
+    click.echo(f"wrote {rebuild_report(run_dir)}")
+
+
+@cli.command(epilog="\b\nExample:\n  automl predict runs/photos cat.jpg more-photos/ --top-k 3")
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 @click.argument("inputs", nargs=-1, type=click.Path())
 @click.option("--text", "texts", multiple=True, help="Text to classify (text tasks; repeatable).")
 @click.option("--top-k", type=click.IntRange(min=1), default=1, show_default=True,
               help="Classes to show per input.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
-def predict(run_dir, inputs, texts, top_k, as_json):
+@click.option("--skip-bad", is_flag=True,
+              help="Go on past files that cannot be decoded, listing them on stderr.  "
+                   "[default: stop at the first]")
+@_JSON_OPTION
+@_verbose_option
+def predict(run_dir, inputs, texts, top_k, skip_bad, as_json):
     """Classify files (or folders of files) with the exported model in RUN."""
-    import json
-
     from automl.serving import ExportedModel
 
     model = ExportedModel(run_dir)
-    results = model.predict_inputs(list(inputs), list(texts), top_k)
+    results, skipped = model.predict_inputs(list(inputs), list(texts), top_k, skip_bad)
+    for message in skipped:
+        click.echo(f"skipped: {message}", err=True)
     if as_json:
-        click.echo(json.dumps(results, indent=2))
+        _echo_json(results)
         return
     for result in results:
         ranked = "  ".join(f"{p['label']} {p['probability']:.4f}" for p in result["predictions"])
         click.echo(f"{result['input']}\t{ranked}")
 
 
-@cli.command()
+@cli.command(epilog="\b\nExample:\n  automl evaluate runs/photos more-labelled-photos/ --json")
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 @click.argument("data")
-@click.option("--data-dir", help="TensorFlow Datasets data folder.")
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--data-dir", metavar="PATH", help="TensorFlow Datasets data folder.")
+@_JSON_OPTION
+@_verbose_option
 def evaluate(run_dir, data, data_dir, as_json):
     """Score the exported model in RUN on other labelled DATA (every split of it)."""
-    import json
-
     from automl.serving import ExportedModel
 
     scores = ExportedModel(run_dir).evaluate(data, data_dir=data_dir)
     if as_json:
-        click.echo(json.dumps(scores, indent=2))
+        _echo_json(scores)
         return
     click.echo(f"accuracy {scores['accuracy']:.4f} on {scores['examples']} examples")
     for name, row in scores["per_class"].items():
@@ -168,7 +290,7 @@ def plugin():
     """Write task plugins of your own."""
 
 
-@plugin.command("new")
+@plugin.command("new", epilog="\b\nExample:\n  automl plugin new tabular --path ./automl-tabular")
 @click.argument("name")
 @click.option("--path", type=click.Path(file_okay=False),
               help="Folder to write (created with its parents; default ./automl-NAME).")
@@ -182,4 +304,5 @@ def plugin_new(name, path):
 
 
 def main():
+    interrupt.install()
     cli(prog_name="automl")

@@ -7,24 +7,27 @@ is decoded once, here, before the search starts; the search then trains from mem
 
 import dataclasses
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from automl import interrupt
 from automl.errors import AutomlError, first_line
 
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val",
                  "dev": "val", "test": "test"}
 HOLDOUT_FRACTION = 0.15
+MAX_LISTED = 10          # undecodable files named in one error
 
 
 @dataclasses.dataclass
 class Split:
-    """Examples `x` (array, or object array of strings) and integer labels `y`."""
+    """Examples `x` (array, or object array of strings), integer labels `y`, and example ids."""
 
     x: Any
     y: np.ndarray
+    ids: Optional[List[str]] = None
 
     def __len__(self):
         return len(self.y)
@@ -44,13 +47,26 @@ class Dataset:
     def split(self, name):
         return getattr(self, name)
 
+    def training_only(self):
+        """This dataset without its val and test splits: what a task builds models from.
+
+        The same object on every call, so a task may cache what it derives from it.
+        """
+        if "_training_only" not in self.__dict__:
+            self.__dict__["_training_only"] = dataclasses.replace(self, val=None, test=None)
+        return self.__dict__["_training_only"]
+
 
 @dataclasses.dataclass
 class LabelledExamples:
-    """Decoded examples of one split with their class names, before preparation."""
+    """Decoded examples of one split with their class names, before preparation.
+
+    `ids` name the examples (file paths relative to the data folder), where known.
+    """
 
     examples: list
     labels: List[str]
+    ids: Optional[List[str]] = None
 
     def __len__(self):
         return len(self.labels)
@@ -93,18 +109,30 @@ def list_folder(path, extensions):
 
 
 def decode_folder(path, extensions, decode_file):
-    """Decode every file of a class-per-folder tree; `{split: LabelledExamples}`."""
-    decoded = {}
+    """Decode every file of a class-per-folder tree; `{split: LabelledExamples}`.
+
+    Every file is tried; undecodable ones are refused together in one error that
+    lists the first `MAX_LISTED` and counts them all.
+    """
+    decoded, bad = {}, []
     for split, entries in list_folder(path, extensions).items():
         examples = []
         for file, _ in entries:
+            interrupt.check()
             try:
                 examples.append(decode_file(file))
-            except AutomlError:
-                raise
+            except AutomlError as error:
+                bad.append(str(error))
             except Exception as error:
-                raise AutomlError(f"cannot decode {file}: {first_line(error)}") from None
-        decoded[split] = LabelledExamples(examples, [label for _, label in entries])
+                bad.append(f"cannot decode {file}: {first_line(error)}")
+        decoded[split] = LabelledExamples(examples, [label for _, label in entries],
+                                          [os.path.relpath(file, path) for file, _ in entries])
+    if len(bad) == 1:
+        raise AutomlError(bad[0])
+    if bad:
+        shown = "; ".join(bad[:MAX_LISTED])
+        more = f"; and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
+        raise AutomlError(f"{len(bad)} files cannot be decoded: {shown}{more}")
     return decoded
 
 
@@ -155,10 +183,12 @@ def load_tfds(name, feature, data_dir=None, download=False, convert=None):
                 "--download (needs network), or prepare it with "
                 f"`tfds build {full_name}` and pass --data-dir") from None
         for record in tfds.as_numpy(records):
+            interrupt.check()
             value = record[feature]
             examples.append(convert(value) if convert else value)
             labels.append(names[int(record["label"])])
-        decoded[target] = LabelledExamples(examples, labels)
+        decoded[target] = LabelledExamples(examples, labels,
+                                           [f"{split}:{index}" for index in range(len(labels))])
     return decoded
 
 
@@ -202,7 +232,8 @@ def _carve(pool, fraction, seed):
     def take(indices):
         indices = sorted(indices)
         return LabelledExamples([pool.examples[i] for i in indices],
-                                [pool.labels[i] for i in indices])
+                                [pool.labels[i] for i in indices],
+                                None if pool.ids is None else [pool.ids[i] for i in indices])
 
     return take(keep), take(held)
 

@@ -8,12 +8,24 @@ closure holds the traced graph. Every Keras optimizer step goes through
 step (with its whole model graph) would stay in memory for good. Entries made
 while a trial ran are only needed to differentiate that trial's graphs, so they
 are removed when it ends.
+
+TensorFlow fixed the capture upstream (tensorflow/tensorflow#97697, pull request
+109334, merged in February 2026); the releases known to need the removal are those
+up to `LAST_LEAKING_TENSORFLOW`, and later ones are left alone.
 """
 
 import contextlib
 import gc
+import re
 
 _CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
+LAST_LEAKING_TENSORFLOW = (2, 21)
+
+
+def removal_needed(version):
+    """Whether TensorFlow `version` (such as "2.21.0") keeps traced graphs in its registry."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return match is None or (int(match.group(1)), int(match.group(2))) <= LAST_LEAKING_TENSORFLOW
 
 
 def _gradient_registry():
@@ -37,8 +49,10 @@ def released_after(keras):
     release never raises: should TensorFlow's registry change shape, nothing is
     removed and the block's own outcome stands.
     """
+    import tensorflow as tf
+
     release = Release()
-    registry = _gradient_registry()
+    registry = _gradient_registry() if removal_needed(tf.__version__) else {}
     before = set(registry)
     try:
         yield release

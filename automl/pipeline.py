@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from automl import env, registry, settings as settings_lib
+from automl import env, fingerprint, interrupt, registry, tensorboard
+from automl import report as report_lib, settings as settings_lib
 from automl.budget import Budget, retrain_planned
 from automl.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
@@ -22,7 +23,6 @@ from automl.export import export_model, write_json
 from automl.metrics import classification_scores
 from automl.progress import Progress
 from automl.timing import PhaseClock
-from automl.report import write_report
 
 STATE_FILE = "state.json"
 
@@ -37,6 +37,8 @@ class RunDir:
         self.model = os.path.join(path, "model")
         self.card = os.path.join(self.model, "model_card.json")
         self.report = os.path.join(path, "report")
+        self.interim_report = os.path.join(self.search, "report")
+        self.logs = os.path.join(path, "logs")
         self.state = os.path.join(path, STATE_FILE)
 
     def has_search(self):
@@ -50,7 +52,7 @@ class RunDir:
             return {"elapsed_seconds": 0.0, "finished": False}
 
 
-def check_output(run, task_name, overwrite, resume=False):
+def check_output(run, task_name, overwrite, resume=False, command="search"):
     """Refuse an output path that cannot hold this run, before anything is written."""
     path = run.path
     if os.path.exists(path) and not os.path.isdir(path):
@@ -64,19 +66,22 @@ def check_output(run, task_name, overwrite, resume=False):
         raise AutomlError(f"output path is not writable: {path}")
     if resume or overwrite or not run.has_search():
         return
+    again = ("--out, or replace it with --overwrite" if command == "search" else
+             "out (--set out=PATH), or replace it with `automl run RECIPE --overwrite`")
     previous = _recorded_task(run)
     if previous and previous != task_name:
         raise AutomlError(
             f"{path} holds a search of task '{previous}', not '{task_name}': choose another "
-            "--out, or replace it with --overwrite")
+            + again)
+    start_over = ("--overwrite" if command == "search" else "`automl run RECIPE --overwrite`")
     raise AutomlError(
         f"{path} already holds a search: continue it with `automl resume {path}` "
-        "or start over with --overwrite")
+        f"or start over with {start_over}")
 
 
 def _recorded_task(run):
     try:
-        return settings_lib.load_recipe(run.recipe).task
+        return settings_lib.load_recipe(run.recipe, legacy=True).task
     except AutomlError:
         return None
 
@@ -93,17 +98,29 @@ def library_versions():
             "tensorflow-datasets": tfds.__version__, "python": platform.python_version()}
 
 
-def run_search(settings, started_at=None, resume=False, live=None):
-    """Search, retrain, evaluate and export; returns the model card."""
+def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=False,
+               overwrite=False, command="search"):
+    """Search, retrain, evaluate and export; returns the model card.
+
+    With `overwrite`, an earlier search in the run directory is replaced; its model
+    and report stay until the new export replaces them. With `quiet_stdout`,
+    progress goes to stderr, leaving stdout to the caller.
+    """
     started_at = started_at or time.time()
     run = RunDir(settings.out)
     state = run.read_state() if resume else {"elapsed_seconds": 0.0, "finished": False}
     clock = PhaseClock(started_at, state.get("seconds"))
     task = registry.get_task(settings.task)
-    check_output(run, task.name, settings.overwrite, resume)
+    check_output(run, task.name, overwrite, resume, command)
     tf, keras = env.import_tensorflow()
     clock.switch("data")
+    source_print = fingerprint.of_source(settings, task.file_extensions)
+    if resume:
+        fingerprint.check_unchanged(run.path, source_print, None)
     dataset = task.load(settings)
+    splits = fingerprint.of_splits(dataset)
+    if resume:
+        fingerprint.check_unchanged(run.path, source_print, splits)
     clock.switch("startup")
     budget = Budget(settings.time_budget, started_at - state["elapsed_seconds"])
     from automl.feeds import Feeds
@@ -117,21 +134,28 @@ def run_search(settings, started_at=None, resume=False, live=None):
         if not resume:
             _check_budget(settings.time_budget, budget.elapsed(), probe)
 
-    progress = Progress(settings, budget, live=live)
+    interrupt.check()
+    progress = Progress(settings, budget, live=live, to_stderr=quiet_stdout)
     os.makedirs(run.path, exist_ok=True)
     if not resume:
-        if settings.overwrite:
-            for folder in (run.search, run.model, run.report):
+        if overwrite:
+            for folder in (run.search, run.logs):
                 shutil.rmtree(folder, ignore_errors=True)
         _write_recipe(settings, run.recipe)
+        fingerprint.save(run.path, source_print, splits)
     progress.phase(
         f"{task.name}: {len(dataset.classes)} classes, {len(dataset.train)} train / "
         f"{len(dataset.val)} val / {len(dataset.test)} test examples from {settings.data}")
 
     save_state = _state_saver(run, budget, clock)
     clock.switch("trials")
+    interim_card = {"task": task.name, "classes": dataset.classes,
+                    "data": {"source": settings.data},
+                    "search": {"time_budget_seconds": settings.time_budget}}
     tuner = SearchTuner(task, dataset, feeds, settings, budget, keras, tf, run.path, progress,
-                        clock, probe=probe, after_trial=lambda: save_state(False))
+                        clock, probe=probe, after_trial=lambda: save_state(False),
+                        trial_done=lambda: write_run_report(run, settings.objective, interim_card,
+                                                            interim=True))
     try:
         tuner.search()
     except KeyboardInterrupt:
@@ -158,7 +182,7 @@ def _probe(task, dataset, feeds, settings, keras):
     from automl.search import TaskHyperModel
 
     hp = kt.HyperParameters()
-    hp.values.update((task.known_good(dataset) or [{}])[0])
+    hp.values.update((task.known_good(dataset.training_only()) or [{}])[0])
     batch_size = settings.batch_size or task.batch_size(hp)
     return measure(TaskHyperModel(task, dataset, keras), feeds, hp, batch_size, keras)
 
@@ -178,6 +202,39 @@ def _write_recipe(settings, path):
     temporary = path + ".tmp"
     settings_lib.dump_recipe(settings, temporary)
     os.replace(temporary, path)
+
+
+def write_run_report(run, objective, card, interim=False):
+    """Write `RUN/report` from the trials saved in `RUN/search` and `card`.
+
+    An interim report of a search that replaces an exported one goes to
+    `RUN/search/report`, so `RUN/report` keeps describing the export until the new
+    export replaces both.
+    """
+    records = report_lib.trial_records(report_lib.load_trials(run.search), run.search)
+    examples = None
+    path = os.path.join(run.search, report_lib.EXAMPLES_FILE)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            examples = json.load(handle)
+    folder = run.interim_report if interim and os.path.exists(run.model) else run.report
+    report_lib.write_report(records, card, objective, not objective.endswith("loss"),
+                            folder, state=run.read_state(), examples=examples)
+
+
+def rebuild_report(run_dir):
+    """`automl report RUN`: the report rebuilt from what RUN holds; returns its path."""
+    run = RunDir(run_dir)
+    if not os.path.isfile(run.recipe):
+        raise AutomlError(f"{run_dir} holds no search (no recipe.yaml)")
+    settings = settings_lib.load_recipe(run.recipe, [f"out={run_dir}"], legacy=True)
+    card = {"task": settings.task, "data": {"source": settings.data},
+            "search": {"time_budget_seconds": settings.time_budget}}
+    if os.path.isfile(run.card):
+        with open(run.card, encoding="utf-8") as handle:
+            card = json.load(handle)
+    write_run_report(run, settings.objective, card)
+    return os.path.join(run.report, "index.html")
 
 
 def _state_saver(run, budget, clock):
@@ -230,23 +287,29 @@ def retrain_members(tuner, members, models, settings, budget, progress):
     """Ensemble members retrained on train+val where the budget allows; `(models, note)`.
 
     Members are chosen on val with their search models; each is then retrained on
-    train+val for its own best epochs, like a single exported trial. A member whose
-    retrain does not fit or fails keeps its search model.
+    train+val for its own best epochs, like a single exported trial, in order while
+    the retrains fit the budget. A member whose retrain does not fit or fails keeps
+    its search model.
     """
-    if settings.time_budget is not None:
-        estimate = sum(tuner.retrain_estimate(t) for t in members)
-        export, evaluate = tuner.finishing_estimates()
-        if (not retrain_planned(estimate, settings.time_budget)
-                or estimate > budget.remaining() - export - evaluate):
-            return models, (f"ensemble of search models: retraining its members on train+val "
-                            f"(about {estimate:.0f}s) did not fit the time budget")
-    retrained, notes = [], []
+    retrained, notes, skipped = [], [], []
     for trial, model in zip(members, models):
-        new_model, _, note = _retrain_one(tuner, trial, settings, budget, progress)
-        retrained.append(new_model)
+        if settings.time_budget is not None:
+            estimate = tuner.retrain_estimate(trial)
+            export, evaluate = tuner.finishing_estimates()
+            if (not retrain_planned(estimate, settings.time_budget)
+                    or estimate > budget.remaining() - export - evaluate):
+                retrained.append(model)
+                skipped.append(trial.trial_id)
+                continue
+        new_model, epochs, note = _retrain_one(tuner, trial, settings, budget, progress)
+        if epochs:
+            new_model.name = model.name
+        retrained.append(new_model if epochs else model)
         if note:
             notes.append(note)
-        new_model.name = model.name
+    if skipped:
+        notes.append(f"kept the search models of trials {', '.join(skipped)}: retraining "
+                     "them on train+val did not fit the time budget")
     return retrained, "; ".join(notes) or None
 
 
@@ -284,10 +347,12 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     if tuner.final_trial() is None:
         reason = failed[-1].message if failed else "no trial ran"
         if failed:
-            write_report(list(tuner.oracle.trials.values()), settings.objective,
-                         {"task": task.name}, run.report)
+            write_run_report(run, settings.objective, {"task": task.name,
+                                                        "data": {"source": settings.data}},
+                             interim=True)
         raise SearchFailed(f"every trial failed ({reason})")
     shape, dtype = task.input_spec(dataset.meta)
+    interrupt.check()
     clock.switch("retrain")
     if tuner.ensemble_size > 1:
         progress.phase("selecting the ensemble on val")
@@ -305,15 +370,21 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     else:
         model, epochs, note = retrain(tuner, best, settings, budget, progress)
         retrained = int(epochs > 0)
+    interrupt.check()
     clock.switch("evaluate")
     hp = best.hyperparameters
     probabilities = model.predict(
         tuner.feeds.pipeline("test", hp, tuner.batch_size(hp), training=False), verbose=0)
     test_scores = classification_scores(dataset.test.y, probabilities, dataset.classes)
+    write_json(os.path.join(run.search, report_lib.EXAMPLES_FILE),
+               report_lib.misclassified_examples(
+                   task.name, dataset.test.x, dataset.test.ids, dataset.test.y,
+                   np.argmax(probabilities, axis=-1), probabilities, dataset.classes))
     chance = chance_accuracy(dataset.test.y)
     test_scores["chance_accuracy"] = chance
     test_scores["near_chance"] = near_chance(test_scores["accuracy"], chance, len(dataset.test))
     trials = list(tuner.oracle.trials.values())
+    tensorboard.write_experiment(tf, tuner.log_root, trials, [settings.objective])
     card = {
         "task": task.name,
         "classes": dataset.classes,
@@ -321,6 +392,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         "outputs": {"probabilities": [None, len(dataset.classes)], "label": [None]},
         "data": {"source": settings.data, **dataset.meta,
                  "examples": {s: len(dataset.split(s)) for s in ("train", "val", "test")}},
+        "options": settings.options,
         "hyperparameters": {k: v for k, v in hp.values.items() if not k.startswith("tuner/")},
         "metrics": {"val": val_scores, "test": test_scores},
         "search": {
@@ -344,13 +416,14 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         },
         "versions": library_versions(),
     }
+    interrupt.check()
     progress.phase("exporting")
     clock.switch("export")
     export_model(tf, keras, model, card, shape, dtype, run.model)
-    write_report(trials, settings.objective, card, run.report)
     card["search"]["seconds"] = clock.totals()
     card["search"]["wall_seconds"] = round(budget.elapsed(), 1)
     write_json(run.card, card)
+    write_run_report(run, settings.objective, card)
     accuracy = test_scores["accuracy"]
     warning = (f" (near chance: always answering the most common class scores {chance:.4f}; "
                "the model has not learned from this data)" if test_scores["near_chance"] else "")
@@ -375,14 +448,16 @@ def _scheduler_summary(tuner):
             "first_rung": tuner.oracle.first_rung}
 
 
-def resume_search(run_dir, started_at=None):
-    """Continue the search in `run_dir`, or re-export a finished one whose export is missing."""
+def resume_search(run_dir, started_at=None, quiet_stdout=False):
+    """Continue the search in `run_dir`, or re-export a finished one whose export is missing.
+
+    Returns the model card, or None when the search had already finished.
+    """
     run = RunDir(run_dir)
     if not os.path.isfile(run.recipe):
         raise AutomlError(f"{run_dir} holds no search to resume (no recipe.yaml)")
-    settings = settings_lib.load_recipe(run.recipe, [f"out={run_dir}"])
+    settings = settings_lib.load_recipe(run.recipe, [f"out={run_dir}"], legacy=True)
     state = run.read_state()
     if state.get("finished") and os.path.isfile(run.card):
-        print(f"the search in {run_dir} has already finished; model in {run.model}")
         return None
-    return run_search(settings, started_at=started_at, resume=True)
+    return run_search(settings, started_at=started_at, resume=True, quiet_stdout=quiet_stdout)

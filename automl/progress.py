@@ -13,24 +13,35 @@ def _clock(seconds):
 class Progress:
     """Reports phases and trials of a search to the user."""
 
-    def __init__(self, settings, budget, live=None):
+    def __init__(self, settings, budget, live=None, to_stderr=False):
         self.settings, self.budget = settings, budget
-        self.live_enabled = sys.stdout.isatty() if live is None else live
+        self.stream = sys.stderr if to_stderr else sys.stdout
+        self.live_enabled = self.stream.isatty() if live is None else live
         self.best = None
         self.current = None
         self.trial_count = 0
         self.total = "?"
+        self.ended = 0
         self._live = None
 
     # Rendering -------------------------------------------------------------
 
     def _status(self):
         parts = [f"trial {self.trial_count}/{self.total}", f"elapsed {_clock(self.budget.elapsed())}"]
-        if self.budget.seconds is not None:
-            parts.append(f"left {_clock(self.budget.remaining())}")
+        eta = self._eta()
+        if eta is not None:
+            parts.append(f"eta {_clock(eta)}")
         best = "-" if self.best is None else f"{self.best:.4f}"
         parts.append(f"best {self.settings.objective} {best}")
         return "  ".join(parts)
+
+    def _eta(self):
+        """Seconds until the search ends: the budget's remainder, or trials left at the mean pace."""
+        if self.budget.seconds is not None:
+            return self.budget.remaining()
+        if isinstance(self.total, int) and self.ended:
+            return self.budget.elapsed() / self.ended * max(self.total - self.ended, 0)
+        return None
 
     def __rich__(self):
         from rich.text import Text
@@ -41,15 +52,18 @@ class Progress:
         if self.live_enabled and self._live is None:
             from rich.live import Live
 
-            self._live = Live(self, refresh_per_second=2, transient=False)
+            from rich.console import Console
+
+            self._live = Live(self, refresh_per_second=2, transient=False,
+                              console=Console(file=self.stream))
             self._live.start()
 
     def say(self, message):
         if self._live is not None:
             self._live.console.print(message, highlight=False, markup=False)
         else:
-            click.echo(message)
-            sys.stdout.flush()
+            click.echo(message, file=self.stream)
+            self.stream.flush()
 
     # Events ----------------------------------------------------------------
 
@@ -63,6 +77,7 @@ class Progress:
         self._start_live()
 
     def trial_ended(self, trial, seconds, tuner):
+        self.ended += 1
         best = tuner.best_trial()
         self.best = best.score if best is not None else None
         if trial.status == "COMPLETED":

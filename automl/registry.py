@@ -32,10 +32,11 @@ def _load(entry_point):
     if not (isinstance(task_class, type) and issubclass(task_class, Task)):
         raise AutomlError(f"task plugin '{entry_point.name}' is not an automl.Task subclass")
     version = getattr(task_class, "api_version", None)
-    if version != API_VERSION:
+    if not compatible(version):
         raise AutomlError(
             f"task plugin '{entry_point.name}' is written for plugin API {version}, "
-            f"this keras-automl provides API {API_VERSION}"
+            f"this keras-automl provides API {API_VERSION} (it loads plugins written for "
+            f"{API_VERSION.split('.')[0]}.0 to {API_VERSION})"
         )
     dist = entry_point.dist
     return TaskInfo(
@@ -46,12 +47,36 @@ def _load(entry_point):
     )
 
 
+def compatible(version):
+    """Whether a plugin written for API `version` ("2.0", 2) runs on this API."""
+    try:
+        major, _, minor = str(version).partition(".")
+        ours_major, _, ours_minor = API_VERSION.partition(".")
+        return int(major) == int(ours_major) and int(minor or 0) <= int(ours_minor)
+    except ValueError:
+        return False
+
+
+def _distribution(entry_point):
+    dist = entry_point.dist
+    return f"{dist.metadata['Name']} {dist.version}" if dist else entry_point.value
+
+
 def installed_tasks(warn=True):
-    """`{name: TaskInfo}` of every plugin that loads; one warning line for each that fails."""
-    tasks = {}
+    """`{name: TaskInfo}` of every plugin that loads; one warning line for each that fails.
+
+    Two distributions registering one task name get a warning naming both; the
+    first (in entry-point order) is used.
+    """
+    tasks, sources = {}, {}
     for entry_point in _entry_points():
-        if entry_point.name in tasks:
+        if entry_point.name in sources:
+            if warn:
+                click.echo(f"warning: task '{entry_point.name}' is registered by both "
+                           f"{sources[entry_point.name]} and {_distribution(entry_point)}; "
+                           f"using {sources[entry_point.name]}", err=True)
             continue
+        sources[entry_point.name] = _distribution(entry_point)
         try:
             tasks[entry_point.name] = _load(entry_point)
         except Exception as error:
@@ -60,6 +85,17 @@ def installed_tasks(warn=True):
                     f"warning: task plugin '{entry_point.name}' failed to load "
                     f"({type(error).__name__}: {first_line(error)})", err=True)
     return tasks
+
+
+def task_options(name):
+    """The `Option`s that the task called `name` declares (none if it is not installed)."""
+    for entry_point in _entry_points():
+        if entry_point.name == name:
+            try:
+                return tuple(_load(entry_point).task_class.options)
+            except Exception:
+                return ()
+    return ()
 
 
 def get_task(name):

@@ -1,32 +1,168 @@
-"""The run report: one row per trial in `RUN/report/trials.csv`, and an HTML summary."""
+"""The run report: `RUN/report/index.html` (self-contained, with plots) and `trials.csv`.
 
+The report is written after every trial and at the end of a run, and rebuilt from
+the run directory alone by `automl report RUN`: trial states come from keras-tuner's
+`trial.json` files, learning curves from each trial's `history.json`, the summary
+and test results from the model card, and misclassified examples from
+`search/examples.json`.
+"""
+
+import base64
 import csv
+import glob
 import html
 import io
+import json
 import os
 
+from automl import plots
 from automl.export import replace_folder
 
+HISTORY_FILE = "history.json"
+EXAMPLES_FILE = "examples.json"
 
-def trial_rows(trials, objective):
-    """Rows of (id, status, score, seconds, epochs, message, hyperparameters...)."""
-    names = sorted({name for t in trials for name in t.hyperparameters.values})
-    rows = []
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2430;background:#f5f6f8}
+main{max-width:1240px;margin:0 auto;padding:20px}
+h1{font-size:22px;margin:4px 0 12px}h2{font-size:17px;margin:26px 0 8px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:10px}
+.card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:10px 12px}
+.card b{display:block;font-size:12px;color:#5b6474;font-weight:600}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:12px}
+.plot{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:6px;overflow:auto}
+.plot svg{max-width:100%;height:auto}
+.wrap{overflow-x:auto;background:#fff;border:1px solid #dde1e7;border-radius:6px}
+table{border-collapse:collapse;font-size:12px;width:100%}
+th,td{padding:4px 8px;border-bottom:1px solid #eceef2;text-align:left;white-space:nowrap}
+th{background:#eef0f4;position:sticky;top:0}
+td.hp{max-width:180px;overflow:hidden;text-overflow:ellipsis}
+tr.best td{background:#fff6d9}tr.exported td{background:#e3f4e6}
+.tag{display:inline-block;border-radius:3px;padding:0 5px;font-size:11px;margin-left:4px;color:#fff}
+.tag.best{background:#b7791f}.tag.exported{background:#2f855a}
+.note{color:#5b6474}.examples{display:flex;flex-wrap:wrap;gap:10px}
+.example{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:6px;max-width:260px;font-size:12px}
+.example img{width:96px;height:96px;image-rendering:pixelated;display:block}
+"""
+
+
+# Records ----------------------------------------------------------------------
+
+
+def trial_records(trials, project_dir):
+    """Plain dicts of the trials, in trial id order, with learning curves where saved."""
+    records = []
     for trial in sorted(trials, key=lambda t: t.trial_id):
         metrics = trial.metrics
         completed = trial.status == "COMPLETED"
-        row = {
-            "trial_id": trial.trial_id,
+
+        def last(name):
+            return metrics.get_last_value(name) if completed and metrics.exists(name) else None
+
+        finished, seconds = last("finished_at"), last("trial_seconds")
+        values = trial.hyperparameters.values
+        records.append({
+            "id": trial.trial_id,
             "status": trial.status,
-            objective: "" if not completed or trial.score is None else f"{trial.score:.6f}",
-            "seconds": f"{metrics.get_last_value('fit_seconds'):.2f}" if completed else "",
-            "epochs": int(metrics.get_last_value("epochs_run")) if completed else "",
+            "score": trial.score if completed else None,
+            "family": next((str(v) for k, v in sorted(values.items()) if k.endswith("/family")),
+                           "model"),
+            "finished": finished,
+            "started": None if finished is None or seconds is None else finished - seconds,
+            "seconds": seconds,
+            "epochs": last("epochs_run"),
+            "parameters": last("parameters"),
+            "continues": values.get("tuner/trial_id"),
+            "hyperparameters": {k: v for k, v in values.items() if not k.startswith("tuner/")},
             "message": trial.message or "",
+            "history": _read_json(os.path.join(project_dir, f"trial_{trial.trial_id}",
+                                               HISTORY_FILE), {}),
+        })
+    return records
+
+
+def load_trials(project_dir):
+    """keras-tuner trials saved under `project_dir` (`trial_*/trial.json`)."""
+    from keras_tuner.src.engine.trial import Trial
+
+    return [Trial.load(path) for path in sorted(glob.glob(
+        os.path.join(project_dir, "trial_*", "trial.json")))]
+
+
+def _read_json(path, default):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return default
+
+
+def ranked(records, maximize):
+    scored = [r for r in records if r["score"] is not None]
+    return sorted(scored, key=lambda r: r["score"], reverse=maximize)
+
+
+# Misclassified examples -------------------------------------------------------
+
+
+def misclassified_examples(task_name, x, ids, labels, predicted, probabilities, classes,
+                           limit=8):
+    """Up to `limit` wrongly classified test examples, the most confident mistakes first."""
+    import numpy as np
+
+    wrong = np.flatnonzero(np.asarray(predicted) != np.asarray(labels))
+    wrong = sorted(wrong, key=lambda i: -float(probabilities[i].max()))[:limit]
+    examples = []
+    for index in wrong:
+        example = {"id": ids[index] if ids is not None else f"test #{index}",
+                   "true": classes[int(labels[index])],
+                   "predicted": classes[int(predicted[index])],
+                   "probability": round(float(probabilities[index].max()), 4)}
+        value = x[index]
+        if isinstance(value, str):
+            example["text"] = value[:300]
+        elif task_name == "image" or getattr(value, "ndim", 0) == 3:
+            example["image"] = _thumbnail(value)
+        examples.append(example)
+    return examples
+
+
+def _thumbnail(image):
+    """A small PNG data URI of an image array (H, W, C), values 0-255 or 0-1."""
+    import numpy as np
+    from PIL import Image
+
+    array = np.asarray(image, dtype="float32")
+    if array.max() <= 1.0:
+        array = array * 255.0
+    array = np.clip(array, 0, 255).astype("uint8")
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    picture = Image.fromarray(array)
+    picture.thumbnail((96, 96))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# Tables -----------------------------------------------------------------------
+
+
+def trial_rows(records, objective):
+    """`(header, rows)` of the trial table, hyperparameter columns after the fixed ones."""
+    names = sorted({name for r in records for name in r["hyperparameters"]})
+    rows = []
+    for record in records:
+        row = {
+            "trial_id": record["id"],
+            "status": record["status"],
+            objective: "" if record["score"] is None else f"{record['score']:.6f}",
+            "seconds": "" if record["seconds"] is None else f"{record['seconds']:.2f}",
+            "epochs": "" if record["epochs"] is None else int(record["epochs"]),
+            "message": record["message"],
         }
-        row.update({name: trial.hyperparameters.values.get(name, "") for name in names})
+        row.update({name: record["hyperparameters"].get(name, "") for name in names})
         rows.append(row)
-    header = ["trial_id", "status", objective, "seconds", "epochs", "message", *names]
-    return header, rows
+    return ["trial_id", "status", objective, "seconds", "epochs", "message", *names], rows
 
 
 def _csv_text(header, rows):
@@ -37,26 +173,134 @@ def _csv_text(header, rows):
     return buffer.getvalue()
 
 
-def _html_text(header, rows, card):
-    cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(row[h]))}</td>" for h in header) + "</tr>"
-        for row in rows)
-    test = card.get("metrics", {}).get("test", {}).get("accuracy")
-    summary = f"task {html.escape(card['task'])}, test accuracy {test:.4f}" if test is not None else ""
-    return (f"<!doctype html><meta charset='utf-8'><title>keras-automl report</title>"
-            f"<h1>keras-automl report</h1><p>{summary}</p>"
-            f"<table border=1 cellspacing=0><tr>{cells}</tr>{body}</table>\n")
+def _rounded(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
-def write_report(trials, objective, card, report_dir):
+def _trial_table(header, rows, best_id, exported_ids):
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        trial_id = row["trial_id"]
+        tags = []
+        if trial_id == best_id:
+            tags.append("<span class='tag best'>best</span>")
+        if trial_id in exported_ids:
+            tags.append("<span class='tag exported'>exported</span>")
+        classes = " ".join(c for c, on in (("best", trial_id == best_id),
+                                            ("exported", trial_id in exported_ids)) if on)
+        cells = [f"<td>{html.escape(trial_id)}{''.join(tags)}</td>"]
+        for name in header[1:]:
+            value = row[name]
+            if name in header[2:4] and value != "":
+                value = f"{float(value):.4f}" if name == header[2] else f"{float(value):.1f}"
+            cells.append(f"<td class='hp' title='{html.escape(str(value), quote=True)}'>"
+                         f"{html.escape(_rounded(value))}</td>")
+        body.append(f"<tr class='{classes}'>{''.join(cells)}</tr>")
+    return f"<div class='wrap'><table><tr>{head}</tr>{''.join(body)}</table></div>"
+
+
+# The page ---------------------------------------------------------------------
+
+
+def _summary(card, records, state):
+    search = card.get("search", {})
+    test = card.get("metrics", {}).get("test", {})
+    completed = sum(r["status"] == "COMPLETED" for r in records)
+    items = [("task", card.get("task", "?")),
+             ("data", card.get("data", {}).get("source", "?")),
+             ("classes", len(card.get("classes", [])) or "?"),
+             ("trials", f"{completed} completed of {len(records)}")]
+    budget = search.get("time_budget_seconds")
+    elapsed = search.get("wall_seconds") or state.get("elapsed_seconds")
+    if elapsed is not None:
+        used = f"{elapsed:.0f}s" + (f" of {budget:g}s" if budget else " (no budget)")
+        items.append(("time used", used))
+    if search.get("stop_reason"):
+        items.append(("stop reason", search["stop_reason"].replace("_", " ")))
+    if test.get("accuracy") is not None:
+        warning = " (near chance)" if test.get("near_chance") else ""
+        items.append(("test accuracy of the export", f"{test['accuracy']:.4f}{warning}"))
+    elif not state.get("finished"):
+        items.append(("status", "search in progress or interrupted"))
+    cards = "".join(f"<div class='card'><b>{html.escape(k)}</b>{html.escape(str(v))}</div>"
+                    for k, v in items)
+    notes = []
+    seconds = search.get("seconds") or state.get("seconds")
+    if seconds:
+        notes.append("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()))
+    if len(search.get("ensemble") or []) > 1:
+        notes.append(f"export: average of trials {', '.join(search['ensemble'])}, "
+                     f"{search.get('retrained_on_train_val', 0)} retrained on train+val")
+    elif search.get("retrain_epochs"):
+        notes.append(f"export: trial {search.get('exported_trial')} retrained on train+val "
+                     f"for {search['retrain_epochs']} epochs")
+    if search.get("retrain_note"):
+        notes.append(search["retrain_note"])
+    note_html = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
+    return f"<section id='summary'><div class='cards'>{cards}</div>{note_html}</section>"
+
+
+def _examples_html(examples):
+    if not examples:
+        return ""
+    items = []
+    for example in examples:
+        if "image" in example:
+            body = f"<img alt='' src='{example['image']}'>"
+        elif "text" in example:
+            body = f"<div>{html.escape(example['text'])}</div>"
+        else:
+            body = ""
+        items.append(
+            f"<div class='example'>{body}<div><b>{html.escape(example['id'])}</b></div>"
+            f"<div>predicted <b>{html.escape(example['predicted'])}</b> "
+            f"({example['probability']:.2f}), true <b>{html.escape(example['true'])}</b></div></div>")
+    return f"<h2>Misclassified test examples</h2><div class='examples'>{''.join(items)}</div>"
+
+
+def render(records, card, objective, maximize, state=None, examples=None):
+    """The report page as one self-contained HTML string."""
+    state = state or {}
+    search = card.get("search", {})
+    test = card.get("metrics", {}).get("test", {})
+    order = ranked(records, maximize)
+    best_id = search.get("best_trial") or (order[0]["id"] if order else None)
+    exported = set(search.get("ensemble") or [search.get("exported_trial")]) - {None}
+    metric = objective.removeprefix("val_")
+    figures = [
+        plots.best_so_far(records, objective, maximize),
+        plots.scores_by_start(records, objective),
+        plots.hyperparameters(records, objective),
+        plots.learning_curves(order, metric),
+        plots.confusion_matrix(test.get("confusion_matrix"), card.get("classes", [])),
+        plots.per_class(test.get("per_class")),
+    ]
+    figure_html = "".join(f"<div class='plot'>{svg}</div>" for svg in figures if svg)
+    header, rows = trial_rows(records, objective)
+    title = f"keras-automl report: {card.get('task', '')} search"
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body><main>"
+        f"<h1>{html.escape(title)}</h1>{_summary(card, records, state)}"
+        f"<h2>Search</h2><div class='grid'>{figure_html}</div>"
+        f"{_examples_html(examples)}"
+        f"<h2>Trials</h2>{_trial_table(header, rows, best_id, exported)}"
+        "</main></body></html>\n")
+
+
+def write_report(records, card, objective, maximize, report_dir, state=None, examples=None):
     """Write `trials.csv` and `index.html` into `report_dir` atomically."""
-    header, rows = trial_rows(trials, objective)
+    header, rows = trial_rows(records, objective)
+    page = render(records, card, objective, maximize, state, examples)
 
     def build(folder):
         with open(os.path.join(folder, "trials.csv"), "w", newline="", encoding="utf-8") as f:
             f.write(_csv_text(header, rows))
         with open(os.path.join(folder, "index.html"), "w", encoding="utf-8") as f:
-            f.write(_html_text(header, rows, card))
+            f.write(page)
 
     replace_folder(build, report_dir)

@@ -10,6 +10,7 @@ any point resumes from it. Deadlines and reserves come from `automl.budget`.
 """
 
 import collections
+import json
 import math
 import os
 import statistics
@@ -18,8 +19,9 @@ import time
 import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
+from keras_tuner.src.engine import metrics_tracking
 
-from automl import budget as budget_rules, ensemble, space
+from automl import budget as budget_rules, ensemble, interrupt, report, space, tensorboard
 from automl.errors import first_line
 from automl.export import write_json
 from automl.memory import released_after
@@ -40,6 +42,7 @@ class TaskHyperModel(kt.HyperModel):
     def __init__(self, task, dataset, keras):
         super().__init__(name=task.name)
         self.task, self.dataset, self.keras = task, dataset, keras
+        self.training_data = dataset.training_only()
 
     def build(self, hp):
         return self.build_for(hp, space.TrainingPlan())
@@ -49,7 +52,7 @@ class TaskHyperModel(kt.HyperModel):
         keras = self.keras
         shape, dtype = self.task.input_spec(self.dataset.meta)
         inputs = keras.Input(shape=shape, dtype=dtype, name="inputs")
-        features = self.task.build(hp, inputs, self.dataset)
+        features = self.task.build(hp, inputs, self.training_data)
         outputs = space.add_head(hp, keras, features, len(self.dataset.classes))
         model = keras.Model(inputs, outputs, name=f"{self.task.name}_classifier")
         return space.compile_model(hp, keras, model, plan)
@@ -68,9 +71,11 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
     """Runs trials until the oracle stops, max trials, failures or the budget end it."""
 
     def __init__(self, task, dataset, feeds, settings, budget, keras, tf, directory,
-                 progress, clock, probe=None, after_trial=None, overwrite=False):
+                 progress, clock, probe=None, after_trial=None, trial_done=None,
+                 overwrite=False):
         self.task, self.dataset, self.feeds, self.settings = task, dataset, feeds, settings
         self.after_trial = after_trial or (lambda: None)
+        self.trial_done = trial_done or (lambda: None)
         self.budget, self.keras, self.tf = budget, keras, tf
         self.progress, self.clock, self.probe = progress, clock, probe
         self.epochs = settings.epochs or task.default_epochs
@@ -78,13 +83,15 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         self.max_trials = settings.max_trials or (
             None if settings.time_budget is not None else DEFAULT_MAX_TRIALS)
         schedule = self.schedule() if successive_halving_on(settings) else None
+        known_good = task.known_good(dataset.training_only())
         oracle = make_oracle(settings.tuner, objective_for(settings.objective), settings.seed,
-                             self.max_trials, self.epochs, task.known_good(dataset), schedule)
+                             self.max_trials, self.epochs, known_good, schedule)
         super().__init__(oracle=oracle, hypermodel=TaskHyperModel(task, dataset, keras),
                          directory=directory, project_name="search", overwrite=overwrite)
         if schedule is not None:
             self.oracle.pace = self
         self.stop_reason = self.failure_note = None
+        self.log_root = os.path.join(directory, "logs")
         self.save()
 
     def schedule(self):
@@ -110,7 +117,7 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
     # Trials ----------------------------------------------------------------
 
     def fit(self, hp, split, epochs, deadline, validation=True, seed=0, initial_epoch=0,
-            fraction=1.0, weights=None, min_epochs=0, on_epoch=None):
+            fraction=1.0, weights=None, min_epochs=0, on_epoch=None, log_dir=None):
         """Build (or continue) and train one model; returns `(model, history, seconds)`."""
         keras = self.keras
         keras.utils.set_random_seed(seed)
@@ -122,10 +129,13 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
                 model = self.hypermodel.build_for(hp, plan)
                 if weights:
                     model.load_weights(weights)
-                callbacks = [keras.callbacks.TerminateOnNaN(),
+                callbacks = [interrupt.keras_callback(keras), keras.callbacks.TerminateOnNaN(),
                              budget_rules.deadline_callback(keras, deadline, min_epochs)]
                 if on_epoch is not None:
                     callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch))
+                if log_dir is not None:
+                    callbacks.append(keras.callbacks.TensorBoard(
+                        log_dir, write_graph=False, profile_batch=0))
                 if validation:
                     callbacks.append(keras.callbacks.EarlyStopping(
                         monitor=self.oracle.objective.name,
@@ -160,7 +170,8 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
             hp, "train", epochs, deadline, seed=self.settings.seed + int(trial.trial_id),
             initial_epoch=initial, fraction=fraction,
             weights=self.weights_path(parent) if parent else None,
-            min_epochs=1 if first else 0, on_epoch=self.on_epoch)
+            min_epochs=1 if first else 0, on_epoch=self.on_epoch,
+            log_dir=tensorboard.trial_log_dir(self.log_root, trial.trial_id))
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
             raise TrialFailed(f"loss became NaN or infinite at epoch {initial + len(losses)}")
@@ -169,6 +180,9 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         best = (int(np.nanargmin(scores)) if self.oracle.objective.direction == "min"
                 else int(np.nanargmax(scores)))
         self.keep_weights(trial.trial_id, model)
+        self.keep_history(trial.trial_id, history, parent, initial)
+        tensorboard.write_trial_hparams(self.tf, self.log_root, trial.trial_id, hp.values,
+                                        {name: float(scores[best])})
         if self.ensemble_size > 1:
             self.keep_val_probabilities(trial, model)
         return {name: float(scores[best]), "best_epoch": initial + best + 1,
@@ -191,6 +205,19 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         temporary = path.replace(".weights.h5", ".tmp.weights.h5")
         model.save_weights(temporary)
         os.replace(temporary, path)
+
+    def keep_history(self, trial_id, history, parent, initial_epoch):
+        """Save a trial's per-epoch metrics, its parent's first epochs included."""
+        earlier = {}
+        if parent:
+            path = os.path.join(self.project_dir, f"trial_{parent}", report.HISTORY_FILE)
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as handle:
+                    earlier = json.load(handle)
+        curves = {name: [float(v) for v in earlier.get(name, [])[:initial_epoch]]
+                  + [float(v) for v in values] for name, values in history.items()}
+        write_json(os.path.join(self.project_dir, f"trial_{trial_id}", report.HISTORY_FILE),
+                   curves)
 
     def val_probabilities_path(self, trial_id):
         return os.path.join(self.project_dir, f"trial_{trial_id}", "val_probabilities.npy")
@@ -346,9 +373,24 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         return self.probe.export_seconds(members), self.probe.evaluate_seconds(members)
 
     def contender_retrain_estimate(self):
-        """The longest retrain among the three best trials and the one now chosen for export."""
-        contenders = [*self.ranked_trials()[:3], self.final_trial()]
+        """The longer retrain of the best trial and the one now chosen for export.
+
+        Should a later trial become the export and need longer, its retrain is
+        skipped and its search model exported: the budget holds either way.
+        """
+        contenders = [*self.ranked_trials()[:1], self.final_trial()]
         return max(self.retrain_estimate(t) for t in contenders)
+
+    def members_retrain_estimate(self):
+        """Seconds that retraining an ensemble may take: its costliest likely members.
+
+        The final trial plus the most expensive retrains among the next best trials
+        (ensemble selection may pick any of them).
+        """
+        final = self.final_trial()
+        others = sorted((self.retrain_estimate(t) for t in self.ranked_trials()
+                         [:2 * self.ensemble_size] if t.trial_id != final.trial_id), reverse=True)
+        return self.retrain_estimate(final) + sum(others[:self.ensemble_size - 1])
 
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs."""
@@ -356,10 +398,8 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         if self.final_trial() is None:
             return export + evaluate
         if self.ensemble_size > 1 and len(self.ranked_trials()) > 1:
-            members = self.ranked_trials()[:self.ensemble_size]
-            retrain = sum(self.retrain_estimate(t) for t in members)
             return self.selection_estimate() + budget_rules.finishing_reserve(
-                export, evaluate, retrain, self.settings.time_budget)
+                export, evaluate, self.members_retrain_estimate(), self.settings.time_budget)
         return budget_rules.finishing_reserve(export, evaluate, self.contender_retrain_estimate(),
                                               self.settings.time_budget)
 
@@ -383,6 +423,7 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         """Run trials until the search is over; `self.stop_reason` says why."""
         failures = 0
         while True:
+            interrupt.check()
             if not self.time_for_another_trial():
                 self.stop_reason = "time_budget"
                 break
@@ -394,6 +435,10 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
                 break
             if trial.status == trial_lib.TrialStatus.IDLE:
                 continue
+            if trial.metrics.metrics:
+                # A trial killed after its results were recorded runs again from scratch.
+                trial.metrics = metrics_tracking.MetricsTracker()
+                trial.score, trial.best_step = None, 0
             self.progress.trial_started(trial, self)
             started = time.time()
             try:
@@ -413,6 +458,7 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
             self.oracle.end_trial(trial)
             self.save()
             self.after_trial()
+            self.trial_done()
             self.progress.trial_ended(trial, time.time() - started, self)
             if failures >= self.settings.max_failures:
                 self.stop_reason = "failures"

@@ -8,7 +8,7 @@ import numpy as np
 from automl import data as data_lib, env, registry
 from automl.errors import AutomlError, first_line
 from automl.metrics import classification_scores
-from automl.settings import Settings
+from automl.settings import from_mapping
 
 BATCH = 256
 
@@ -64,14 +64,31 @@ class ExportedModel:
         except Exception as error:
             raise AutomlError(f"cannot decode {path}: {first_line(error)}") from None
 
-    def predict_inputs(self, paths, texts, top_k):
-        """Ranked predictions for files, folders of files and literal texts."""
+    def predict_inputs(self, paths, texts, top_k, skip_bad=False):
+        """Ranked predictions for files, folders of files and literal texts.
+
+        With `skip_bad`, files that cannot be decoded are left out and returned in
+        `skipped` instead of stopping the whole batch. Returns `(results, skipped)`.
+        """
         if not paths and not texts:
             raise AutomlError("nothing to classify: give files, folders or --text")
         if texts and self.card["task"] != "text":
             raise AutomlError(f"--text needs a text model; this one is '{self.card['task']}'")
-        names = list(self._files(paths))
-        examples = [self._decode(path) for path in names] + list(texts)
+        files = list(self._files(paths))
+        if paths and not files:
+            kinds = ", ".join(self.task.file_extensions) or "none"
+            raise AutomlError(f"no {self.card['task']} files in {', '.join(map(str, paths))} "
+                              f"(file types read: {kinds})")
+        names, examples, skipped = [], [], []
+        for path in files:
+            try:
+                examples.append(self._decode(path))
+                names.append(path)
+            except AutomlError as error:
+                if not skip_bad:
+                    raise
+                skipped.append(str(error))
+        examples += list(texts)
         names += list(texts)
         probabilities = self.probabilities(examples)
         k = min(top_k, len(self.classes))
@@ -80,12 +97,13 @@ class ExportedModel:
             ranked = np.argsort(-row)[:k]
             results.append({"input": name, "predictions": [
                 {"label": self.classes[i], "probability": float(row[i])} for i in ranked]})
-        return results
+        return results, skipped
 
     def evaluate(self, source, data_dir=None):
         """Scores on every example of a labelled data source."""
-        settings = Settings(task=self.card["task"], data=source, out=self.run_dir,
-                            data_dir=data_dir)
+        settings = from_mapping({"task": self.card["task"], "data": source, "out": self.run_dir,
+                                 "data_dir": data_dir, **self.card.get("options", {})},
+                                source="evaluate option")
         decoded = self.task.read_source(settings)
         examples = [e for part in decoded.values() for e in part.examples]
         labels = [label for part in decoded.values() for label in part.labels]

@@ -32,21 +32,18 @@ class Settings:
     scheduler: Optional[str] = None
     objective: str = "val_accuracy"
     seed: int = 0
+    split_seed: int = 0
     batch_size: Optional[int] = None
     max_failures: int = 5
     ensemble: Optional[int] = None
     data_dir: Optional[str] = None
     download: bool = False
-    overwrite: bool = False
-    text_column: str = "text"
-    label_column: str = "label"
-    sample_rate: Optional[int] = None
-    duration: Optional[float] = None
+    options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            setattr(self, field.name, _coerce(field, value))
+            if field.name != "options":
+                setattr(self, field.name, _coerce(field.name, field.type, getattr(self, field.name)))
         if self.tuner not in TUNERS:
             raise AutomlError(
                 f"unknown tuner '{self.tuner}' (choose one of: {', '.join(TUNERS)})"
@@ -56,20 +53,27 @@ class Settings:
                 f"unknown scheduler '{self.scheduler}' (choose one of: {', '.join(SCHEDULERS)})"
             )
         for name, low in (("max_trials", 1), ("epochs", 1), ("batch_size", 1),
-                          ("max_failures", 1), ("ensemble", 1), ("sample_rate", 1000)):
+                          ("max_failures", 1), ("ensemble", 1)):
             value = getattr(self, name)
             if value is not None and value < low:
                 raise AutomlError(f"{name} must be at least {low}, got {value}")
-        for name in ("time_budget", "duration"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise AutomlError(f"{name} must be positive, got {value}")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise AutomlError(f"time_budget must be positive, got {self.time_budget}")
         if self.objective not in OBJECTIVES:
             raise AutomlError(f"unknown objective '{self.objective}' (choose one of: "
                               f"{', '.join(OBJECTIVES)})")
 
+    def __getattr__(self, name):
+        """Task options read as attributes too (`settings.text_column`)."""
+        options = self.__dict__.get("options") or {}
+        if name in options:
+            return options[name]
+        raise AttributeError(f"'Settings' object has no attribute {name!r}")
+
     def to_dict(self):
-        return dataclasses.asdict(self)
+        """The settings as recipe keys: core fields, then the task's options."""
+        values = dataclasses.asdict(self)
+        return {**{k: v for k, v in values.items() if k != "options"}, **values["options"]}
 
 
 def parse_duration(text):
@@ -90,12 +94,12 @@ def parse_duration(text):
     return seconds
 
 
-def _coerce(field, value):
+def _coerce(name, annotation, value):
     if value is None:
         return None
-    if field.name == "time_budget":
+    if name == "time_budget":
         return parse_duration(value)
-    kind = _base_type(field.type)
+    kind = _base_type(annotation)
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -117,7 +121,7 @@ def _coerce(field, value):
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
     raise AutomlError(
-        f"setting '{field.name}' must be {kind.__name__}, got {value!r}"
+        f"setting '{name}' must be {kind.__name__}, got {value!r}"
     )
 
 
@@ -125,28 +129,59 @@ def _base_type(annotation):
     return getattr(annotation, "__args__", (annotation,))[0]
 
 
+# Keys that recipes written by earlier versions hold and that are no longer core
+# settings: dropped (unless the task declares them) when such a run is resumed.
+LEGACY_KEYS = ("overwrite", "text_column", "label_column", "sample_rate", "duration")
+
+
 def field_names():
-    return [field.name for field in dataclasses.fields(Settings)]
+    return [field.name for field in dataclasses.fields(Settings) if field.name != "options"]
+
+
+def _task_options(mapping):
+    from automl.registry import task_options
+
+    task = mapping.get("task")
+    return {option.name: option for option in task_options(str(task))} if task else {}
 
 
 def from_mapping(mapping, source="recipe"):
     """Settings from a mapping, refusing unknown keys and missing required ones."""
     if not isinstance(mapping, dict):
         raise AutomlError(f"{source} must be a mapping of setting: value")
-    known = field_names()
+    if "overwrite" in mapping:
+        raise AutomlError(f"'overwrite' is not a {source.split()[0]} key (a recipe may not "
+                          "delete anything): pass --overwrite on the command line")
+    declared = _task_options(mapping)
+    known = field_names() + list(declared)
     for key in mapping:
         if key not in known:
             raise AutomlError(
                 f"unknown {source} key '{key}' (known keys: {', '.join(known)})"
             )
-    for key in ("task", "data", "out"):
-        if mapping.get(key) in (None, ""):
-            raise AutomlError(f"{source} is missing the required key '{key}'")
-    return Settings(**mapping)
+    missing = [key for key in ("task", "data", "out") if mapping.get(key) in (None, "")]
+    if missing:
+        if source == "search option":
+            names = ", ".join("--" + key for key in missing)
+            raise AutomlError(f"missing required option{'s' * (len(missing) > 1)}: {names}")
+        names = ", ".join(f"'{key}'" for key in missing)
+        raise AutomlError(f"{source} is missing the required key{'s' * (len(missing) > 1)} {names}")
+    options = {name: option.default for name, option in declared.items()}
+    options.update((key, mapping[key]) for key in declared if mapping.get(key) is not None)
+    options = {name: _coerce(name, declared[name].type, value) for name, value in options.items()}
+    for name, value in options.items():
+        low = declared[name].minimum
+        if value is not None and low is not None and value < low:
+            raise AutomlError(f"{name} must be at least {low}, got {value}")
+    return Settings(**{k: v for k, v in mapping.items() if k not in declared}, options=options)
 
 
-def load_recipe(path, overrides=()):
-    """Settings from a YAML recipe, with `key=value` overrides applied on top."""
+def load_recipe(path, overrides=(), legacy=False):
+    """Settings from a YAML recipe, with `key=value` overrides applied on top.
+
+    With `legacy`, keys that recipes of earlier versions wrote (`LEGACY_KEYS`) are
+    dropped instead of refused: a run directory's own recipe, read on resume.
+    """
     try:
         with open(path, encoding="utf-8") as handle:
             mapping = yaml.safe_load(handle)
@@ -159,6 +194,11 @@ def load_recipe(path, overrides=()):
     mapping = dict(mapping or {}) if isinstance(mapping, dict) or mapping is None else mapping
     if not isinstance(mapping, dict):
         raise AutomlError(f"recipe {path} must be a mapping of setting: value")
+    if legacy:
+        declared = _task_options(mapping)
+        for key in LEGACY_KEYS:
+            if key not in declared:
+                mapping.pop(key, None)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:

@@ -6,14 +6,32 @@ group. The core reads the data through it, builds each trial's network with its
 model that takes the raw examples described by `input_spec`.
 """
 
+import dataclasses
 import os
+from typing import Any
 
 import numpy as np
 
 from automl import data as data_lib
 from automl.errors import AutomlError
 
-API_VERSION = 1
+API_VERSION = "2.0"  # a plugin of the same major version and no newer minor one loads
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """A setting of a task: an `automl search` flag (`--name-with-dashes`) and a recipe key.
+
+    `type` is int, float, str or bool; values are checked like the core settings',
+    numbers against `minimum` where given. The value is read as
+    `settings.options[name]` (`None` when unset and no default).
+    """
+
+    name: str
+    type: type = str
+    default: Any = None
+    help: str = ""
+    minimum: Any = None
 
 
 class Task:
@@ -31,6 +49,7 @@ class Task:
         file_extensions: file endings read from data folders (lower case).
         tfds_feature: the TensorFlow Datasets feature that holds the raw example
             (or a tuple of candidates, the first one present is used).
+        options: the task's own settings, a tuple of `Option`.
     """
 
     name = None
@@ -42,6 +61,7 @@ class Task:
     ensemble_size = 1
     file_extensions = ()
     tfds_feature = None
+    options = ()
 
     # Reading data ------------------------------------------------------------
 
@@ -126,12 +146,13 @@ class Task:
 
     def load(self, settings):
         """Read, check and prepare the whole data set named by `settings`."""
-        splits = data_lib.assign_splits(self.read_source(settings), settings.seed)
+        splits = data_lib.assign_splits(self.read_source(settings), settings.split_seed)
         classes = data_lib.check_splits(splits)
         meta = self.describe(splits["train"].examples, settings)
         prepared = {
             name: data_lib.Split(self.prepare(splits[name].examples, meta),
-                                 data_lib.label_ids(splits[name].labels, classes))
+                                 data_lib.label_ids(splits[name].labels, classes),
+                                 splits[name].ids)
             for name in data_lib.SPLITS
         }
         return data_lib.Dataset(classes=classes, source=settings.data, meta=meta, **prepared)

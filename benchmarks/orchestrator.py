@@ -43,19 +43,19 @@ class Recorder:
         pass
 
 
-def run_search(out, trials, epochs, repeat):
-    """A digits search through the orchestrator; returns (tuner, recorder, search seconds)."""
+def run_search(out, trials, epochs, repeat, task_name="image", data="digits"):
+    """A search through the orchestrator; returns (tuner, recorder, search seconds)."""
     from automl import env, registry
     from automl.budget import Budget
     from automl.feeds import Feeds
     from automl.search import SearchTuner
-    from automl.settings import Settings
+    from automl.settings import from_mapping
     from automl.timing import PhaseClock
 
     tf, keras = env.import_tensorflow()
-    settings = Settings(task="image", data="digits", out=out, tuner="random",
-                        max_trials=trials, epochs=epochs)
-    task = registry.get_task("image")
+    settings = from_mapping({"task": task_name, "data": data, "out": out, "tuner": "random",
+                             "max_trials": trials, "epochs": epochs})
+    task = registry.get_task(task_name)
     dataset = task.load(settings)
     if repeat > 1:
         dataset.train.x = np.concatenate([dataset.train.x] * repeat)
@@ -94,8 +94,19 @@ def latency(run_dir):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--memory-only", metavar="TASK:DATA",
+                        help="only the memory measure, on this task and data "
+                             "(text:../shared/data/rotten_tomatoes), one epoch per trial")
     args = parser.parse_args()
     print(f"# orchestrator benchmark, {time.strftime('%Y-%m-%d')}, {machine()}")
+    if args.memory_only:
+        task_name, data = args.memory_only.split(":", 1)
+        with tempfile.TemporaryDirectory() as folder:
+            _, recorder, _ = run_search(folder, args.trials, 1, 1, task_name, data)
+        first, last = np.mean(recorder.rss[:10]), np.mean(recorder.rss[-10:])
+        print(f"memory ({task_name}): {len(recorder.rss)} trials, RSS first ten {first:.0f} MiB, "
+              f"last ten {last:.0f} MiB, ratio {last / first:.3f}, max {max(recorder.rss):.0f} MiB")
+        return
     with tempfile.TemporaryDirectory() as folder:
         tuner, _, seconds = run_search(os.path.join(folder, "overhead"), 4, 6, 10)
         fits = [t.metrics.get_last_value("fit_seconds") for t in tuner.completed_trials()]

@@ -2,6 +2,7 @@
 
 import collections
 import math
+import os
 
 import numpy as np
 
@@ -38,6 +39,14 @@ class AudioTask(automl.Task):
     ensemble_size = 3
     file_extensions = (".wav", ".flac", ".ogg")
     tfds_feature = "audio"
+    options = (
+        automl.Option("sample_rate", int, None,
+                      "Target sample rate in Hz.  [default: the training clips' most common]",
+                      minimum=1000),
+        automl.Option("duration", float, None,
+                      "Clip length in seconds.  [default: 95th percentile of training clips]",
+                      minimum=0.01),
+    )
 
     def __init__(self):
         self._statistics = {}
@@ -58,6 +67,8 @@ class AudioTask(automl.Task):
     def decode_file(self, path):
         import soundfile
 
+        if path.lower().endswith(".wav"):
+            _check_wav_length(path)
         waveform, rate = soundfile.read(path, dtype="float32", always_2d=True)
         if not len(waveform):
             raise automl.AutomlError(f"cannot decode {path}: the clip is empty")
@@ -65,9 +76,9 @@ class AudioTask(automl.Task):
 
     def describe(self, train_examples, settings):
         rates = collections.Counter(rate for _, rate in train_examples)
-        rate = settings.sample_rate or rates.most_common(1)[0][0]
-        if settings.duration:
-            samples = int(round(settings.duration * rate))
+        rate = settings.options["sample_rate"] or rates.most_common(1)[0][0]
+        if settings.options["duration"]:
+            samples = int(round(settings.options["duration"] * rate))
         else:
             lengths = [len(w) * rate / r for w, r in train_examples]
             samples = int(np.percentile(lengths, 95))
@@ -242,3 +253,27 @@ def _frequency_mask(x, fraction):
     keep = _random_band(tf.shape(spectrum)[1], fraction)
     spectrum = spectrum * tf.cast(keep, spectrum.dtype)[None, :]
     return tf.signal.irfft(spectrum, fft_length=[samples])
+
+
+def _check_wav_length(path):
+    """Refuse a WAV file shorter than its header says (libsndfile reads what is there)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] not in (b"RIFF", b"RIFX") or header[8:12] != b"WAVE":
+            return  # not plain RIFF WAVE: left to libsndfile
+        order = "little" if header[:4] == b"RIFF" else "big"
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                raise automl.AutomlError(f"cannot decode {path}: truncated WAV file (no data)")
+            length = int.from_bytes(chunk[4:], order)
+            if chunk[:4] == b"data":
+                streamed = length in (0, 0xFFFFFFFF)  # size left open by a streaming writer
+                if not streamed and handle.tell() + length > size:
+                    raise automl.AutomlError(
+                        f"cannot decode {path}: truncated WAV file ({size} bytes, the header "
+                        f"promises {handle.tell() + length})")
+                return
+            handle.seek(length + (length & 1), 1)
+

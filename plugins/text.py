@@ -25,18 +25,20 @@ def read_csv(path, text_column, label_column):
                     f"{path} has no column {', '.join(repr(c) for c in missing)} "
                     f"(columns: {', '.join(columns) or 'none'}); "
                     "name others with --text-column / --label-column")
-            texts, labels = [], []
+            texts, labels, ids = [], [], []
+            name = os.path.basename(path)
             for line, row in enumerate(reader, start=2):
                 label = (row.get(label_column) or "").strip()
                 if not label:
                     raise automl.AutomlError(f"{path} line {line} has no label")
                 texts.append(row.get(text_column) or "")
                 labels.append(label)
+                ids.append(f"{name}:{line}")
     except UnicodeDecodeError:
         raise automl.AutomlError(f"cannot decode {path}: not UTF-8 text") from None
     except csv.Error as error:
         raise automl.AutomlError(f"malformed CSV {path}: {error}") from None
-    return automl.LabelledExamples(texts, labels)
+    return automl.LabelledExamples(texts, labels, ids)
 
 
 def _token_counts(texts):
@@ -54,6 +56,10 @@ class TextTask(automl.Task):
     ensemble_size = 3
     file_extensions = (".txt",)
     tfds_feature = ("text", "description", "sentence", "content")
+    options = (
+        automl.Option("text_column", str, "text", "CSV column with the text."),
+        automl.Option("label_column", str, "label", "CSV column with the label."),
+    )
 
     def __init__(self):
         self._dataset = None
@@ -62,7 +68,7 @@ class TextTask(automl.Task):
     # Data --------------------------------------------------------------------
 
     def read_path(self, path, settings):
-        columns = (settings.text_column, settings.label_column)
+        columns = (settings.options["text_column"], settings.options["label_column"])
         if os.path.isfile(path):
             if not path.lower().endswith(".csv"):
                 raise automl.AutomlError(f"expected a CSV file or a data folder, got {path}")
@@ -249,8 +255,10 @@ class TextTask(automl.Task):
 
         with hp.conditional_scope("text/family", ["transformer"]):
             heads = hp.Choice("text/transformer/heads", [2, 4], default=2)
-        # A convolution mixes neighbouring tokens, giving attention a sense of order.
-        x = layers.Conv1D(dim, 3, padding="same", name="local_mixing")(x)
+        # A convolution mixes neighbouring tokens, giving attention a sense of order; added
+        # to its input, the padding mask carries on to attention and pooling.
+        mixed = layers.Conv1D(dim, 3, padding="same", name="local_mixing")(x)
+        x = layers.Add(name="local_mixing_add")([x, mixed])
         attended = layers.MultiHeadAttention(heads, max(dim // heads, 8), name="attention")(x, x)
         x = layers.LayerNormalization(name="attention_norm")(layers.Add(name="attention_add")([x, attended]))
         hidden = layers.Dense(2 * dim, activation="relu", name="ffn_hidden")(x)

@@ -91,11 +91,11 @@ def test_predict_a_clip_at_another_rate(audio_run, tmp_path):
 
 
 def test_mixed_rates_and_stereo_are_resampled_and_mixed_down(clip_folder):
-    from automl.settings import Settings
+    from automl.settings import from_mapping
     from automl_plugins.audio import AudioTask
 
     task = AudioTask()
-    dataset = task.load(Settings(task="audio", data=clip_folder, out="unused"))
+    dataset = task.load(from_mapping({"task": "audio", "data": clip_folder, "out": "unused"}))
     assert dataset.meta["sample_rate"] == RATE
     assert dataset.train.x.shape[1:] == (2000,)
     # 16 kHz -> 8 kHz: 220 Hz stays, 5 kHz (above the new Nyquist) is filtered, not aliased to 3 kHz
@@ -179,3 +179,15 @@ def test_first_trial_records_the_first_known_good_values(audio_run):
     first = AudioTask().known_good(None)[0]
     assert {k: values[k] for k in first} == first
     assert values["audio/augment"] == "shift_noise"
+
+
+def test_a_truncated_wav_is_refused_by_name(tmp_path):
+
+    root = write_clips(tmp_path / "clips")
+    whole = open(os.path.join(root, "train", "low", "0.wav"), "rb").read()
+    with open(os.path.join(root, "train", "low", "cut.wav"), "wb") as handle:
+        handle.write(whole[:100])
+    result = invoke("search", "--task", "audio", "--data", root, "--out", tmp_path / "run",
+                    "--max-trials", 1, "--epochs", 1)
+    assert_one_line_error(result, "cut.wav", "truncated WAV")
+    assert not (tmp_path / "run").exists()

@@ -123,3 +123,35 @@ def test_malformed_set_override(tmp_path):
 
 def test_predict_without_an_export(tmp_path):
     assert_one_line_error(invoke("predict", tmp_path, "x.png"), "no exported model")
+
+
+def test_every_undecodable_file_is_counted_and_ten_are_named(tmp_path):
+    folder = write_image_folder(tmp_path / "data")
+    for index in range(12):
+        with open(os.path.join(folder, "train", "left", f"broken{index:02d}.png"), "wb") as handle:
+            handle.write(b"not an image")
+    result = search(folder, tmp_path / "run")
+    assert_one_line_error(result, "12 files cannot be decoded", "broken00.png", "broken09.png",
+                          "and 2 more")
+    assert "broken10.png" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_predict_on_paths_without_files_of_the_task(image_run, tmp_path):
+    (tmp_path / "notes.txt").write_text("nothing to see")
+    assert_one_line_error(invoke("predict", image_run, tmp_path), "no image files in", ".png")
+
+
+def test_predict_skip_bad_goes_on_and_lists_the_bad_files(image_run, image_folder, tmp_path):
+    import json
+    import shutil
+
+    good = os.path.join(image_folder, "test", "top")
+    shutil.copytree(good, tmp_path / "batch")
+    (tmp_path / "batch" / "broken.png").write_bytes(b"not an image")
+    assert_one_line_error(invoke("predict", image_run, tmp_path / "batch"), "broken.png")
+    result = invoke("predict", image_run, tmp_path / "batch", "--skip-bad", "--json")
+    assert result.exit_code == 0, result.output
+    predicted = json.loads(result.stdout)
+    assert len(predicted) == len(os.listdir(good))
+    assert "skipped:" in result.stderr and "broken.png" in result.stderr

@@ -55,6 +55,12 @@ def test_scaffold_writes_an_installable_plugin(tmp_path, monkeypatch):
     (tmp_path / "scaffold").mkdir()
     scaffold_test.test_search_exports_a_model(tmp_path / "scaffold")
 
+    # the scaffold's option is a flag of its task only, and a recipe key
+    assert "--label-column" in invoke("search", "--task", "barsdemo", "--help").output
+    assert "--label-column" not in invoke("search", "--task", "image", "--help").output
+    (tmp_path / "option").mkdir()
+    scaffold_test.test_the_label_column_option(tmp_path / "option")
+
 
 def test_scaffold_refuses_bad_names_and_occupied_folders(tmp_path):
     assert_one_line_error(invoke("plugin", "new", "Bad-Name", "--path", tmp_path / "x"),
@@ -67,8 +73,8 @@ def test_scaffold_refuses_bad_names_and_occupied_folders(tmp_path):
 
 
 def test_public_api_names():
-    assert automl.API_VERSION == 1
-    for name in ("Task", "Dataset", "Split", "LabelledExamples", "AutomlError",
+    assert automl.API_VERSION == "2.0"
+    for name in ("Task", "Option", "Dataset", "Split", "LabelledExamples", "AutomlError",
                  "decode_folder", "load_tfds"):
         assert getattr(automl, name).__doc__, name
 
@@ -79,3 +85,61 @@ def test_builtin_plugins_use_only_the_public_api():
         if name.endswith(".py"):
             source = open(os.path.join(folder, name), encoding="utf-8").read()
             assert "from automl." not in source and "import automl." not in source, name
+
+
+def test_api_versions_of_the_same_major_load():
+    assert registry.compatible("2.0") and registry.compatible(2)
+    assert not registry.compatible("1") and not registry.compatible("3.0")
+    assert not registry.compatible("2.9") and not registry.compatible(None)
+
+
+def test_task_options_are_flags_and_recipe_keys(tmp_path):
+    text_help = invoke("search", "--task", "text", "--help").output
+    assert "--text-column TEXT" in text_help and "[default: text]" in text_help
+    assert "--text-column" not in invoke("search", "--task", "image", "--help").output
+    assert "--sample-rate INTEGER" in invoke("search", "--task", "audio", "--help").output
+    from automl.settings import from_mapping
+
+    settings = from_mapping({"task": "text", "data": "d", "out": "o", "text_column": "review"})
+    assert settings.options == {"text_column": "review", "label_column": "label"}
+    assert_one_line_error(invoke("search", "--task", "image", "--data", "d", "--out",
+                                 tmp_path / "o", "--text-column", "x"), "No such option")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("task: audio\ndata: d\nout: o\nsample_rate: fast\n")
+    assert_one_line_error(invoke("run", recipe), "setting 'sample_rate' must be int")
+
+
+def test_two_distributions_registering_one_task_name_are_named(monkeypatch, capsys):
+    real = registry._entry_points()
+    twin = EntryPoint("image", "automl_plugins.text:TextTask", registry.GROUP)
+    monkeypatch.setattr(registry, "_entry_points", lambda: real + [twin])
+    tasks = registry.installed_tasks()
+    assert tasks["image"].task_class.__name__ == "ImageTask"
+    assert "task 'image' is registered by both" in capsys.readouterr().err
+
+
+def test_build_sees_the_training_split_only():
+    import keras_tuner as kt
+
+    from automl import env
+    from automl.data import Dataset, Split
+    from automl.search import TaskHyperModel
+
+    _, keras = env.import_tensorflow()
+    seen = {}
+
+    class Recording(automl.Task):
+        name = "recording"
+
+        def input_spec(self, meta):
+            return (2,), "float32"
+
+        def build(self, hp, inputs, dataset):
+            seen.update(train=len(dataset.train), val=dataset.val, test=dataset.test)
+            return inputs
+
+    x, y = np.zeros((4, 2), "float32"), np.array([0, 1, 0, 1])
+    dataset = Dataset(["a", "b"], Split(x, y), Split(x[:2], y[:2]), Split(x[:2], y[:2]),
+                      source="memory")
+    TaskHyperModel(Recording(), dataset, keras).build(kt.HyperParameters())
+    assert seen == {"train": 4, "val": None, "test": None}

@@ -60,7 +60,7 @@ def test_tasks_lists_good_plugins_and_warns_about_broken_ones(fake_tasks):
     assert result.exit_code == 0
     assert "warning: task plugin 'broken' failed to load (ModuleNotFoundError" in result.output
     assert "warning: task plugin 'future' failed to load (AutomlError: task plugin 'future' is " \
-           "written for plugin API 99, this keras-automl provides API 1)" in result.output
+           "written for plugin API 99, this keras-automl provides API 2.0" in result.output
     names = [line.split()[0] for line in result.output.splitlines() if not line.startswith("warning")]
     assert {"image", "text", "audio", "vectors"} <= set(names)
 
@@ -68,7 +68,7 @@ def test_tasks_lists_good_plugins_and_warns_about_broken_ones(fake_tasks):
 def test_a_plugin_for_another_api_version_is_refused(fake_tasks, tmp_path):
     result = invoke("search", "--task", "future", "--data", "blobs", "--out", tmp_path / "run")
     assert_one_line_error(result, "task plugin 'future' is written for plugin API 99",
-                          "provides API 1")
+                          "provides API 2.0")
 
 
 def test_a_run_of_another_task_is_named(image_run, tmp_path):
@@ -110,10 +110,57 @@ def _completed(run):
     return found
 
 
-def _start_search(image_folder, run, trials):
+def _start_search(image_folder, run, trials, *extra):
     command = [sys.executable, "-m", "automl", "search", "--task", "image", "--data", image_folder,
-               "--out", str(run), "--tuner", "random", "--max-trials", str(trials), "--epochs", "2"]
+               "--out", str(run), "--tuner", "random", "--max-trials", str(trials), "--epochs", "2",
+               *extra]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_an_interrupted_overwrite_keeps_the_previous_export_and_report(image_run, image_folder,
+                                                                       tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(image_run, run)
+    shutil.rmtree(run / "search")  # only the new search's trials count below
+    card = (run / "model" / "model_card.json").read_bytes()
+    page = (run / "report" / "index.html").read_bytes()
+    process = _start_search(image_folder, run, 4, "--overwrite")
+    _wait_for(process, run, 1)
+    interim = run / "search" / "report" / "index.html"
+    deadline = time.time() + 60
+    while not interim.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert (run / "model" / "model_card.json").read_bytes() == card
+    assert (run / "model" / "saved_model" / "saved_model.pb").exists()
+    assert (run / "report" / "index.html").read_bytes() == page
+    assert interim.exists()
+    result = invoke("resume", run)
+    assert result.exit_code == 0, result.output
+    assert (run / "model" / "model_card.json").read_bytes() != card
+    assert (run / "report" / "index.html").read_bytes() != page
+
+
+def test_overwrite_is_a_command_line_flag_not_a_recipe_key(image_run, image_folder, tmp_path):
+    import shutil
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"task: image\ndata: {image_folder}\nout: {image_run}\noverwrite: true\n")
+    assert_one_line_error(invoke("run", recipe), "'overwrite' is not a recipe key",
+                          "--overwrite")
+    recipe.write_text(f"task: image\ndata: {image_folder}\nout: {image_run}\n")
+    assert_one_line_error(invoke("run", recipe), "already holds a search",
+                          "`automl run RECIPE --overwrite`")
+    # A run written when recipes still held the key resumes.
+    old = tmp_path / "old"
+    shutil.copytree(image_run, old)
+    with open(old / "recipe.yaml", "a") as handle:
+        handle.write("overwrite: false\n")
+    result = invoke("resume", old)
+    assert result.exit_code == 0 and "already finished" in result.output
 
 
 def _wait_for(process, run, count, timeout=240):
@@ -152,9 +199,23 @@ def test_ctrl_c_saves_state_and_prints_the_resume_command(image_folder, tmp_path
     assert process.returncode == 130
     assert f"automl resume {run}" in stderr
     assert "Traceback" not in stderr
+    page = (run / "report" / "index.html").read_text()
+    assert "search in progress or interrupted" in page and "<table>" in page
     result = invoke("resume", run)
     assert result.exit_code == 0, result.output
     assert len(_completed(run)) == 3
+
+
+@pytest.mark.parametrize("delay", [0.5, 3.0])
+def test_ctrl_c_during_start_up_exits_130_without_a_traceback(image_folder, tmp_path, delay):
+    run = tmp_path / "run"
+    process = _start_search(image_folder, run, 2)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr and "Aborted" not in stderr and "ignored" not in stderr
 
 
 def _live_train_graphs():
@@ -192,6 +253,13 @@ def test_a_trained_model_leaves_no_graph_behind():
     assert _live_train_graphs() == before
 
 
+def test_the_release_applies_only_to_tensorflow_releases_that_leak():
+    from automl.memory import removal_needed
+
+    assert removal_needed("2.21.0") and removal_needed("2.18.1") and removal_needed("2.21.0rc1")
+    assert not removal_needed("2.22.0") and not removal_needed("3.0.0")
+
+
 def test_the_release_never_raises_when_the_registry_changes(monkeypatch):
     from automl import env, memory
 
@@ -206,3 +274,85 @@ def test_the_release_never_raises_when_the_registry_changes(monkeypatch):
     with memory.released_after(keras) as release:
         registry["CustomGradient-1"] = object()
     assert release.removed == 0
+
+
+def test_a_trial_killed_after_its_results_were_recorded_reruns_with_fresh_metrics(
+        image_folder, tmp_path, monkeypatch):
+    from automl import search as search_lib
+
+    make_oracle = search_lib.make_oracle
+
+    def interrupted_once(*args, **kwargs):
+        oracle = make_oracle(*args, **kwargs)
+        end_trial = oracle.end_trial
+
+        def end(trial):
+            oracle.end_trial = end_trial
+            raise KeyboardInterrupt  # between update_trial and end_trial
+        oracle.end_trial = end
+        return oracle
+
+    monkeypatch.setattr(search_lib, "make_oracle", interrupted_once)
+    run = tmp_path / "run"
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
+                    "--tuner", "random", "--max-trials", 2, "--epochs", 1)
+    assert result.exit_code == 130, result.output
+    recorded = json.load(open(run / "search" / "trial_0" / "trial.json"))
+    assert recorded["metrics"]["metrics"]["val_accuracy"]["observations"]
+    monkeypatch.setattr(search_lib, "make_oracle", make_oracle)
+    result = invoke("resume", run)
+    assert result.exit_code == 0, result.output
+    rerun = json.load(open(run / "search" / "trial_0" / "trial.json"))
+    assert rerun["status"] == "COMPLETED"
+    for name, metric in rerun["metrics"]["metrics"].items():
+        assert len(metric["observations"]) == 1, name
+
+
+def _unsplit_copy(image_folder, target):
+    import shutil
+
+    for split in ("train", "val", "test"):
+        for label in os.listdir(os.path.join(image_folder, split)):
+            os.makedirs(target / label, exist_ok=True)
+            for name in os.listdir(os.path.join(image_folder, split, label)):
+                shutil.copy(os.path.join(image_folder, split, label, name),
+                            target / label / f"{split}_{name}")
+    return target
+
+
+def test_splits_are_saved_and_do_not_move_with_the_search_seed(image_folder, tmp_path):
+    data = _unsplit_copy(image_folder, tmp_path / "data")
+    saved = []
+    for seed in (0, 1):
+        run = tmp_path / f"run{seed}"
+        result = invoke("search", "--task", "image", "--data", data, "--out", run,
+                        "--max-trials", 1, "--epochs", 1, "--seed", seed)
+        assert result.exit_code == 0, result.output
+        saved.append(json.load(open(run / "splits.json")))
+    assert set(saved[0]) == {"train", "val", "test"}
+    assert saved[0] == saved[1]
+    every = saved[0]["train"] + saved[0]["val"] + saved[0]["test"]
+    assert len(every) == len(set(every)) == sum(len(os.listdir(data / c)) for c in os.listdir(data))
+    result = invoke("search", "--task", "image", "--data", data, "--out", tmp_path / "other",
+                    "--max-trials", 1, "--epochs", 1, "--split-seed", 5)
+    assert result.exit_code == 0, result.output
+    assert json.load(open(tmp_path / "other" / "splits.json"))["test"] != saved[0]["test"]
+
+
+def test_resume_refuses_data_that_changed_naming_the_change(image_folder, image_run, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(image_folder, data)
+    run = tmp_path / "run"
+    result = invoke("search", "--task", "image", "--data", data, "--out", run,
+                    "--max-trials", 1, "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    state = json.load(open(run / "state.json"))
+    json.dump({**state, "finished": False}, open(run / "state.json", "w"))
+    shutil.copy(data / "train" / "top" / os.listdir(data / "train" / "top")[0],
+                data / "train" / "top" / "added.png")
+    assert_one_line_error(invoke("resume", run), "the data changed", "1 file added",
+                          "added.png")
+    os.remove(data / "train" / "top" / "added.png")
+    assert invoke("resume", run).exit_code == 0

@@ -84,6 +84,40 @@ assert not any(name.startswith("automl") for name in sys.modules)
     assert result.stdout.strip() == "ok"
 
 
+def test_a_text_ensemble_exports_one_model_that_plain_keras_and_serving_agree_on(text_folder,
+                                                                                 tmp_path):
+    run = tmp_path / "run"
+    result = invoke("search", "--task", "text", "--data", text_folder, "--out", run,
+                    "--ensemble", 3, "--max-trials", 6, "--epochs", 4, "--batch-size", 8,
+                    "--tuner", "random")
+    assert result.exit_code == 0, result.output
+    card = json.load(open(run / "model" / "model_card.json"))
+    members = card["search"]["ensemble"]
+    if len(members) > 1:
+        rows = {r["trial_id"]: r for r in csv.DictReader(open(run / "report" / "trials.csv"))}
+        assert card["metrics"]["val"]["ensemble_accuracy"] >= float(
+            rows[members[0]]["val_accuracy"]) - 1e-6
+    code = f"""
+import csv, json, sys, numpy as np, tensorflow as tf, keras
+run, data = {str(run)!r}, {text_folder!r}
+rows = list(csv.DictReader(open(data + "/test.csv")))
+texts = tf.constant([r["text"] for r in rows])
+card = json.load(open(run + "/model/model_card.json"))
+serve = tf.saved_model.load(run + "/model/saved_model").signatures["serving_default"]
+served = [s.decode() for s in serve(inputs=texts)["label"].numpy()]
+model = keras.saving.load_model(run + "/model/model.keras")
+keras_labels = [card["classes"][i] for i in model.predict(texts, verbose=0).argmax(-1)]
+assert served == keras_labels, (served, keras_labels)
+accuracy = np.mean([s == r["label"] for s, r in zip(served, rows)])
+assert abs(accuracy - card["metrics"]["test"]["accuracy"]) < 1e-6, accuracy
+assert not any(name.startswith("automl") for name in sys.modules)
+print("ok")
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"
+
+
 def test_predict_text_and_files(text_run, tmp_path):
     note = tmp_path / "note.txt"
     note.write_text("rain storm forecast sunny rain storm", encoding="utf-8")
@@ -100,10 +134,11 @@ def test_folders_of_txt_files_per_class(tmp_path):
         folder = tmp_path / "data" / label
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{i}.txt").write_text(text, encoding="utf-8")
-    from automl.settings import Settings
+    from automl.settings import from_mapping
     from automl_plugins.text import TextTask
 
-    dataset = TextTask().load(Settings(task="text", data=str(tmp_path / "data"), out="unused"))
+    dataset = TextTask().load(from_mapping({"task": "text", "data": str(tmp_path / "data"),
+                                            "out": "unused"}))
     assert dataset.classes == ["cooking", "football", "weather"]
     assert len(dataset.train) + len(dataset.val) + len(dataset.test) == 36
     assert dataset.train.x.dtype == object
@@ -144,11 +179,11 @@ def test_csv_missing_columns_are_named(tmp_path):
 
 def test_csv_columns_can_be_named(tmp_path):
     write_csv(tmp_path / "data.csv", synthetic_texts(45, 5), header=("review", "sentiment"))
-    from automl.settings import Settings
+    from automl.settings import from_mapping
     from automl_plugins.text import TextTask
 
-    settings = Settings(task="text", data=str(tmp_path / "data.csv"), out="unused",
-                        text_column="review", label_column="sentiment")
+    settings = from_mapping({"task": "text", "data": str(tmp_path / "data.csv"), "out": "unused",
+                             "text_column": "review", "label_column": "sentiment"})
     dataset = TextTask().load(settings)
     assert dataset.classes == ["cooking", "football", "weather"]
 
@@ -214,3 +249,32 @@ def test_naive_bayes_weights_favour_tokens_that_tell_classes_apart():
     assert weights["film"] == pytest.approx(0.0, abs=1e-6)
     assert weights["good"] == pytest.approx(np.log(11), rel=1e-4)
     assert weights["good"] == pytest.approx(weights["bad"])
+
+
+@pytest.mark.parametrize("family", ["embedding", "rnn"])
+def test_sequence_models_ignore_padding(family):
+    import keras_tuner as kt
+
+    from automl import env
+    from automl.data import Dataset, Split
+    from automl.search import TaskHyperModel
+    from automl_plugins.text import TextTask
+
+    tf, keras = env.import_tensorflow()
+    rows = synthetic_texts(12, 4)
+    x = np.asarray([t for t, _ in rows], dtype=object)
+    y = np.asarray([sorted(KEYWORDS).index(label) for _, label in rows])
+    task = TextTask()
+    dataset = Dataset(["cooking", "football", "weather"], Split(x, y), Split(x, y), Split(x, y),
+                      source="memory", meta=task.describe(list(x), None))
+    hp = kt.HyperParameters()
+    hp.values["text/family"] = family
+    model = TaskHyperModel(task, dataset, keras).build(hp)
+    assert "text/bag/ngrams" not in hp.values and "text/width" not in hp.values
+    texts = tf.constant(["goal match", "rain"])
+    before = model.predict(texts, verbose=0)
+    embedding = model.get_layer("embedding")
+    table = embedding.embeddings.numpy()
+    table[0] = 100.0  # the padding token's vector
+    embedding.embeddings.assign(table)
+    np.testing.assert_allclose(model.predict(texts, verbose=0), before, atol=1e-5)
