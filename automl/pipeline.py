@@ -219,7 +219,7 @@ def write_run_report(run, objective, card, interim=False):
             examples = json.load(handle)
     folder = run.interim_report if interim and os.path.exists(run.model) else run.report
     report_lib.write_report(records, card, objective, not objective.endswith("loss"),
-                            folder, state=run.read_state(), examples=examples)
+                            folder, state=run.read_state(), examples=examples, interim=interim)
 
 
 def rebuild_report(run_dir):

@@ -261,8 +261,12 @@ def _examples_html(examples):
     return f"<h2>Misclassified test examples</h2><div class='examples'>{''.join(items)}</div>"
 
 
-def render(records, card, objective, maximize, state=None, examples=None):
-    """The report page as one self-contained HTML string."""
+def render(records, card, objective, maximize, state=None, examples=None, interim=False):
+    """The report page as one self-contained HTML string.
+
+    An `interim` page, written after each trial, leaves out the costliest plot (each
+    hyperparameter against the score), so that reporting takes little of the budget.
+    """
     state = state or {}
     search = card.get("search", {})
     test = card.get("metrics", {}).get("test", {})
@@ -273,7 +277,7 @@ def render(records, card, objective, maximize, state=None, examples=None):
     figures = [
         plots.best_so_far(records, objective, maximize),
         plots.scores_by_start(records, objective),
-        plots.hyperparameters(records, objective),
+        None if interim else plots.hyperparameters(records, objective),
         plots.learning_curves(order, metric),
         plots.confusion_matrix(test.get("confusion_matrix"), card.get("classes", [])),
         plots.per_class(test.get("per_class")),
@@ -292,10 +296,11 @@ def render(records, card, objective, maximize, state=None, examples=None):
         "</main></body></html>\n")
 
 
-def write_report(records, card, objective, maximize, report_dir, state=None, examples=None):
+def write_report(records, card, objective, maximize, report_dir, state=None, examples=None,
+                 interim=False):
     """Write `trials.csv` and `index.html` into `report_dir` atomically."""
     header, rows = trial_rows(records, objective)
-    page = render(records, card, objective, maximize, state, examples)
+    page = render(records, card, objective, maximize, state, examples, interim)
 
     def build(folder):
         with open(os.path.join(folder, "trials.csv"), "w", newline="", encoding="utf-8") as f:
