@@ -10,6 +10,7 @@ import time
 
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
 RETRAIN_SHARE = 0.25       # a retrain is planned only when it costs at most this share
+RETRAIN_FIT_SHARE = 0.8    # a retrain starts when the time left covers this share of it
 SINGLE_CONFIG_SHARE = 0.5  # the most one configuration may train, as a share of the budget
 TRIAL_CAP_FACTOR = 3.0     # a trial may run this many times its estimate before it is cut
 SMALLEST_FRACTION = 0.1    # the smallest share of the training split a trial trains on
@@ -52,6 +53,17 @@ def finishing_reserve(export_seconds, evaluate_seconds, retrain_seconds, budget_
 def retrain_planned(retrain_seconds, budget_seconds):
     """Whether retraining on train+val is worth its share of the budget."""
     return budget_seconds is None or retrain_seconds <= RETRAIN_SHARE * budget_seconds
+
+
+def retrain_fits(estimate_seconds, available_seconds):
+    """Whether a retrain is worth starting in the time left for it.
+
+    Estimates are conservative (they spread a trial's first, traced epoch over all of
+    its epochs), and a retrain that reaches its deadline is abandoned for the search
+    model with the budget held, so one is started when the time left covers
+    `RETRAIN_FIT_SHARE` of its estimate.
+    """
+    return available_seconds >= RETRAIN_FIT_SHARE * estimate_seconds
 
 
 def trial_deadline(now, search_deadline, estimate, budget_seconds, first_minimum=None):

@@ -16,7 +16,7 @@ import numpy as np
 
 from automl import env, fingerprint, interrupt, registry, tensorboard
 from automl import report as report_lib, settings as settings_lib
-from automl.budget import Budget, retrain_planned
+from automl.budget import Budget, retrain_fits, retrain_planned
 from automl.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 from automl.export import export_model, write_json
@@ -256,7 +256,7 @@ def retrain(tuner, best, settings, budget, progress):
         estimate = tuner.retrain_estimate(best)
         export, evaluate = tuner.finishing_estimates()
         if (not retrain_planned(estimate, settings.time_budget)
-                or estimate > budget.remaining() - export - evaluate):
+                or not retrain_fits(estimate, budget.remaining() - export - evaluate)):
             note = (f"kept the search model of trial {best.trial_id}: retraining on "
                     f"train+val (about {estimate:.0f}s) did not fit the time budget")
             return tuner.best_model(best), 0, note
@@ -297,7 +297,7 @@ def retrain_members(tuner, members, models, settings, budget, progress):
             estimate = tuner.retrain_estimate(trial)
             export, evaluate = tuner.finishing_estimates()
             if (not retrain_planned(estimate, settings.time_budget)
-                    or estimate > budget.remaining() - export - evaluate):
+                    or not retrain_fits(estimate, budget.remaining() - export - evaluate)):
                 retrained.append(model)
                 skipped.append(trial.trial_id)
                 continue

@@ -382,15 +382,15 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         return max(self.retrain_estimate(t) for t in contenders)
 
     def members_retrain_estimate(self):
-        """Seconds that retraining an ensemble may take: its costliest likely members.
+        """Seconds that retraining an ensemble is expected to take.
 
-        The final trial plus the most expensive retrains among the next best trials
-        (ensemble selection may pick any of them).
+        The final trial and the next best ones, as many as the ensemble holds. Should
+        selection pick costlier members, those that do not fit keep their search
+        models (`automl.pipeline.retrain_members`).
         """
         final = self.final_trial()
-        others = sorted((self.retrain_estimate(t) for t in self.ranked_trials()
-                         [:2 * self.ensemble_size] if t.trial_id != final.trial_id), reverse=True)
-        return self.retrain_estimate(final) + sum(others[:self.ensemble_size - 1])
+        others = [t for t in self.ranked_trials() if t.trial_id != final.trial_id]
+        return sum(self.retrain_estimate(t) for t in [final, *others[:self.ensemble_size - 1]])
 
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs."""

@@ -165,3 +165,10 @@ def test_the_end_of_the_budget_goes_to_training_the_best_trial(scheduled_oracle)
     oracle.ongoing_trials.clear()
     values = oracle.create_trial("tuner0").hyperparameters.values
     assert values["tuner/epochs"] == 2 + 9  # only nine more epochs fit in 20 s
+
+
+def test_a_retrain_starts_when_the_time_left_covers_most_of_its_estimate():
+    from automl.budget import retrain_fits
+
+    assert retrain_fits(10.0, 10.0) and retrain_fits(10.0, 8.0)
+    assert not retrain_fits(10.0, 7.9)
