@@ -62,7 +62,7 @@ def image_run(image_folder, tmp_path_factory):
     """One finished image search shared by the export and serving tests."""
     out = tmp_path_factory.mktemp("runs") / "image"
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", out,
-                    "--max-trials", 2, "--epochs", 2, "--tuner", "random")
+                    "--max-trials", 2, "--epochs", 8, "--tuner", "random")
     assert result.exit_code == 0, result.output
     return str(out)
 

@@ -27,7 +27,10 @@ def test_run_directory_holds_the_contracted_files(image_run):
     assert card["versions"]["tensorflow"]
     rows = list(csv.DictReader(open(os.path.join(image_run, "report", "trials.csv"))))
     assert [r["trial_id"] for r in rows] == ["0", "1"]
-    assert all(r["status"] == "COMPLETED" and float(r["val_accuracy"]) >= 0 for r in rows)
+    assert all(r["status"] == "COMPLETED" for r in rows)
+    # The three patterns are separable: the search learns them.
+    assert max(float(r["val_accuracy"]) for r in rows) >= 0.9
+    assert test["accuracy"] >= 0.9
     assert "optimizer/name" in rows[0]
 
 
@@ -63,11 +66,14 @@ def test_predict_prints_the_class_of_each_file(image_run, image_folder):
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 3
+    right = 0
     for line, file in zip(lines, files):
         path, ranked = line.split("\t")
         assert path == file
         label, probability = ranked.split()
         assert label in ("bottom", "left", "top") and 0 <= float(probability) <= 1
+        right += label == os.path.basename(os.path.dirname(file))
+    assert right >= 2  # a learned model names most of the three patterns
 
 
 def test_predict_json_top_k_and_folders(image_run, image_folder):
