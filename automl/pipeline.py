@@ -154,8 +154,9 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
                     "search": {"time_budget_seconds": settings.time_budget}}
     tuner = SearchTuner(task, dataset, feeds, settings, budget, keras, tf, run.path, progress,
                         clock, probe=probe, after_trial=lambda: save_state(False),
-                        trial_done=lambda: write_run_report(run, settings.objective, interim_card,
-                                                            interim=True))
+                        trial_done=lambda: write_run_report(
+                            run, settings.objective, interim_card, interim=True,
+                            trials=tuner.oracle.trials.values()))
     try:
         tuner.search()
     except KeyboardInterrupt:
@@ -204,14 +205,16 @@ def _write_recipe(settings, path):
     os.replace(temporary, path)
 
 
-def write_run_report(run, objective, card, interim=False):
+def write_run_report(run, objective, card, interim=False, trials=None):
     """Write `RUN/report` from the trials saved in `RUN/search` and `card`.
 
     An interim report of a search that replaces an exported one goes to
     `RUN/search/report`, so `RUN/report` keeps describing the export until the new
     export replaces both.
     """
-    records = report_lib.trial_records(report_lib.load_trials(run.search), run.search)
+    if trials is None:  # `automl report`: the trials as saved
+        trials = report_lib.load_trials(run.search)
+    records = report_lib.trial_records(trials, run.search)
     examples = None
     path = os.path.join(run.search, report_lib.EXAMPLES_FILE)
     if os.path.exists(path):
@@ -423,7 +426,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     card["search"]["seconds"] = clock.totals()
     card["search"]["wall_seconds"] = round(budget.elapsed(), 1)
     write_json(run.card, card)
-    write_run_report(run, settings.objective, card)
+    write_run_report(run, settings.objective, card, trials=trials)
     accuracy = test_scores["accuracy"]
     warning = (f" (near chance: always answering the most common class scores {chance:.4f}; "
                "the model has not learned from this data)" if test_scores["near_chance"] else "")

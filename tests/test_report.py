@@ -118,11 +118,14 @@ def test_json_outputs_parse(image_run, image_folder, tmp_path):
     tasks = json.loads(invoke("tasks", "--json").stdout)
     assert {"image", "text", "audio"} <= {t["name"] for t in tasks}
     predictions = json.loads(invoke("predict", image_run, image, "--json").stdout)
-    assert predictions[0]["predictions"][0]["label"]
+    assert predictions[0]["predictions"][0]["label"] == "top"
     resumed = json.loads(invoke("resume", image_run, "--json").stdout)
     assert resumed["already_finished"] is True
     scores = json.loads(invoke("evaluate", image_run, image_folder, "--json").stdout)
-    assert 0.0 <= scores["accuracy"] <= 1.0 and scores["examples"] > 0
+    files = sum(len(files) for _, _, files in os.walk(image_folder))
+    assert scores["examples"] == files and scores["accuracy"] >= 0.9
+    assert f"accuracy {scores['accuracy']:.4f} on {files} examples" in invoke(
+        "evaluate", image_run, image_folder).output
 
 
 def test_search_json_prints_only_the_document_on_stdout(image_folder, tmp_path):

@@ -144,8 +144,8 @@ def test_folders_of_txt_files_per_class(tmp_path):
     assert dataset.train.x.dtype == object
 
 
-@pytest.mark.parametrize("family", ["bag", "embedding", "cnn", "rnn", "transformer"])
-def test_each_family_builds_and_trains(family):
+def _family_model(family):
+    """A text model of `family` built by the search's hypermodel on synthetic texts."""
     import keras_tuner as kt
 
     from automl import env
@@ -162,7 +162,15 @@ def test_each_family_builds_and_trains(family):
                       source="memory", meta=task.describe(list(x), None))
     hp = kt.HyperParameters()
     hp.values["text/family"] = family
-    model = TaskHyperModel(task, dataset, keras).build(hp)
+    return TaskHyperModel(task, dataset, keras).build(hp), hp, x, y
+
+
+@pytest.mark.parametrize("family", ["bag", "embedding", "cnn", "rnn", "transformer"])
+def test_each_family_builds_and_trains(family):
+    from automl import env
+
+    tf, keras = env.import_tensorflow()
+    model, hp, x, y = _family_model(family)
     assert hp.values["text/family"] == family
     history = model.fit(tf.constant(list(x)), keras.utils.to_categorical(y, 3), epochs=1,
                         batch_size=4, verbose=0)
@@ -253,23 +261,10 @@ def test_naive_bayes_weights_favour_tokens_that_tell_classes_apart():
 
 @pytest.mark.parametrize("family", ["embedding", "rnn"])
 def test_sequence_models_ignore_padding(family):
-    import keras_tuner as kt
-
     from automl import env
-    from automl.data import Dataset, Split
-    from automl.search import TaskHyperModel
-    from automl_plugins.text import TextTask
 
-    tf, keras = env.import_tensorflow()
-    rows = synthetic_texts(12, 4)
-    x = np.asarray([t for t, _ in rows], dtype=object)
-    y = np.asarray([sorted(KEYWORDS).index(label) for _, label in rows])
-    task = TextTask()
-    dataset = Dataset(["cooking", "football", "weather"], Split(x, y), Split(x, y), Split(x, y),
-                      source="memory", meta=task.describe(list(x), None))
-    hp = kt.HyperParameters()
-    hp.values["text/family"] = family
-    model = TaskHyperModel(task, dataset, keras).build(hp)
+    tf, _ = env.import_tensorflow()
+    model, hp, _, _ = _family_model(family)
     assert "text/bag/ngrams" not in hp.values and "text/width" not in hp.values
     texts = tf.constant(["goal match", "rain"])
     before = model.predict(texts, verbose=0)
