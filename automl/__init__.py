@@ -15,6 +15,7 @@ _PUBLIC = {
     "Dataset": "automl.data",
     "Split": "automl.data",
     "LabelledExamples": "automl.data",
+    "FileExamples": "automl.data",
     "AutomlError": "automl.errors",
     "decode_folder": "automl.data",
     "load_tfds": "automl.data",

@@ -31,6 +31,9 @@ _SEARCH_OPTIONS = [
                  help="Seed for the trial sequence and training.  [default: 0]"),
     click.option("--split-seed", metavar="INTEGER",
                  help="Seed for carving val and test out of unsplit data.  [default: 0]"),
+    click.option("--group-by", metavar="REGEX",
+                 help="Carve splits by whole groups: the group is this expression's match in "
+                      "each file name (its first group if it has one).  [default: none]"),
     click.option("--batch-size", metavar="INTEGER", help="Training batch size.  [default: the task's]"),
     click.option("--max-failures", metavar="INTEGER",
                  help="Stop after this many failed trials in a row.  [default: 5]"),
@@ -40,6 +43,8 @@ _SEARCH_OPTIONS = [
                                                     "[default: tfds's own]"),
     click.option("--download", is_flag=True, default=None,
                  help="Allow downloading tfds data.  [default: off]"),
+    click.option("--cache-dir", metavar="PATH",
+                 help="Data cache folder.  [default: $AUTOML_CACHE_DIR or ~/.cache/keras-automl]"),
 ]
 
 _OVERWRITE_OPTION = click.option(

@@ -1,12 +1,15 @@
-"""Labelled data in memory, and the sources it is read from.
+"""Labelled data, and the sources it is read from.
 
 A source is `tfds:NAME[/CONFIG]`, a folder (`PATH/{train,val,test}/<class>/*` or
-`PATH/<class>/*`), or a name or file that the task itself understands. Every example
-is decoded once, here, before the search starts; the search then trains from memory.
+`PATH/<class>/*`), or a name or file that the task itself understands. Sources are
+read lazily (`FileExamples`, `TfdsExamples`): every example is decoded once, when the
+data cache is written (`automl.cache`), and the search streams from that cache.
 """
 
+import collections
 import dataclasses
 import os
+import re
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -19,11 +22,17 @@ SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "
                  "dev": "val", "test": "test"}
 HOLDOUT_FRACTION = 0.15
 MAX_LISTED = 10          # undecodable files named in one error
+STRING_BYTES = 1024      # assumed size of one text example
 
 
 @dataclasses.dataclass
 class Split:
-    """Examples `x` (array, or object array of strings), integer labels `y`, and example ids."""
+    """Examples `x`, integer labels `y`, and example ids, in one order.
+
+    `x` is an array (an object array for strings) or the split's on-disk cache
+    (`automl.cache.CachedExamples`); read it through the methods below, which work
+    for both without loading a cached split into memory.
+    """
 
     x: Any
     y: np.ndarray
@@ -31,6 +40,43 @@ class Split:
 
     def __len__(self):
         return len(self.y)
+
+    def stream(self):
+        """A `tf.data.Dataset` of the examples, one at a time, in order."""
+        if not isinstance(self.x, np.ndarray):
+            return self.x.stream()
+        import tensorflow as tf
+
+        values = self.x
+        if values.dtype.kind in "OUS":
+            values = tf.constant([str(v) for v in values])
+        return tf.data.Dataset.from_tensor_slices(values)
+
+    def batches(self, size):
+        """The examples as numpy arrays of up to `size`, in order."""
+        if not isinstance(self.x, np.ndarray):
+            yield from self.x.batches(size)
+            return
+        for start in range(0, len(self.x), size):
+            yield self.x[start:start + size]
+
+    def head(self, count):
+        """The first `count` examples as one array."""
+        return next(self.batches(count))
+
+    def take(self, indices):
+        """The examples at `indices`, a list in the same order."""
+        if not isinstance(self.x, np.ndarray):
+            return self.x.take(indices)
+        return [self.x[int(i)] for i in indices]
+
+    def example_bytes(self):
+        """About how many bytes one example takes in memory."""
+        if not isinstance(self.x, np.ndarray):
+            return self.x.example_bytes()
+        if self.x.dtype.kind in "OUS":
+            return STRING_BYTES
+        return max(1, self.x.nbytes // max(len(self.x), 1))
 
 
 @dataclasses.dataclass
@@ -108,39 +154,95 @@ def list_folder(path, extensions):
     return files
 
 
-def decode_folder(path, extensions, decode_file):
-    """Decode every file of a class-per-folder tree; `{split: LabelledExamples}`.
+class FileExamples:
+    """Files decoded on access by `decode` (a lazy, indexable sequence of examples)."""
 
-    Every file is tried; undecodable ones are refused together in one error that
-    lists the first `MAX_LISTED` and counts them all.
+    def __init__(self, files, decode):
+        self.files, self.decode = list(files), decode
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, index):
+        file = self.files[index]
+        try:
+            return self.decode(file)
+        except AutomlError:
+            raise
+        except Exception as error:
+            raise AutomlError(f"cannot decode {file}: {first_line(error)}") from None
+
+    def __iter__(self):
+        return (self[index] for index in range(len(self)))
+
+    def subset(self, indices):
+        return FileExamples([self.files[i] for i in indices], self.decode)
+
+
+class TfdsExamples:
+    """Examples of one TensorFlow Datasets split, streamed in the set's order."""
+
+    def __init__(self, builder, split, feature, convert=None, indices=None):
+        self.builder, self.split, self.feature, self.convert = builder, split, feature, convert
+        self.indices = indices
+
+    def __len__(self):
+        if self.indices is not None:
+            return len(self.indices)
+        return self.builder.info.splits[self.split].num_examples
+
+    def __iter__(self):
+        import tensorflow_datasets as tfds
+
+        wanted = None if self.indices is None else set(int(i) for i in self.indices)
+        records = self.builder.as_dataset(split=self.split, shuffle_files=False)
+        for index, record in enumerate(tfds.as_numpy(records)):
+            if wanted is not None and index not in wanted:
+                continue
+            value = record[self.feature]
+            yield self.convert(value) if self.convert else value
+
+    def subset(self, indices):
+        chosen = sorted(indices)  # a stream keeps its own order
+        if self.indices is not None:
+            chosen = [self.indices[i] for i in chosen]
+        return TfdsExamples(self.builder, self.split, self.feature, self.convert, chosen)
+
+
+def subset(examples, indices):
+    """The examples at `indices` of a list, `FileExamples` or `TfdsExamples`."""
+    if hasattr(examples, "subset"):
+        return examples.subset(indices)
+    return [examples[i] for i in indices]
+
+
+def decode_folder(path, extensions, decode_file):
+    """A class-per-folder tree as `{split: LabelledExamples}`, decoded lazily.
+
+    Each file is decoded by `decode_file` when the data cache is written, which
+    refuses undecodable files together (see `automl.cache`).
     """
-    decoded, bad = {}, []
-    for split, entries in list_folder(path, extensions).items():
-        examples = []
-        for file, _ in entries:
-            interrupt.check()
-            try:
-                examples.append(decode_file(file))
-            except AutomlError as error:
-                bad.append(str(error))
-            except Exception as error:
-                bad.append(f"cannot decode {file}: {first_line(error)}")
-        decoded[split] = LabelledExamples(examples, [label for _, label in entries],
-                                          [os.path.relpath(file, path) for file, _ in entries])
-    if len(bad) == 1:
-        raise AutomlError(bad[0])
-    if bad:
-        shown = "; ".join(bad[:MAX_LISTED])
-        more = f"; and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
-        raise AutomlError(f"{len(bad)} files cannot be decoded: {shown}{more}")
-    return decoded
+    return {split: LabelledExamples(FileExamples([file for file, _ in entries], decode_file),
+                                    [label for _, label in entries],
+                                    [os.path.relpath(file, path) for file, _ in entries])
+            for split, entries in list_folder(path, extensions).items()}
+
+
+def undecodable(errors):
+    """One `AutomlError` for the messages of undecodable examples: the first few, and a count."""
+    if len(errors) == 1:
+        return AutomlError(errors[0])
+    shown = "; ".join(errors[:MAX_LISTED])
+    more = f"; and {len(errors) - MAX_LISTED} more" if len(errors) > MAX_LISTED else ""
+    return AutomlError(f"{len(errors)} files cannot be decoded: {shown}{more}")
 
 
 def load_tfds(name, feature, data_dir=None, download=False, convert=None):
-    """Examples of a TensorFlow Datasets set; `{split: LabelledExamples}`.
+    """Examples of a TensorFlow Datasets set, streamed: `{split: LabelledExamples}`.
 
     `feature` names the feature holding the raw example, or is a tuple of
-    candidate names of which the first one the set has is used.
+    candidate names of which the first one the set has is used. Only the labels
+    are read here; the examples are streamed when the data cache is written.
 
     Prepared data is looked up first; it is downloaded only when `download` is set,
     so an offline machine gets an immediate, clear error rather than a long wait.
@@ -174,43 +276,72 @@ def load_tfds(name, feature, data_dir=None, download=False, convert=None):
         target = SPLIT_ALIASES.get(split)
         if target is None or target in decoded:
             continue
-        examples, labels = [], []
-        try:
-            records = builder.as_dataset(split=split, shuffle_files=False)
-        except Exception:
-            raise AutomlError(
-                f"tfds:{full_name} is not prepared in {builder.data_dir}: run again with "
-                "--download (needs network), or prepare it with "
-                f"`tfds build {full_name}` and pass --data-dir") from None
-        for record in tfds.as_numpy(records):
-            interrupt.check()
-            value = record[feature]
-            examples.append(convert(value) if convert else value)
-            labels.append(names[int(record["label"])])
-        decoded[target] = LabelledExamples(examples, labels,
-                                           [f"{split}:{index}" for index in range(len(labels))])
+        labels = [names[int(label)] for label in _tfds_labels(builder, split, feature, full_name)]
+        decoded[target] = LabelledExamples(
+            TfdsExamples(builder, split, feature, convert), labels,
+            [f"{split}:{index}" for index in range(len(labels))])
     return decoded
 
 
-def assign_splits(decoded, seed):
+def _tfds_labels(builder, split, feature, full_name):
+    """The labels of a tfds split, read without decoding its examples where possible."""
+    import tensorflow_datasets as tfds
+
+    try:
+        try:
+            records = builder.as_dataset(split=split, shuffle_files=False,
+                                         decoders={feature: tfds.decode.SkipDecoding()})
+        except Exception:  # a feature that cannot skip decoding
+            records = builder.as_dataset(split=split, shuffle_files=False)
+    except Exception:
+        raise AutomlError(
+            f"tfds:{full_name} is not prepared in {builder.data_dir}: run again with "
+            "--download (needs network), or prepare it with "
+            f"`tfds build {full_name}` and pass --data-dir") from None
+    labels = []
+    for batch in tfds.as_numpy(records.map(lambda record: record["label"]).batch(4096)):
+        interrupt.check()
+        labels.extend(batch.tolist())
+    return labels
+
+
+def assign_splits(decoded, seed, group_by=None):
     """Fill in missing validation and test splits, carved deterministically.
 
     `decoded` maps split names ("train", "val", "test", or "all") to examples.
-    A missing split is carved from train (stratified, `HOLDOUT_FRACTION` each).
+    A missing split is carved from train (stratified, `HOLDOUT_FRACTION` each), or,
+    with `group_by` (a regular expression matched against each file's base name),
+    by whole groups, so that no group is in two splits. The training split is put
+    in a fixed random order, so that a bounded shuffle buffer mixes its classes.
     """
+    carve = _carve if group_by is None else _group_carver(group_by)
     if "all" in decoded:
         pool = decoded["all"]
-        rest, test = _carve(pool, HOLDOUT_FRACTION, seed)
-        train, val = _carve(rest, HOLDOUT_FRACTION / (1 - HOLDOUT_FRACTION), seed + 1)
-        return {"train": train, "val": val, "test": test}
-    if "train" not in decoded or not len(decoded["train"]):
-        raise AutomlError("the data has no training examples")
-    splits = dict(decoded)
-    if "test" not in splits:
-        splits["train"], splits["test"] = _carve(splits["train"], HOLDOUT_FRACTION, seed)
-    if "val" not in splits:
-        splits["train"], splits["val"] = _carve(splits["train"], HOLDOUT_FRACTION, seed + 1)
+        rest, test = carve(pool, HOLDOUT_FRACTION, seed)
+        train, val = carve(rest, HOLDOUT_FRACTION / (1 - HOLDOUT_FRACTION), seed + 1)
+        splits = {"train": train, "val": val, "test": test}
+    else:
+        if "train" not in decoded or not len(decoded["train"]):
+            raise AutomlError("the data has no training examples")
+        splits = dict(decoded)
+        if "test" not in splits:
+            splits["train"], splits["test"] = carve(splits["train"], HOLDOUT_FRACTION, seed)
+        if "val" not in splits:
+            splits["train"], splits["val"] = carve(splits["train"], HOLDOUT_FRACTION, seed + 1)
+    splits["train"] = _shuffled(splits["train"], seed + 2)
     return splits
+
+
+def _take(pool, indices):
+    indices = list(indices)
+    return LabelledExamples(subset(pool.examples, indices), [pool.labels[i] for i in indices],
+                            None if pool.ids is None else [pool.ids[i] for i in indices])
+
+
+def _shuffled(pool, seed):
+    if isinstance(pool.examples, TfdsExamples):
+        return pool  # streamed in the set's own order
+    return _take(pool, np.random.RandomState(seed).permutation(len(pool)))
 
 
 def _carve(pool, fraction, seed):
@@ -228,14 +359,41 @@ def _carve(pool, fraction, seed):
             count = 0
         held.extend(index[:count])
         keep.extend(index[count:])
+    return _take(pool, sorted(keep)), _take(pool, sorted(held))
 
-    def take(indices):
-        indices = sorted(indices)
-        return LabelledExamples([pool.examples[i] for i in indices],
-                                [pool.labels[i] for i in indices],
-                                None if pool.ids is None else [pool.ids[i] for i in indices])
 
-    return take(keep), take(held)
+def _group_carver(pattern):
+    expression = re.compile(pattern)
+
+    def carve(pool, fraction, seed):
+        """Split off whole groups holding about `fraction` of the examples."""
+        if pool.ids is None:
+            raise AutomlError("--group-by needs data read from files; this source has no file names")
+        groups = []
+        for example_id in pool.ids:
+            name = os.path.basename(example_id)
+            match = expression.search(name)
+            if not match:
+                raise AutomlError(f"--group-by '{pattern}' does not match the file name {name}")
+            groups.append(match.group(1) if expression.groups else match.group(0))
+        names = sorted(set(groups))
+        if len(names) < 2:
+            raise AutomlError(f"--group-by '{pattern}' finds one group in {len(pool)} files; "
+                              "carving a split off needs at least two")
+        order = [names[i] for i in np.random.RandomState(seed).permutation(len(names))]
+        target = max(1, int(round(len(pool) * fraction)))
+        held_groups, held_count = set(), 0
+        sizes = collections.Counter(groups)
+        for name in order[:-1]:
+            if held_count >= target:
+                break
+            held_groups.add(name)
+            held_count += sizes[name]
+        keep = [i for i, g in enumerate(groups) if g not in held_groups]
+        held = [i for i, g in enumerate(groups) if g in held_groups]
+        return _take(pool, keep), _take(pool, held)
+
+    return carve
 
 
 def check_splits(splits):

@@ -1,10 +1,16 @@
-"""The input pipelines of a search: `tf.data` datasets of each split, built once.
+"""The input pipelines of a search: `tf.data` datasets of each split.
 
-Labels are fed one-hot, so the shared loss can smooth them. A trial at a lower
-fidelity trains on a fixed, class-balanced share of the training split.
+Examples stream from the data cache (or from memory for a dataset built in
+memory), shuffled with a bounded buffer, batched, cast to the model's input type
+and prefetched. Labels are fed one-hot, so the shared loss can smooth them. A
+trial at a lower fidelity trains on a fixed, class-balanced share of the training
+split.
 """
 
 import numpy as np
+
+SHUFFLE_BYTES = 64 << 20    # most memory the shuffle buffer of a training pipeline holds
+MIN_SHUFFLE = 1024          # smallest shuffle buffer, in examples
 
 
 class Feeds:
@@ -12,14 +18,17 @@ class Feeds:
 
     def __init__(self, task, dataset, seed, tf):
         self.task, self.dataset, self.seed, self.tf = task, dataset, seed, tf
-        self._sources = {}
+        self.input_dtype = task.input_spec(dataset.meta)[1]
 
     def count(self, split, fraction=1.0):
         return len(self._indices(split, fraction))
 
+    def _labels(self, split):
+        return np.concatenate([self.dataset.split(name).y for name in split.split("+")])
+
     def _indices(self, split, fraction):
         """Example indices of `split` ("train", "val", "test" or "train+val") at `fraction`."""
-        labels = np.concatenate([self.dataset.split(name).y for name in split.split("+")])
+        labels = self._labels(split)
         if fraction >= 1.0:
             return np.arange(len(labels))
         rng = np.random.RandomState(self.seed)
@@ -31,18 +40,26 @@ class Feeds:
         return np.sort(np.asarray(chosen))
 
     def source(self, split, fraction=1.0):
-        """The split (at `fraction`) as a cached `tf.data.Dataset` of (example, label)."""
-        key = (split, round(fraction, 4))
-        if key not in self._sources:
-            tf = self.tf
-            parts = [self.dataset.split(name) for name in split.split("+")]
-            index = self._indices(split, fraction)
-            x = np.concatenate([p.x for p in parts])[index]
-            y = np.concatenate([p.y for p in parts])[index]
-            if x.dtype.kind in "OUS":
-                x = tf.constant([str(v) for v in x])
-            self._sources[key] = (tf.data.Dataset.from_tensor_slices((x, y)), len(y))
-        return self._sources[key]
+        """The split (at `fraction`) as a `tf.data.Dataset` of (example, label), in order."""
+        tf = self.tf
+        parts = [self.dataset.split(name) for name in split.split("+")]
+        examples = parts[0].stream()
+        for part in parts[1:]:
+            examples = examples.concatenate(part.stream())
+        labels = self._labels(split)
+        pairs = tf.data.Dataset.zip(examples, tf.data.Dataset.from_tensor_slices(labels))
+        index = self._indices(split, fraction)
+        if len(index) < len(labels):
+            keep = np.zeros(len(labels), dtype=bool)
+            keep[index] = True
+            keep = tf.constant(keep)
+            pairs = pairs.enumerate().filter(lambda i, pair: keep[i]).map(lambda i, pair: pair)
+        return pairs, len(index)
+
+    def shuffle_buffer(self, split, count):
+        """Examples the shuffle buffer holds: all of them, or as many as `SHUFFLE_BYTES` allow."""
+        size = max(self.dataset.split(name).example_bytes() for name in split.split("+"))
+        return int(min(count, max(MIN_SHUFFLE, SHUFFLE_BYTES // size)))
 
     def pipeline(self, split, hp, batch_size, training, fraction=1.0):
         """Batches of (example, one-hot label); shuffled and augmented when `training`."""
@@ -50,11 +67,18 @@ class Feeds:
         ds, count = self.source(split, fraction)
         classes = len(self.dataset.classes)
         if training:
-            ds = ds.shuffle(count, seed=self.seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(self.shuffle_buffer(split, count), seed=self.seed,
+                            reshuffle_each_iteration=True)
         ds = ds.batch(batch_size)
         augment = self.task.augment if training else (lambda hp, x: x)
-        ds = ds.map(lambda x, y: (augment(hp, x), tf.one_hot(y, classes)),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        dtype = self.input_dtype
+
+        def feed(x, y):
+            if dtype != "string" and x.dtype != dtype:
+                x = tf.cast(x, dtype)
+            return augment(hp, x), tf.one_hot(y, classes)
+
+        ds = ds.map(feed, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
 
     def steps(self, split, batch_size, fraction=1.0):

@@ -1,7 +1,8 @@
 """What a run was searched on: a fingerprint of the data and the resolved splits.
 
 `RUN/fingerprint.json` records the source, the settings that change how it is
-decoded (the split seed and the task's options), and for local files each file's size and modification time;
+decoded (the split seed, the grouping and the task's options), the tfds version, and
+for local files each file's size and modification time (the data cache is keyed by it);
 `RUN/splits.json` records the example ids of each split. `automl resume` compares
 both with the data as it is now and refuses, naming what changed, when they differ.
 """
@@ -19,12 +20,23 @@ def of_source(settings, extensions=()):
     """The fingerprint of `settings.data`: a JSON-ready mapping."""
     source = settings.data
     record = {"source": source,
-              "settings": {"split_seed": settings.split_seed, **settings.options}}
+              "settings": {"split_seed": settings.split_seed, "group_by": settings.group_by,
+                           **settings.options}}
     if source.startswith("tfds:"):
-        record["tfds"] = {"name": source[len("tfds:"):], "data_dir": settings.data_dir}
+        record["tfds"] = {"name": source[len("tfds:"):], "data_dir": settings.data_dir,
+                          "version": _tfds_version(source[len("tfds:"):], settings.data_dir)}
     elif os.path.exists(source):
         record["files"] = _files(source, extensions)
     return record
+
+
+def _tfds_version(name, data_dir):
+    import tensorflow_datasets as tfds
+
+    try:
+        return str(tfds.builder(name, data_dir=data_dir).version)
+    except Exception:  # an unknown name is reported when the data is read
+        return None
 
 
 def _files(path, extensions):
@@ -91,7 +103,10 @@ def describe_change(recorded, current):
     for key, value in current.get("settings", {}).items():
         if recorded.get("settings", {}).get(key, value) != value:
             return f"{key} was {recorded['settings'][key]!r}, now {value!r}"
-    if recorded.get("tfds") != current.get("tfds"):
+    recorded_tfds, current_tfds = recorded.get("tfds"), current.get("tfds")
+    if recorded_tfds and current_tfds:  # runs recorded before versions were kept lack them
+        current_tfds = {k: v for k, v in current_tfds.items() if k in recorded_tfds}
+    if recorded_tfds != current_tfds:
         return "the TensorFlow Datasets set or its data folder differs"
     before, after = recorded.get("files", {}), current.get("files", {})
     added = sorted(set(after) - set(before))

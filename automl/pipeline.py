@@ -381,8 +381,8 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     test_scores = classification_scores(dataset.test.y, probabilities, dataset.classes)
     write_json(os.path.join(run.search, report_lib.EXAMPLES_FILE),
                report_lib.misclassified_examples(
-                   task.name, dataset.test.x, dataset.test.ids, dataset.test.y,
-                   np.argmax(probabilities, axis=-1), probabilities, dataset.classes))
+                   task.name, dataset.test, np.argmax(probabilities, axis=-1), probabilities,
+                   dataset.classes))
     chance = chance_accuracy(dataset.test.y)
     test_scores["chance_accuracy"] = chance
     test_scores["near_chance"] = near_chance(test_scores["accuracy"], chance, len(dataset.test))

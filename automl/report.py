@@ -104,20 +104,19 @@ def ranked(records, maximize):
 # Misclassified examples -------------------------------------------------------
 
 
-def misclassified_examples(task_name, x, ids, labels, predicted, probabilities, classes,
-                           limit=8):
-    """Up to `limit` wrongly classified test examples, the most confident mistakes first."""
+def misclassified_examples(task_name, split, predicted, probabilities, classes, limit=8):
+    """Up to `limit` wrongly classified examples of `split`, the most confident mistakes first."""
     import numpy as np
 
+    labels = split.y
     wrong = np.flatnonzero(np.asarray(predicted) != np.asarray(labels))
     wrong = sorted(wrong, key=lambda i: -float(probabilities[i].max()))[:limit]
     examples = []
-    for index in wrong:
-        example = {"id": ids[index] if ids is not None else f"test #{index}",
+    for index, value in zip(wrong, split.take(wrong)):
+        example = {"id": split.ids[index] if split.ids is not None else f"test #{index}",
                    "true": classes[int(labels[index])],
                    "predicted": classes[int(predicted[index])],
                    "probability": round(float(probabilities[index].max()), 4)}
-        value = x[index]
         if isinstance(value, str):
             example["text"] = value[:300]
         elif task_name == "image" or getattr(value, "ndim", 0) == 3:

@@ -40,7 +40,9 @@ class ExportedModel:
             chunk = batch[start:start + BATCH]
             if chunk.dtype.kind in "OUS":
                 chunk = self.tf.constant([str(v) for v in chunk])
-            outputs.append(self._serve(inputs=self.tf.constant(chunk))["probabilities"].numpy())
+            else:
+                chunk = self.tf.constant(chunk, dtype=self.card["input"]["dtype"])
+            outputs.append(self._serve(inputs=chunk)["probabilities"].numpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.classes)))
 
     def _files(self, paths):

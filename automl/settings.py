@@ -33,11 +33,13 @@ class Settings:
     objective: str = "val_accuracy"
     seed: int = 0
     split_seed: int = 0
+    group_by: Optional[str] = None
     batch_size: Optional[int] = None
     max_failures: int = 5
     ensemble: Optional[int] = None
     data_dir: Optional[str] = None
     download: bool = False
+    cache_dir: Optional[str] = None
     options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -59,6 +61,12 @@ class Settings:
                 raise AutomlError(f"{name} must be at least {low}, got {value}")
         if self.time_budget is not None and self.time_budget <= 0:
             raise AutomlError(f"time_budget must be positive, got {self.time_budget}")
+        if self.group_by is not None:
+            try:
+                re.compile(self.group_by)
+            except re.error as error:
+                raise AutomlError(f"malformed --group-by regular expression "
+                                  f"'{self.group_by}': {error}") from None
         if self.objective not in OBJECTIVES:
             raise AutomlError(f"unknown objective '{self.objective}' (choose one of: "
                               f"{', '.join(OBJECTIVES)})")

@@ -145,14 +145,11 @@ class Task:
     # Loading through the core --------------------------------------------------
 
     def load(self, settings):
-        """Read, check and prepare the whole data set named by `settings`."""
-        splits = data_lib.assign_splits(self.read_source(settings), settings.split_seed)
-        classes = data_lib.check_splits(splits)
-        meta = self.describe(splits["train"].examples, settings)
-        prepared = {
-            name: data_lib.Split(self.prepare(splits[name].examples, meta),
-                                 data_lib.label_ids(splits[name].labels, classes),
-                                 splits[name].ids)
-            for name in data_lib.SPLITS
-        }
-        return data_lib.Dataset(classes=classes, source=settings.data, meta=meta, **prepared)
+        """The whole data set named by `settings`, checked and prepared, from the data cache.
+
+        The first load decodes every example and writes the cache (`automl.cache`);
+        later loads of the same data stream from it.
+        """
+        from automl import cache, fingerprint
+
+        return cache.load(self, settings, fingerprint.of_source(settings, self.file_extensions))

@@ -145,7 +145,7 @@ class AudioTask(automl.Task):
         """Mean and variance of the front end's output over (a sample of) train clips."""
         key = (id(dataset), *key, getattr(front, "num_mel_bins", None))
         if key not in self._statistics:
-            clips = dataset.train.x[:512]
+            clips = dataset.train.head(512)
             if front.name == "log_stft":
                 clips = clips[..., None]
             values = np.concatenate([np.asarray(front(clips[i:i + 64])).ravel()

@@ -14,7 +14,11 @@ def _as_channels_last(array):
 
 
 class ImageTask(automl.Task):
-    """Images (any size, grayscale or RGB) in, class probabilities out."""
+    """Images (any size, grayscale or RGB) in, class probabilities out.
+
+    Images are cached as uint8 at the most common training size (longest side at
+    most `--max-image-size`); the model takes any size and resizes inside it.
+    """
 
     name = "image"
     description = "Image classification: searched conv, residual and separable networks."
@@ -23,11 +27,21 @@ class ImageTask(automl.Task):
     patience = 4
     file_extensions = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
     tfds_feature = "image"
+    options = (
+        automl.Option("max_image_size", int, 256,
+                      "Longest side of the cached images in pixels; larger images are "
+                      "scaled down when the data is read.", minimum=8),
+    )
 
     def __init__(self):
         self._statistics = None
+        self._max_side = None
 
     # Data --------------------------------------------------------------------
+
+    def read_source(self, settings):
+        self._max_side = settings.options["max_image_size"]
+        return super().read_source(settings)
 
     def builtin_sources(self):
         return {"digits": self._digits}
@@ -47,6 +61,7 @@ class ImageTask(automl.Task):
 
         with Image.open(path) as image:
             image.load()
+            image = _capped(image, self._max_side)
             if image.mode in ("L", "LA", "1", "I", "I;16", "F"):
                 array = np.asarray(image.convert("L"))
             else:
@@ -54,26 +69,36 @@ class ImageTask(automl.Task):
         return _as_channels_last(array)
 
     def decode_tfds(self, value):
-        return _as_channels_last(value)
+        from PIL import Image
+
+        value = _as_channels_last(value)
+        if self._max_side and max(value.shape[:2]) > self._max_side:
+            mode = "L" if value.shape[-1] == 1 else "RGB"
+            value = _as_channels_last(np.asarray(_capped(
+                Image.fromarray(np.squeeze(value.astype("uint8")), mode), self._max_side)))
+        return value
 
     def describe(self, train_examples, settings):
+        """The most common channel count and image size (longest side capped)."""
         channels = collections.Counter(int(e.shape[-1]) for e in train_examples)
-        if len(channels) > 1:
-            counts = ", ".join(f"{n} with {c} channel(s)" for c, n in sorted(channels.items()))
-            raise automl.AutomlError(f"images have mismatched channels: {counts}")
         sizes = collections.Counter((int(e.shape[0]), int(e.shape[1])) for e in train_examples)
         (height, width), _ = sizes.most_common(1)[0]
-        return {"height": height, "width": width, "channels": next(iter(channels))}
+        cap = settings.options["max_image_size"]
+        if max(height, width) > cap:
+            scale = cap / max(height, width)
+            height, width = max(1, round(height * scale)), max(1, round(width * scale))
+        return {"height": height, "width": width,
+                "channels": channels.most_common(1)[0][0]}
 
     def prepare(self, examples, meta):
         size = (meta["height"], meta["width"])
-        stacked = np.empty((len(examples), *size, meta["channels"]), dtype="float32")
+        stacked = np.empty((len(examples), *size, meta["channels"]), dtype="uint8")
         for i, example in enumerate(examples):
             stacked[i] = self.fit_to_input(example, meta)
         return stacked
 
     def fit_to_input(self, example, meta):
-        """One decoded image at the model's input size and channel count."""
+        """One decoded image at the training size and channel count, as uint8."""
         from PIL import Image
 
         example = _as_channels_last(example)
@@ -83,15 +108,18 @@ class ImageTask(automl.Task):
                 example = example[..., :3].mean(axis=-1, keepdims=True)
             else:
                 example = np.repeat(example[..., :1], 3, axis=-1)
+        example = np.clip(np.round(example), 0, 255).astype("uint8")
         if example.shape[:2] != (meta["height"], meta["width"]):
             mode = "L" if channels == 1 else "RGB"
-            image = Image.fromarray(np.squeeze(example.astype("uint8")), mode)
+            image = Image.fromarray(np.squeeze(example, axis=-1) if channels == 1 else example,
+                                    mode)
             example = _as_channels_last(np.asarray(
                 image.resize((meta["width"], meta["height"]), Image.BILINEAR)))
-        return example.astype("float32")
+        return example
 
     def input_spec(self, meta):
-        return (meta["height"], meta["width"], meta["channels"]), "float32"
+        """Images of any height and width; the model resizes them to the training size."""
+        return (None, None, meta["channels"]), "float32"
 
     # Search space --------------------------------------------------------------
 
@@ -113,7 +141,7 @@ class ImageTask(automl.Task):
 
         meta = dataset.meta
         side = min(meta["height"], meta["width"])
-        x = inputs
+        x = layers.Resizing(meta["height"], meta["width"], name="input_resize")(inputs)
         if max(meta["height"], meta["width"]) > 96:
             target = hp.Choice("image/resolution", [64, 96, 128], default=96)
             scale = target / max(meta["height"], meta["width"])
@@ -123,7 +151,7 @@ class ImageTask(automl.Task):
             side = min(height, width)
         x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
         if self._statistics is None or self._statistics[0] is not dataset:
-            self._statistics = (dataset, *_channel_statistics(dataset.train.x))
+            self._statistics = (dataset, *_channel_statistics(dataset.train))
         _, mean, variance = self._statistics
         x = layers.Normalization(mean=mean, variance=variance, name="normalize")(x)
         x = self._augmentation(hp, x)
@@ -168,11 +196,29 @@ class ImageTask(automl.Task):
         return x
 
 
-def _channel_statistics(images):
-    """Per-channel mean and variance of images after rescaling to 0..1."""
-    scaled = images / 255.0
-    return (scaled.mean(axis=(0, 1, 2)).astype("float32"),
-            scaled.var(axis=(0, 1, 2)).astype("float32"))
+def _channel_statistics(split):
+    """Per-channel mean and variance of a split's images after rescaling to 0..1."""
+    count, total, squares = 0, 0.0, 0.0
+    for batch in split.batches(1024):
+        scaled = batch.astype("float64") / 255.0
+        count += scaled.shape[0] * scaled.shape[1] * scaled.shape[2]
+        total = total + scaled.sum(axis=(0, 1, 2))
+        squares = squares + (scaled**2).sum(axis=(0, 1, 2))
+    mean = total / count
+    return mean.astype("float32"), np.maximum(squares / count - mean**2, 0.0).astype("float32")
+
+
+def _capped(image, max_side):
+    """A PIL image scaled down so that its longest side is at most `max_side`."""
+    from PIL import Image
+
+    if not max_side or max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB" if image.mode not in ("LA", "1", "I", "I;16", "F") else "L")
+    return image.resize(size, Image.BILINEAR)
 
 
 def _conv_bn_relu(layers, x, filters, kernel, name):

@@ -267,19 +267,12 @@ class TextTask(automl.Task):
         return layers.GlobalAveragePooling1D(name="average")(x)
 
 
-def _text_batches(texts):
-    """Training texts as a batched string dataset."""
-    import tensorflow as tf
-
-    return tf.data.Dataset.from_tensor_slices(tf.constant([str(t) for t in texts])).batch(512)
-
-
 def _adapt(dataset, max_tokens, split):
     """`(vocabulary, idf weights)` of the training texts, most frequent token first."""
     from keras import layers
 
     adapted = layers.TextVectorization(max_tokens=max_tokens, output_mode="tf_idf", **split)
-    adapted.adapt(_text_batches(dataset.train.x))
+    adapted.adapt(dataset.train.stream().batch(512))
     vocabulary = adapted.get_vocabulary(include_special_tokens=False)
     # Keras keeps adapted IDF weights only in this attribute, special tokens first.
     idf = np.asarray(adapted._lookup_layer.idf_weights_const)[-len(vocabulary):]
@@ -299,7 +292,7 @@ def _naive_bayes_weights(dataset, vocabulary, split):
     classes = len(dataset.classes)
     labels = tf.data.Dataset.from_tensor_slices(np.asarray(dataset.train.y, dtype="int32"))
     counts = np.zeros((len(vocabulary) + 1, classes))
-    for texts, batch_labels in tf.data.Dataset.zip(_text_batches(dataset.train.x),
+    for texts, batch_labels in tf.data.Dataset.zip(dataset.train.stream().batch(512),
                                                    labels.batch(512)):
         bags = tf.cast(presence(texts), tf.float32)
         counts += tf.sparse.sparse_dense_matmul(

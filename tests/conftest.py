@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ["AUTOML_CACHE_DIR"] = tempfile.mkdtemp(prefix="automl-test-cache-")
 
 from automl.cli import cli  # noqa: E402
 
@@ -43,7 +45,7 @@ def write_image_folder(root, per_class=(12, 4, 4), classes=tuple(PATTERNS), seed
 
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory):
-    return write_image_folder(tmp_path_factory.mktemp("images"))
+    return write_image_folder(tmp_path_factory.mktemp("images"), per_class=(24, 4, 4))
 
 
 def invoke(*args):

@@ -56,12 +56,16 @@ def test_an_unreadable_image_is_named(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_mismatched_channels(tmp_path):
+def test_mixed_channels_take_the_most_common(tmp_path):
+    from automl.settings import from_mapping
+    from automl_plugins.image import ImageTask
+
     folder = write_image_folder(tmp_path / "data")
     write_image_folder(tmp_path / "data", per_class=(3, 0, 0), classes=("left",), seed=5, channels=3)
     # the RGB files overwrite some grayscale ones: both kinds are now present
-    result = search(folder, tmp_path / "run")
-    assert_one_line_error(result, "mismatched channels")
+    dataset = ImageTask().load(from_mapping({"task": "image", "data": folder, "out": "unused"}))
+    assert dataset.meta["channels"] == 1
+    assert dataset.train.head(100).shape[1:] == (8, 8, 1)
 
 
 def test_empty_folder(tmp_path):

@@ -17,7 +17,8 @@ def test_run_directory_holds_the_contracted_files(image_run):
     card = json.load(open(os.path.join(image_run, "model", "model_card.json")))
     assert card["task"] == "image"
     assert card["classes"] == ["bottom", "left", "top"]
-    assert card["input"] == {"name": "inputs", "shape": [None, 8, 8, 1], "dtype": "float32"}
+    assert card["input"] == {"name": "inputs", "shape": [None, None, None, 1], "dtype": "float32"}
+    assert (card["data"]["height"], card["data"]["width"]) == (8, 8)  # the training resolution
     test = card["metrics"]["test"]
     assert set(test["per_class"]) == {"bottom", "left", "top"}
     assert np.asarray(test["confusion_matrix"]).shape == (3, 3)
@@ -32,6 +33,26 @@ def test_run_directory_holds_the_contracted_files(image_run):
     assert max(float(r["val_accuracy"]) for r in rows) >= 0.9
     assert test["accuracy"] >= 0.9
     assert "optimizer/name" in rows[0]
+
+
+def test_saved_model_resizes_any_image_size_like_training(image_run):
+    """A batch at twice the training resolution gets the same answers as at 8x8."""
+    code = f"""
+import numpy as np, tensorflow as tf
+serve = tf.saved_model.load({image_run!r} + "/model/saved_model").signatures["serving_default"]
+x = np.random.RandomState(4).uniform(0, 255, size=(6, 8, 8, 1)).astype("float32")
+x[:2, 4:] = 230; x[2:4, :, :4] = 230; x[4:, :4] = 230
+large = x.repeat(2, axis=1).repeat(2, axis=2)
+small = serve(inputs=tf.constant(x))["probabilities"].numpy()
+twice = serve(inputs=tf.constant(large))["probabilities"].numpy()
+np.testing.assert_allclose(twice, small, atol=1e-4)
+wide = serve(inputs=tf.constant(np.zeros((2, 5, 13, 1), "float32")))["probabilities"].numpy()
+assert wide.shape == (2, 3)
+print("ok")
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
 
 
 def test_saved_model_serves_raw_pixels_like_the_keras_model(image_run):

@@ -40,19 +40,21 @@ def test_the_report_is_rebuilt_from_the_run_directory(image_run, tmp_path):
 def test_misclassified_examples_are_shown_with_their_labels():
     import numpy as np
 
+    from automl.data import Split
     from automl.report import misclassified_examples
 
     x = np.zeros((4, 8, 8, 1), dtype="float32")
     probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
-    examples = misclassified_examples("image", x, ["a.png", "b.png", "c.png", "d.png"],
-                                      np.array([0, 0, 1, 0]), probabilities.argmax(1),
-                                      probabilities, ["cat", "dog"])
+    images = Split(x, np.array([0, 0, 1, 0]), ["a.png", "b.png", "c.png", "d.png"])
+    examples = misclassified_examples("image", images, probabilities.argmax(1), probabilities,
+                                      ["cat", "dog"])
     assert [e["id"] for e in examples] == ["b.png", "d.png", "c.png"]
     assert examples[0]["predicted"] == "dog" and examples[0]["true"] == "cat"
     assert examples[0]["image"].startswith("data:image/png;base64,")
-    texts = misclassified_examples("text", np.array(["good", "bad"], dtype=object), None,
-                                   np.array([1, 1]), np.array([0, 1]),
-                                   np.array([[0.7, 0.3], [0.1, 0.9]]), ["neg", "pos"])
+    texts = misclassified_examples("text", Split(np.array(["good", "bad"], dtype=object),
+                                                 np.array([1, 1])),
+                                   np.array([0, 1]), np.array([[0.7, 0.3], [0.1, 0.9]]),
+                                   ["neg", "pos"])
     assert texts == [{"id": "test #0", "true": "pos", "predicted": "neg", "probability": 0.7,
                       "text": "good"}]
 

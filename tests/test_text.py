@@ -141,7 +141,8 @@ def test_folders_of_txt_files_per_class(tmp_path):
                                             "out": "unused"}))
     assert dataset.classes == ["cooking", "football", "weather"]
     assert len(dataset.train) + len(dataset.val) + len(dataset.test) == 36
-    assert dataset.train.x.dtype == object
+    texts = dataset.train.head(50)
+    assert texts.dtype == object and all(isinstance(t, str) for t in texts)
 
 
 def _family_model(family):
