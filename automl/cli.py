@@ -45,12 +45,50 @@ _SEARCH_OPTIONS = [
                  help="Allow downloading tfds data.  [default: off]"),
     click.option("--cache-dir", metavar="PATH",
                  help="Data cache folder.  [default: $AUTOML_CACHE_DIR or ~/.cache/keras-automl]"),
+    click.option("--threads", metavar="INTEGER",
+                 help="TensorFlow intra- and inter-op threads.  [default: all cores]"),
+    click.option("--strategy", metavar="[default|mirrored]",
+                 help="mirrored: train each trial data-parallel over the local GPUs.  "
+                      "[default: default]"),
+    click.option("--precision", metavar="[float32|mixed]",
+                 help="mixed: 16-bit compute on GPUs, float32 output.  [default: float32]"),
 ]
 
 _OVERWRITE_OPTION = click.option(
     "--overwrite", is_flag=True,
     help="Replace the search in an existing run directory; its model and report stay "
          "until the new export replaces them.  [default: off]")
+
+def _chief_options(function):
+    """`--chief`, `--listen` and `--worker-timeout` of a search that serves workers."""
+    options = [
+        click.option("--chief", is_flag=True,
+                     help="Serve trials to `automl worker` processes instead of running them "
+                          "here.  [default: off]"),
+        click.option("--listen", metavar="HOST:PORT",
+                     help="Where the chief listens (unauthenticated: a private network "
+                          "only).  [default: 127.0.0.1:8470]"),
+        click.option("--worker-timeout", metavar="SECONDS", type=click.FloatRange(min=1),
+                     help="A worker silent this long loses its trial to another.  "
+                          "[default: 60]"),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _chief(chief, listen, worker_timeout):
+    """The `ChiefOptions` of the flags, or None for a local search."""
+    from automl import distributed
+
+    if not chief:
+        if listen or worker_timeout:
+            raise AutomlError("--listen and --worker-timeout need --chief")
+        return None
+    host, port = distributed.parse_address(listen or f"127.0.0.1:{distributed.DEFAULT_PORT}")
+    return distributed.ChiefOptions(host, port,
+                                    worker_timeout or distributed.DEFAULT_WORKER_TIMEOUT)
+
 
 _JSON_OPTION = click.option("--json", "as_json", is_flag=True,
                             help="Print one JSON document on stdout (progress on stderr).")
@@ -178,16 +216,18 @@ def _search_options(function):
                     "--time-budget 10m")
 @_search_options
 @_OVERWRITE_OPTION
+@_chief_options
 @_JSON_OPTION
 @_verbose_option
-def search(as_json, overwrite, **options):
+def search(as_json, overwrite, chief, listen, worker_timeout, **options):
     """Search architectures and training settings, retrain the best, export it."""
     from automl import settings as settings_lib
 
     started = time.time()
     given = {k: v for k, v in options.items() if v is not None}
+    serving = _chief(chief, listen, worker_timeout)
     settings = settings_lib.from_mapping(given, source="search option")
-    _run(settings, started, as_json, overwrite, "search")
+    _run(settings, started, as_json, overwrite, "search", serving)
 
 
 @cli.command(epilog="\b\nExample:\n  automl run recipes/quickstart.yaml --set time_budget=5m")
@@ -205,11 +245,11 @@ def run(recipe, overrides, overwrite, as_json):
     _run(settings_lib.load_recipe(recipe, overrides), started, as_json, overwrite, "run")
 
 
-def _run(settings, started, as_json, overwrite, command):
+def _run(settings, started, as_json, overwrite, command, chief=None):
     from automl.pipeline import run_search
 
     card = run_search(settings, started_at=started, quiet_stdout=as_json, overwrite=overwrite,
-                      command=command)
+                      command=command, chief=chief)
     if as_json:
         _echo_json({"run": settings.out, "model": os.path.join(settings.out, "model"),
                     "card": card})
@@ -217,13 +257,15 @@ def _run(settings, started, as_json, overwrite, command):
 
 @cli.command(epilog="\b\nExample:\n  automl resume runs/photos")
 @click.argument("run_dir", metavar="RUN", type=click.Path())
+@_chief_options
 @_JSON_OPTION
 @_verbose_option
-def resume(run_dir, as_json):
+def resume(run_dir, chief, listen, worker_timeout, as_json):
     """Continue an interrupted search in RUN (or re-export a finished one)."""
     from automl.pipeline import resume_search
 
-    card = resume_search(run_dir, started_at=time.time(), quiet_stdout=as_json)
+    card = resume_search(run_dir, started_at=time.time(), quiet_stdout=as_json,
+                         chief=_chief(chief, listen, worker_timeout))
     finished = card is None
     if finished:
         click.echo(f"the search in {run_dir} has already finished; model in "
@@ -231,6 +273,33 @@ def resume(run_dir, as_json):
     if as_json:
         _echo_json({"run": run_dir, "model": os.path.join(run_dir, "model"),
                     "already_finished": finished, "card": card})
+
+
+@cli.command(epilog="\b\nExample:\n  automl worker --connect 10.0.0.5:8470 --out /shared/runs/photos "
+                    "--threads 4")
+@click.option("--connect", metavar="HOST:PORT",
+              help="The chief's address.  [default: $KERASTUNER_ORACLE_IP:"
+                   "$KERASTUNER_ORACLE_PORT]")
+@click.option("--out", "run_dir", metavar="PATH",
+              help="The search's run directory, shared with the chief.  [required]")
+@click.option("--threads", type=click.IntRange(min=1), metavar="INTEGER",
+              help="TensorFlow intra- and inter-op threads.  [default: the search's, else "
+                   "all cores]")
+@click.option("--id", "worker_id", metavar="NAME",
+              help="This worker's id.  [default: $KERASTUNER_TUNER_ID, else worker-HOST-PID]")
+@_verbose_option
+def worker(connect, run_dir, threads, worker_id):
+    """Run trials of a distributed search served by `automl search --chief`."""
+    from automl.worker import run_worker
+
+    if not connect and os.environ.get("KERASTUNER_ORACLE_IP"):
+        connect = (f"{os.environ['KERASTUNER_ORACLE_IP']}:"
+                   f"{os.environ.get('KERASTUNER_ORACLE_PORT', '')}")
+    missing = [flag for flag, value in (("--connect", connect), ("--out", run_dir)) if not value]
+    if missing:
+        raise click.UsageError(f"missing option{'s' * (len(missing) > 1)} "
+                               f"{', '.join(missing)}")
+    run_worker(connect, run_dir, threads, worker_id)
 
 
 @cli.command(epilog="\b\nExample:\n  automl report runs/photos")

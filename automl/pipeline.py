@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from automl import env, fingerprint, interrupt, registry, tensorboard
+from automl import devices, env, fingerprint, interrupt, registry, tensorboard
 from automl import report as report_lib, settings as settings_lib
 from automl.budget import Budget, retrain_fits, retrain_planned
 from automl.ensemble import average_model
@@ -99,12 +99,13 @@ def library_versions():
 
 
 def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=False,
-               overwrite=False, command="search"):
+               overwrite=False, command="search", chief=None):
     """Search, retrain, evaluate and export; returns the model card.
 
     With `overwrite`, an earlier search in the run directory is replaced; its model
     and report stay until the new export replaces them. With `quiet_stdout`,
-    progress goes to stderr, leaving stdout to the caller.
+    progress goes to stderr, leaving stdout to the caller. With `chief`
+    (`automl.distributed.ChiefOptions`), workers run the trials.
     """
     started_at = started_at or time.time()
     run = RunDir(settings.out)
@@ -113,6 +114,8 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     task = registry.get_task(settings.task)
     check_output(run, task.name, overwrite, resume, command)
     tf, keras = env.import_tensorflow()
+    devices.set_threads(tf, settings.threads)
+    strategy = devices.configure(tf, keras, settings)
     clock.switch("data")
     source_print = fingerprint.of_source(settings, task.file_extensions)
     if resume:
@@ -156,9 +159,22 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
                         clock, probe=probe, after_trial=lambda: save_state(False),
                         trial_done=lambda: write_run_report(
                             run, settings.objective, interim_card, interim=True,
-                            trials=tuner.oracle.trials.values()))
+                            trials=tuner.oracle.trials.values()),
+                        strategy=strategy)
+
+    def trial_ended(trial, seconds):  # a trial a worker ran, as the local loop ends one
+        tuner.save()
+        tuner.after_trial()
+        tuner.trial_done()
+        progress.trial_ended(trial, seconds, tuner)
+
     try:
-        tuner.search()
+        if chief is None:
+            tuner.search()
+        else:
+            from automl import distributed
+
+            distributed.serve(tuner, chief, run.path, trial_ended)
     except KeyboardInterrupt:
         raise SearchInterrupted(run.path) from None
     finally:
@@ -404,6 +420,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
             "max_trials": tuner.max_trials, "trials": len(trials),
             "completed": len(tuner.completed_trials()), "failed": len(failed),
             "promoted": sum(1 for t in trials if t.hyperparameters.values.get("tuner/trial_id")),
+            "workers": dict(sorted(tuner.workers.items())),
             "failures": {t.trial_id: t.message for t in failed},
             "best_trial": tuner.best_trial().trial_id, "exported_trial": best.trial_id,
             "ensemble": [t.trial_id for t in members],
@@ -451,7 +468,7 @@ def _scheduler_summary(tuner):
             "first_rung": tuner.oracle.first_rung}
 
 
-def resume_search(run_dir, started_at=None, quiet_stdout=False):
+def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None):
     """Continue the search in `run_dir`, or re-export a finished one whose export is missing.
 
     Returns the model card, or None when the search had already finished.
@@ -463,4 +480,5 @@ def resume_search(run_dir, started_at=None, quiet_stdout=False):
     state = run.read_state()
     if state.get("finished") and os.path.isfile(run.card):
         return None
-    return run_search(settings, started_at=started_at, resume=True, quiet_stdout=quiet_stdout)
+    return run_search(settings, started_at=started_at, resume=True, quiet_stdout=quiet_stdout,
+                      chief=chief)

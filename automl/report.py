@@ -20,6 +20,7 @@ from automl.export import replace_folder
 
 HISTORY_FILE = "history.json"
 EXAMPLES_FILE = "examples.json"
+WORKERS_FILE = "workers.json"      # trial id -> the worker that ran it (RUN/search)
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2430;background:#f5f6f8}
@@ -50,6 +51,7 @@ tr.best td{background:#fff6d9}tr.exported td{background:#e3f4e6}
 
 def trial_records(trials, project_dir):
     """Plain dicts of the trials, in trial id order, with learning curves where saved."""
+    workers = _read_json(os.path.join(project_dir, WORKERS_FILE), {})
     records = []
     for trial in sorted(trials, key=lambda t: t.trial_id):
         metrics = trial.metrics
@@ -63,6 +65,7 @@ def trial_records(trials, project_dir):
         records.append({
             "id": trial.trial_id,
             "status": trial.status,
+            "worker": workers.get(trial.trial_id, ""),
             "score": trial.score if completed else None,
             "family": next((str(v) for k, v in sorted(values.items()) if k.endswith("/family")),
                            "model"),
@@ -154,6 +157,7 @@ def trial_rows(records, objective):
         row = {
             "trial_id": record["id"],
             "status": record["status"],
+            "worker": record["worker"],
             objective: "" if record["score"] is None else f"{record['score']:.6f}",
             "seconds": "" if record["seconds"] is None else f"{record['seconds']:.2f}",
             "epochs": "" if record["epochs"] is None else int(record["epochs"]),
@@ -161,7 +165,7 @@ def trial_rows(records, objective):
         }
         row.update({name: record["hyperparameters"].get(name, "") for name in names})
         rows.append(row)
-    return ["trial_id", "status", objective, "seconds", "epochs", "message", *names], rows
+    return ["trial_id", "status", objective, "seconds", "epochs", "worker", "message", *names], rows
 
 
 def _csv_text(header, rows):

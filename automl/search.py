@@ -29,7 +29,10 @@ from automl.oracles import make_oracle, objective_for
 from automl.scheduler import Pace
 
 COMPLETED, FAILED = trial_lib.TrialStatus.COMPLETED, trial_lib.TrialStatus.FAILED
+# Values a chief adds to a trial it hands to a worker (never stored with the trial).
+REMOTE_DEADLINE, REMOTE_MIN_EPOCHS = "tuner/deadline", "tuner/min_epochs"
 DEFAULT_MAX_TRIALS = 20
+LOCAL_WORKER = "local"
 
 
 class TrialFailed(kt.errors.FailedTrialError):
@@ -72,8 +75,9 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
 
     def __init__(self, task, dataset, feeds, settings, budget, keras, tf, directory,
                  progress, clock, probe=None, after_trial=None, trial_done=None,
-                 overwrite=False):
+                 overwrite=False, strategy=None):
         self.task, self.dataset, self.feeds, self.settings = task, dataset, feeds, settings
+        self.strategy = strategy or tf.distribute.get_strategy()
         self.after_trial = after_trial or (lambda: None)
         self.trial_done = trial_done or (lambda: None)
         self.budget, self.keras, self.tf = budget, keras, tf
@@ -92,7 +96,9 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
             self.oracle.pace = self
         self.stop_reason = self.failure_note = None
         self.log_root = os.path.join(directory, "logs")
-        self.save()
+        self.workers = self._read_workers()
+        if not self._is_worker():
+            self.save()
 
     def schedule(self):
         """Rungs, first-rung data share and the first trial's rung, from the probe and budget."""
@@ -110,6 +116,18 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         """Write the oracle and tuner state (atomically) so the search can resume."""
         self.oracle.save()
         write_json(self._get_tuner_fname(), self.get_state())
+        self.save_workers()
+
+    def save_workers(self):
+        write_json(os.path.join(self.project_dir, report.WORKERS_FILE), self.workers)
+
+    def _read_workers(self):
+        """`{trial id: worker id}` of the trials run so far (`local` without workers)."""
+        try:
+            with open(os.path.join(self.project_dir, report.WORKERS_FILE), encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return {}
 
     def batch_size(self, hp):
         return self.settings.batch_size or self.task.batch_size(hp)
@@ -121,14 +139,15 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         """Build (or continue) and train one model; returns `(model, history, seconds)`."""
         keras = self.keras
         keras.utils.set_random_seed(seed)
-        batch_size = self.batch_size(hp)
+        batch_size = self.batch_size(hp) * self.strategy.num_replicas_in_sync
         for attempt in (0, 1):
             try:
                 plan = space.TrainingPlan(self.feeds.steps(split, batch_size, fraction),
                                           epochs, initial_epoch)
-                model = self.hypermodel.build_for(hp, plan)
-                if weights:
-                    model.load_weights(weights)
+                with self.strategy.scope():
+                    model = self.hypermodel.build_for(hp, plan)
+                    if weights:
+                        model.load_weights(weights)
                 callbacks = [interrupt.keras_callback(keras), keras.callbacks.TerminateOnNaN(),
                              budget_rules.deadline_callback(keras, deadline, min_epochs)]
                 if on_epoch is not None:
@@ -161,16 +180,12 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         initial = int(values.get("tuner/initial_epoch", 0))
         fraction = float(values.get("tuner/fraction", 1.0))
         parent = values.get("tuner/trial_id")
-        first = not self.completed_trials()
-        one_epoch = self.probe.trial_seconds(1, fraction) if self.probe else 0.0
-        deadline = budget_rules.trial_deadline(
-            time.time(), self.search_deadline(), self.trial_estimate(trial),
-            self.settings.time_budget, first_minimum=one_epoch if first else None)
+        deadline, min_epochs = self.trial_limits(trial)
         model, history, seconds = self.fit(
             hp, "train", epochs, deadline, seed=self.settings.seed + int(trial.trial_id),
             initial_epoch=initial, fraction=fraction,
             weights=self.weights_path(parent) if parent else None,
-            min_epochs=1 if first else 0, on_epoch=self.on_epoch,
+            min_epochs=min_epochs, on_epoch=self.on_epoch,
             log_dir=tensorboard.trial_log_dir(self.log_root, trial.trial_id))
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
@@ -189,6 +204,25 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
                 "epochs_run": len(scores), "fit_seconds": seconds,
                 "epoch_seconds": seconds / len(scores) / fraction,
                 "parameters": model.count_params()}
+
+    def trial_limits(self, trial):
+        """`(deadline, minimum epochs)` of a trial about to run.
+
+        A trial handed out by a chief (`automl.distributed`) carries both, decided
+        where the budget is kept; otherwise they come from this search's budget. The
+        first trial of a search always trains at least one epoch.
+        """
+        values = trial.hyperparameters.values
+        if REMOTE_DEADLINE in values:
+            return (values[REMOTE_DEADLINE] or float("inf"),
+                    int(values.get(REMOTE_MIN_EPOCHS, 0)))
+        first = not self.completed_trials()
+        one_epoch = self.probe.trial_seconds(1, float(values.get("tuner/fraction", 1.0))) \
+            if self.probe else 0.0
+        deadline = budget_rules.trial_deadline(
+            time.time(), self.search_deadline(), self.trial_estimate(trial),
+            self.settings.time_budget, first_minimum=one_epoch if first else None)
+        return deadline, 1 if first else 0
 
     def on_epoch(self, epoch, logs):
         """Called after every epoch of a trial: keeps the saved elapsed time current."""
@@ -439,6 +473,7 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
                 # A trial killed after its results were recorded runs again from scratch.
                 trial.metrics = metrics_tracking.MetricsTracker()
                 trial.score, trial.best_step = None, 0
+            self.workers[trial.trial_id] = LOCAL_WORKER
             self.progress.trial_started(trial, self)
             started = time.time()
             try:

@@ -11,6 +11,7 @@ from typing import Optional
 
 import yaml
 
+from automl.devices import PRECISIONS, STRATEGIES
 from automl.errors import AutomlError
 
 TUNERS = ("bayesian", "random", "hyperband", "grid")
@@ -40,6 +41,9 @@ class Settings:
     data_dir: Optional[str] = None
     download: bool = False
     cache_dir: Optional[str] = None
+    threads: Optional[int] = None
+    strategy: str = "default"
+    precision: str = "float32"
     options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -54,8 +58,12 @@ class Settings:
             raise AutomlError(
                 f"unknown scheduler '{self.scheduler}' (choose one of: {', '.join(SCHEDULERS)})"
             )
+        for name, choices in (("strategy", STRATEGIES), ("precision", PRECISIONS)):
+            if getattr(self, name) not in choices:
+                raise AutomlError(f"unknown {name} '{getattr(self, name)}' (choose one of: "
+                                  f"{', '.join(choices)})")
         for name, low in (("max_trials", 1), ("epochs", 1), ("batch_size", 1),
-                          ("max_failures", 1), ("ensemble", 1)):
+                          ("max_failures", 1), ("ensemble", 1), ("threads", 1)):
             value = getattr(self, name)
             if value is not None and value < low:
                 raise AutomlError(f"{name} must be at least {low}, got {value}")

@@ -22,11 +22,15 @@ class TrainingPlan:
 
 
 def add_head(hp, keras, features, num_classes):
-    """Dropout and a softmax layer named `probabilities` on top of `features`."""
+    """Dropout and a softmax layer named `probabilities` on top of `features`.
+
+    The softmax computes in float32 also under a mixed-precision policy.
+    """
     rate = hp.Float("head/dropout", 0.0, 0.5, step=0.1, default=0.2)
     if rate:
         features = keras.layers.Dropout(rate, name="head_dropout")(features)
-    return keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(features)
+    return keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
+                              name="probabilities")(features)
 
 
 def learning_rate(hp, keras, plan):

@@ -8,6 +8,10 @@ import numpy as np
 import automl
 
 
+JITTER_MIN_SIDE = 32  # smaller images are not jittered: every pixel matters there
+JITTER_SHARE = 0.5    # share of training batches jittered
+
+
 def _as_channels_last(array):
     array = np.asarray(array)
     return array[..., None] if array.ndim == 2 else array
@@ -181,6 +185,26 @@ class ImageTask(automl.Task):
                 pool = layers.MaxPooling2D if pooling == "max" else layers.AveragePooling2D
                 x = pool(2, name=f"stage{stage + 1}_pool")(x)
         return layers.GlobalAveragePooling2D(name="global_pool")(x)
+
+    def augment(self, hp, x):
+        """Resolution jitter on half the training batches (images of 32 pixels or more).
+
+        Such a batch is scaled down by a random factor between 1 and 2 and back up, as
+        an image served at another resolution is by the model's own resize, so the
+        model answers alike at any size.
+        """
+        import tensorflow as tf
+
+        size = tf.shape(x)[1:3]
+
+        def jitter():
+            factor = tf.random.uniform([], 0.5, 1.0)
+            smaller = tf.maximum(tf.cast(tf.cast(size, tf.float32) * factor, tf.int32), 1)
+            return tf.image.resize(tf.image.resize(x, smaller, antialias=True), size)
+
+        apply = tf.logical_and(tf.reduce_min(size) >= JITTER_MIN_SIDE,
+                               tf.random.uniform([]) < JITTER_SHARE)
+        return tf.cond(apply, jitter, lambda: x)
 
     def _augmentation(self, hp, x):
         from keras import layers

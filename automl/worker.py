@@ -1,0 +1,224 @@
+"""A worker of a distributed search: pulls trials from the chief and runs them.
+
+`automl worker --connect HOST:PORT --out RUN` reads the search's settings from
+`RUN/recipe.yaml` (written by the chief before it listens), loads the data through
+the data cache, and asks the chief for trials with keras-tuner's `OracleClient`
+under its own worker id (by default `worker-HOST-PID`, unique per process). Each
+trial runs exactly as in a local search and saves its weights, history and logs
+into RUN, which all processes share. While a trial runs, a heartbeat tells the chief
+the worker is alive. The worker exits 0 when the chief says the search is over, or
+when the chief is gone and `RUN/search/ended` says the search ended; a chief that is
+gone before the end (killed, being resumed) is waited for.
+"""
+
+import os
+import socket
+import sys
+import threading
+import time
+
+from automl import distributed, interrupt, registry
+from automl.errors import AutomlError
+
+CONNECT_SECONDS = 60      # how long a worker waits for a chief that is not listening yet
+RECONNECT_SECONDS = 600   # how long it waits for a chief that went away mid-search
+CALL_SECONDS = 30         # longest a single request to the chief may take
+HEARTBEAT_SECONDS = 5
+POLL_SECONDS = 1.0
+
+
+def default_worker_id():
+    return f"worker-{socket.gethostname()}-{os.getpid()}"
+
+
+def _client_class():
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_client
+    from keras_tuner.src.engine import trial as trial_lib
+
+    class WorkerClient(oracle_client.OracleClient):
+        """keras-tuner's `OracleClient` with bounded waits instead of an hour per request."""
+
+        def __init__(self, oracle, address, worker_id):
+            import grpc
+
+            self._oracle = oracle
+            self.channel = grpc.insecure_channel(address)
+            self.stub = protos.get_service_grpc().OracleStub(self.channel)
+            self.tuner_id = worker_id
+            self.multi_worker, self.should_report = False, True
+
+        def wait_for_chief(self, seconds):
+            import grpc
+
+            try:
+                grpc.channel_ready_future(self.channel).result(timeout=seconds)
+                return True
+            except grpc.FutureTimeoutError:
+                return False
+
+        def create_trial(self, tuner_id):
+            response = self.stub.CreateTrial(
+                protos.get_service().CreateTrialRequest(tuner_id=tuner_id), timeout=CALL_SECONDS)
+            return trial_lib.Trial.from_proto(response.trial)
+
+        def update_trial(self, trial_id, metrics, step=0):
+            response = self.stub.UpdateTrial(protos.get_service().UpdateTrialRequest(
+                trial_id=trial_id, metrics=metrics, step=step), timeout=CALL_SECONDS)
+            return trial_lib.Trial.from_proto(response.trial)
+
+        def end_trial(self, trial):
+            self.stub.EndTrial(protos.get_service().EndTrialRequest(trial=trial.to_proto()),
+                               timeout=CALL_SECONDS)
+
+        def get_trial(self, trial_id):
+            response = self.stub.GetTrial(protos.get_service().GetTrialRequest(
+                trial_id=trial_id), timeout=CALL_SECONDS)
+            return trial_lib.Trial.from_proto(response.trial)
+
+    return WorkerClient
+
+
+class Heartbeat:
+    """Tells the chief every few seconds that this worker still runs `trial_id`."""
+
+    def __init__(self, client, trial_id):
+        self.client, self.trial_id = client, trial_id
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self):
+        while not self.stopped.wait(HEARTBEAT_SECONDS):
+            try:
+                self.client.get_trial(self.trial_id)
+            except Exception:  # the chief is away: the trial's result is sent when it returns
+                pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+
+
+def _say(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_worker(address, run_path, threads=None, worker_id=None):
+    """Run trials from the chief at `address` until the search is over."""
+    host, port = distributed.parse_address(address)
+    worker_id = worker_id or os.environ.get("KERASTUNER_TUNER_ID") or default_worker_id()
+    recipe = os.path.join(run_path, "recipe.yaml")
+    waited = time.time()
+    while not os.path.isfile(recipe):
+        if time.time() - waited > CONNECT_SECONDS:
+            raise AutomlError(f"{run_path} holds no search (no recipe.yaml): start the chief "
+                              f"with `automl search ... --out {run_path} --chief` first")
+        time.sleep(POLL_SECONDS)
+    if os.path.exists(distributed.ended_path(run_path)):
+        _say(f"worker {worker_id}: the search in {run_path} is over")
+        return 0
+    from automl import devices, env, settings as settings_lib
+
+    settings = settings_lib.load_recipe(recipe, [f"out={run_path}"], legacy=True)
+    # keras-tuner's own variables: its tuner then reports to the chief, not to an oracle file.
+    os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host,
+                      KERASTUNER_ORACLE_PORT=str(port))
+    tf, keras = env.import_tensorflow()
+    devices.set_threads(tf, threads or settings.threads)
+    strategy = devices.configure(tf, keras, settings)
+    tuner = _tuner(settings, run_path, tf, keras, strategy)
+    client = _client_class()(tuner.oracle._oracle, f"{host}:{port}", worker_id)
+    if not client.wait_for_chief(CONNECT_SECONDS):
+        raise AutomlError(f"no chief is listening on {host}:{port} (waited {CONNECT_SECONDS}s)")
+    tuner.oracle = client
+    _say(f"worker {worker_id}: connected to {host}:{port}")
+    ran = 0
+    while True:
+        interrupt.check()
+        trial = _ask(client, worker_id, run_path)
+        if trial is None or trial.status == "STOPPED":
+            break
+        if trial.status != "RUNNING":
+            time.sleep(POLL_SECONDS)
+            continue
+        _run(tuner, client, trial, worker_id)
+        ran += 1
+    _say(f"worker {worker_id}: the search is over ({ran} trials run here)")
+    return ran
+
+
+def _tuner(settings, run_path, tf, keras, strategy):
+    from automl.budget import Budget
+    from automl.feeds import Feeds
+    from automl.progress import Progress
+    from automl.search import SearchTuner
+    from automl.timing import PhaseClock
+
+    task = registry.get_task(settings.task)
+    dataset = task.load(settings)
+    tf.config.experimental.enable_op_determinism()
+    feeds = Feeds(task, dataset, settings.seed, tf)
+    budget = Budget(None, time.time())
+    progress = Progress(settings, budget, live=False, to_stderr=True)
+    return SearchTuner(task, dataset, feeds, settings, budget, keras, tf, run_path, progress,
+                       PhaseClock(time.time()), strategy=strategy)
+
+
+def _ask(client, worker_id, run_path):
+    """The chief's next trial for this worker; None when the search ended without it."""
+    import grpc
+
+    lost = None
+    while True:
+        try:
+            return client.create_trial(worker_id)
+        except grpc.RpcError:
+            if os.path.exists(distributed.ended_path(run_path)):
+                return None
+            lost = lost or time.time()
+            if time.time() - lost > RECONNECT_SECONDS:
+                raise AutomlError(f"lost the chief for {RECONNECT_SECONDS}s and the search has "
+                                  "not ended: resume it with `automl resume RUN --chief`") from None
+            time.sleep(POLL_SECONDS)
+
+
+def _run(tuner, client, trial, worker_id):
+    """Run one trial as a local search does, then report it to the chief."""
+    import grpc
+    from keras_tuner.src.engine import metrics_tracking
+
+    from automl.memory import released_after
+    from automl.search import _one_line
+
+    trial.metrics = metrics_tracking.MetricsTracker()
+    trial.score, trial.best_step = None, 0
+    _say(f"worker {worker_id}: trial {trial.trial_id} started")
+    started = time.time()
+    with Heartbeat(client, trial.trial_id):
+        try:
+            with released_after(tuner.keras):
+                results = tuner.run_trial(trial)
+            results["trial_seconds"] = time.time() - started
+            trial.status = "COMPLETED"
+        except Exception as error:
+            import keras_tuner as kt
+
+            if isinstance(error, kt.errors.FatalError):
+                raise
+            results, trial.status = None, "FAILED"
+            trial.hyperparameters.values[distributed.MESSAGE] = _one_line(error)
+    for attempt in range(RECONNECT_SECONDS // 2):
+        try:
+            if results is not None:
+                client.update_trial(trial.trial_id, results)
+            client.end_trial(trial)
+            break
+        except grpc.RpcError:
+            time.sleep(2)
+    score = results.get(tuner.oracle.objective.name) if results else None
+    outcome = f"{score:.4f}" if score is not None else trial.status.lower()
+    _say(f"worker {worker_id}: trial {trial.trial_id} {tuner.oracle.objective.name} {outcome} "
+         f"({time.time() - started:.1f}s)")

@@ -1,0 +1,164 @@
+"""Distributed searches: a chief serving trials to worker processes, lost workers, devices."""
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from conftest import assert_one_line_error, invoke, run_python
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start(*args):
+    return subprocess.Popen([sys.executable, "-m", "automl", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _chief(data, run, port, *extra):
+    return _start("search", "--task", "image", "--data", data, "--out", run, "--tuner", "random",
+                  "--epochs", 1, "--chief", "--listen", f"127.0.0.1:{port}", *extra)
+
+
+def _worker(run, port, name):
+    return _start("worker", "--connect", f"127.0.0.1:{port}", "--out", run, "--threads", 1,
+                  "--id", name)
+
+
+def _finish(process, timeout):
+    output, _ = process.communicate(timeout=timeout)
+    return process.returncode, output
+
+
+def _trial_rows(run):
+    return list(csv.DictReader(open(os.path.join(run, "report", "trials.csv"))))
+
+
+def test_a_chief_and_two_workers_share_the_trials(image_folder, tmp_path):
+    run, port = tmp_path / "run", _free_port()
+    chief = _chief(image_folder, run, port, "--max-trials", 4)
+    workers = [_worker(run, port, name) for name in ("alpha", "beta")]
+    code, output = _finish(chief, 300)
+    assert code == 0, output
+    ended = time.time()
+    for worker in workers:
+        worker_code, worker_output = _finish(worker, 60)
+        assert worker_code == 0, worker_output
+        assert "the search is over" in worker_output
+    assert time.time() - ended < 30
+    rows = _trial_rows(run)
+    assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2", "3"]
+    assert all(r["status"] == "COMPLETED" for r in rows)
+    assert {r["worker"] for r in rows} == {"alpha", "beta"}
+    card = json.load(open(run / "model" / "model_card.json"))
+    assert card["search"]["completed"] == 4
+    assert card["search"]["workers"] == {r["trial_id"]: r["worker"] for r in rows}
+    assert card["search"]["exported_trial"] in card["search"]["workers"]
+    assert os.path.exists(run / "model" / "saved_model" / "saved_model.pb")
+    assert os.path.exists(run / "search" / "ended")
+    # A worker started after the end finds the search over and exits at once.
+    late = _worker(run, port, "late")
+    late_code, late_output = _finish(late, 30)
+    assert late_code == 0 and "is over" in late_output
+
+
+def test_the_trial_of_a_killed_worker_runs_again_on_another(image_folder, tmp_path):
+    run, port = tmp_path / "run", _free_port()
+    chief = _chief(image_folder, run, port, "--max-trials", 3, "--worker-timeout", 5)
+    doomed = _worker(run, port, "doomed")
+    started = time.time()
+    while not os.path.exists(run / "search" / "trial_0" / "trial.json"):
+        assert time.time() - started < 120, "the first trial never started"
+        time.sleep(0.2)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    survivor = _worker(run, port, "survivor")
+    code, output = _finish(chief, 300)
+    assert code == 0, output
+    assert "worker doomed is silent: trial 0 will run again" in output
+    survivor_code, survivor_output = _finish(survivor, 60)
+    assert survivor_code == 0, survivor_output
+    rows = _trial_rows(run)
+    assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2"]
+    assert all(r["status"] == "COMPLETED" for r in rows)
+    assert {r["worker"] for r in rows} == {"survivor"}
+
+
+def test_mirrored_training_over_two_logical_devices_exports_the_contract(image_folder, tmp_path):
+    run = tmp_path / "run"
+    code = f"""
+import json, sys, numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from click.testing import CliRunner
+from automl.cli import cli
+result = CliRunner().invoke(cli, ["search", "--task", "image", "--data", {image_folder!r},
+    "--out", {str(run)!r}, "--max-trials", "1", "--epochs", "2", "--strategy", "mirrored"])
+assert result.exit_code == 0, result.output
+card = json.load(open({str(run)!r} + "/model/model_card.json"))
+assert card["input"] == {{"name": "inputs", "shape": [None, None, None, 1], "dtype": "float32"}}
+serve = tf.saved_model.load({str(run)!r} + "/model/saved_model").signatures["serving_default"]
+out = serve(inputs=tf.zeros([3, 8, 8, 1]))
+assert sorted(out) == ["label", "probabilities"] and out["probabilities"].shape == (3, 3)
+print("replicas", len(tf.config.list_logical_devices("CPU")))
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "replicas 2" in result.stdout
+
+
+def test_mirrored_strategy_uses_every_logical_device():
+    code = """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from automl import devices
+from automl.settings import from_mapping
+settings = from_mapping({"task": "image", "data": "digits", "out": "x", "strategy": "mirrored"})
+print("replicas", devices.configure(tf, keras, settings).num_replicas_in_sync)
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "replicas 2" in result.stdout
+
+
+def test_mixed_precision_without_a_gpu_is_refused(tmp_path):
+    result = invoke("search", "--task", "image", "--data", "digits", "--out", tmp_path / "run",
+                    "--max-trials", 1, "--precision", "mixed")
+    assert_one_line_error(result, "--precision mixed needs a GPU")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_softmax_stays_float32_under_mixed_precision():
+    code = """
+import keras, keras_tuner as kt
+keras.mixed_precision.set_global_policy("mixed_float16")
+from automl import space
+hp = kt.HyperParameters()
+inputs = keras.Input((4,))
+outputs = space.add_head(hp, keras, keras.layers.Dense(8)(inputs), 3)
+print(keras.layers.Dense(8).compute_dtype, outputs.dtype)
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["float16", "float32"]
+
+
+def test_chief_flags_are_checked(tmp_path):
+    result = invoke("search", "--task", "image", "--data", "digits", "--out", tmp_path / "run",
+                    "--listen", "127.0.0.1:9")
+    assert_one_line_error(result, "--listen and --worker-timeout need --chief")
+    result = invoke("search", "--task", "image", "--data", "digits", "--out", tmp_path / "run",
+                    "--chief", "--listen", "nowhere")
+    assert_one_line_error(result, "malformed address 'nowhere'")
+    result = invoke("worker", "--out", tmp_path / "run")
+    assert_one_line_error(result, "--connect")
