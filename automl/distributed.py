@@ -29,7 +29,6 @@ from concurrent import futures
 
 from automl import interrupt
 from automl.errors import AutomlError
-from automl.search import LOCAL_WORKER, REMOTE_DEADLINE, REMOTE_MIN_EPOCHS
 
 ENDED_FILE = "ended"          # RUN/search/ended: the search handed out its last trial
 MESSAGE = "tuner/message"     # a failed trial's message, sent back by its worker
@@ -66,6 +65,8 @@ def _servicer_class():
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief
     from keras_tuner.src.engine import metrics_tracking, trial as trial_lib
+
+    from automl.search import REMOTE_DEADLINE, REMOTE_MIN_EPOCHS
 
     status = trial_lib.TrialStatus
 
@@ -208,6 +209,8 @@ def serve(tuner, options, run_path, trial_ended):
     """
     import grpc
     from keras_tuner.src import protos
+
+    from automl.search import LOCAL_WORKER
 
     if os.path.exists(ended_path(run_path)):
         os.remove(ended_path(run_path))

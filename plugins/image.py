@@ -146,6 +146,10 @@ class ImageTask(automl.Task):
         meta = dataset.meta
         side = min(meta["height"], meta["width"])
         x = layers.Resizing(meta["height"], meta["width"], name="input_resize")(inputs)
+        if side >= JITTER_MIN_SIDE:
+            # A 3x3 mean filter evens out the small blur that resizing adds to images
+            # served at another resolution, so labels do not hinge on the finest detail.
+            x = layers.AveragePooling2D(3, strides=1, padding="same", name="low_pass")(x)
         if max(meta["height"], meta["width"]) > 96:
             target = hp.Choice("image/resolution", [64, 96, 128], default=96)
             scale = target / max(meta["height"], meta["width"])

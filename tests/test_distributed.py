@@ -49,10 +49,12 @@ def test_a_chief_and_two_workers_share_the_trials(image_folder, tmp_path):
     code, output = _finish(chief, 300)
     assert code == 0, output
     ended = time.time()
+    assert "oneDNN" not in output and "0000" not in output  # no TensorFlow log lines
     for worker in workers:
         worker_code, worker_output = _finish(worker, 60)
         assert worker_code == 0, worker_output
         assert "the search is over" in worker_output
+        assert "oneDNN" not in worker_output
     assert time.time() - ended < 30
     rows = _trial_rows(run)
     assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2", "3"]
