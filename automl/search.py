@@ -58,6 +58,7 @@ class TaskHyperModel(kt.HyperModel):
         features = self.task.build(hp, inputs, self.training_data)
         outputs = space.add_head(hp, keras, features, len(self.dataset.classes))
         model = keras.Model(inputs, outputs, name=f"{self.task.name}_classifier")
+        self.task.initialize(hp, model, self.training_data)
         return space.compile_model(hp, keras, model, plan)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from automl import data as data_lib
 from automl.errors import AutomlError
 
-API_VERSION = "2.0"  # a plugin of the same major version and no newer minor one loads
+API_VERSION = "2.1"  # a plugin of the same major version and no newer minor one loads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +129,13 @@ class Task:
         here, inside the model, so the export takes raw examples.
         """
         raise NotImplementedError
+
+    def initialize(self, hp, model, dataset):
+        """Set starting weights of a newly built `model` (default: Keras's initializers).
+
+        Called once per model, before training; the classification head is the
+        layer named `probabilities`.
+        """
 
     def batch_size(self, hp):
         """Training batch size for the configuration `hp` (default: `default_batch_size`)."""

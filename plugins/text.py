@@ -10,6 +10,7 @@ import automl
 CSV_SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val",
               "dev": "val", "test": "test"}
 SEQUENCE_LENGTHS = (32, 64, 128, 256, 512)
+VOCABULARY_SIZES = (10000, 20000, 50000)
 CHARACTER_NGRAMS = (2, 3, 4, 5)
 
 
@@ -144,19 +145,15 @@ class TextTask(automl.Task):
         feature scaling of NBSVM, Wang and Manning 2012). Without a weighting the
         layer outputs token ids padded to `sequence_length`.
 
-        The adapted vocabulary and weights are cached; the layer itself is new for
-        every model, since a layer called in several models keeps every one of them alive.
+        One vocabulary per token kind, adapted at the largest size and cut to
+        `max_tokens` (most frequent first), and its weights are cached; the layer
+        itself is new for every model, since a layer called in several models keeps
+        every one of them alive.
         """
         from keras import layers
 
-        split = {"split": "character", "ngrams": CHARACTER_NGRAMS, "standardize": "lower"} \
-            if tokens == "characters" else {"ngrams": ngrams}
-        if self._dataset is not dataset:
-            self._dataset, self._vocabularies = dataset, {}
-        key = (max_tokens, tokens, ngrams)
-        if key not in self._vocabularies:
-            self._vocabularies[key] = _adapt(dataset, max_tokens, split)
-        vocabulary, idf = self._vocabularies[key]
+        split = _split(tokens, ngrams)
+        vocabulary, idf = self._vocabulary(dataset, tokens, ngrams, max_tokens)
         if sequence_length is not None:
             # In "int" mode max_tokens counts the padding and OOV tokens.
             layer = layers.TextVectorization(max_tokens=max_tokens, output_mode="int",
@@ -170,23 +167,56 @@ class TextTask(automl.Task):
         elif weighting == "tf_idf":
             weights = idf[:len(vocabulary)]
         else:
-            weights_key = (*key, "naive_bayes")
-            if weights_key not in self._vocabularies:
-                self._vocabularies[weights_key] = _naive_bayes_weights(
-                    dataset, vocabulary, split)
-            weights = self._vocabularies[weights_key]
+            weights = _naive_bayes_scale(self._ratios(dataset, tokens, ngrams)[:len(vocabulary)])
         layer = layers.TextVectorization(
             max_tokens=max_tokens, output_mode="multi_hot" if weights is None else "tf_idf",
             name="vectorize", **split)
         layer.set_vocabulary(vocabulary, idf_weights=weights)
         return layer
 
+    def _vocabulary(self, dataset, tokens, ngrams, max_tokens):
+        if self._dataset is not dataset:
+            self._dataset, self._vocabularies = dataset, {}
+        key = (tokens, ngrams)
+        if key not in self._vocabularies:
+            self._vocabularies[key] = _adapt(dataset, max(max_tokens, *VOCABULARY_SIZES),
+                                             _split(tokens, ngrams))
+        vocabulary, idf = self._vocabularies[key]
+        return vocabulary[:max_tokens - 1], idf[:max_tokens - 1]
+
+    def _ratios(self, dataset, tokens, ngrams):
+        key = (tokens, ngrams, "naive_bayes")
+        if key not in self._vocabularies or self._dataset is not dataset:
+            vocabulary, _ = self._vocabulary(dataset, tokens, ngrams, VOCABULARY_SIZES[-1])
+            self._vocabularies[key] = _log_count_ratios(dataset, vocabulary, _split(tokens, ngrams))
+        return self._vocabularies[key]
+
+    def initialize(self, hp, model, dataset):
+        """A linear bag of naive-Bayes-weighted n-grams starts as the naive Bayes classifier.
+
+        Its head kernel holds each n-gram's log-count ratios divided by the n-gram's
+        weight in the bag, so the first logits are the naive Bayes log-odds and
+        training refines them (as NBSVM interpolates towards naive Bayes).
+        """
+        values = hp.values
+        if (values.get("text/family") != "bag" or values.get("text/depth", 0)
+                or values.get("text/bag/weighting") != "naive_bayes"):
+            return
+        tokens, ngrams = values["text/bag/tokens"], values["text/bag/ngrams"]
+        ratios = self._ratios(dataset, tokens, ngrams)
+        head = model.get_layer("probabilities")
+        kernel, bias = (np.zeros(tuple(w.shape), "float32") for w in head.weights)
+        rows = min(len(ratios), kernel.shape[0] - 1)  # row 0 is the unknown token
+        scale = _naive_bayes_scale(ratios[:rows])
+        kernel[1:rows + 1] = ratios[:rows] / np.where(scale > 0, scale, 1.0)[:, None]
+        head.set_weights([kernel, bias])
+
     def build(self, hp, inputs, dataset):
         from keras import layers
 
         family = hp.Choice("text/family", ["bag", "embedding", "cnn", "rnn", "transformer"],
                            default="bag")
-        max_tokens = hp.Choice("text/max_tokens", [10000, 20000, 50000], default=20000)
+        max_tokens = hp.Choice("text/max_tokens", list(VOCABULARY_SIZES), default=20000)
         if family == "bag":
             x = self._bag(hp, inputs, dataset, max_tokens)
         else:
@@ -279,8 +309,20 @@ def _adapt(dataset, max_tokens, split):
     return vocabulary, idf
 
 
-def _naive_bayes_weights(dataset, vocabulary, split):
-    """Each token's largest |log-count ratio| of one class against the rest, on train only.
+def _split(tokens, ngrams):
+    """TextVectorization arguments for word n-grams or character 2- to 5-grams."""
+    if tokens == "characters":
+        return {"split": "character", "ngrams": CHARACTER_NGRAMS, "standardize": "lower"}
+    return {"ngrams": ngrams}
+
+
+def _naive_bayes_scale(ratios):
+    """Each token's weight in a naive-Bayes bag: its largest |log-count ratio|."""
+    return np.abs(ratios).max(axis=1).astype("float32")
+
+
+def _log_count_ratios(dataset, vocabulary, split):
+    """`[tokens, classes]` log-count ratios of each class against the rest, on train only.
 
     Counts are document frequencies smoothed by one.
     """
@@ -300,4 +342,4 @@ def _naive_bayes_weights(dataset, vocabulary, split):
     rest = counts.sum(axis=1, keepdims=True) - counts + 1.0
     counts += 1.0
     ratios = np.log(counts / counts.sum(axis=0)) - np.log(rest / rest.sum(axis=0))
-    return np.abs(ratios[1:]).max(axis=1).astype("float32")  # row 0 counts unknown tokens
+    return ratios[1:].astype("float32")  # row 0 counts unknown tokens

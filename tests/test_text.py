@@ -260,6 +260,17 @@ def test_naive_bayes_weights_favour_tokens_that_tell_classes_apart():
     assert weights["good"] == pytest.approx(weights["bad"])
 
 
+def test_naive_bayes_bag_starts_as_the_naive_bayes_classifier():
+    from automl import env
+
+    tf, _ = env.import_tensorflow()
+    model, hp, x, y = _family_model("bag")
+    assert hp.values["text/bag/weighting"] == "naive_bayes" and hp.values["text/depth"] == 0
+    untrained = model.predict(tf.constant(list(x)), verbose=0).argmax(axis=1)
+    assert np.mean(untrained == y) >= 0.9
+    assert not model.get_layer("probabilities").kernel.numpy()[0].any()  # unknown token
+
+
 @pytest.mark.parametrize("family", ["embedding", "rnn"])
 def test_sequence_models_ignore_padding(family):
     from automl import env
