@@ -8,7 +8,7 @@ import numpy as np
 import automl
 
 
-JITTER_MIN_SIDE = 32  # smaller images are not jittered: every pixel matters there
+SMALL_SIDE = 32       # smaller images are neither jittered nor low-passed: every pixel matters
 JITTER_SHARE = 0.5    # share of training batches jittered
 
 
@@ -146,7 +146,7 @@ class ImageTask(automl.Task):
         meta = dataset.meta
         side = min(meta["height"], meta["width"])
         x = layers.Resizing(meta["height"], meta["width"], name="input_resize")(inputs)
-        if side >= JITTER_MIN_SIDE:
+        if side >= SMALL_SIDE:
             # A 3x3 mean filter evens out the small blur that resizing adds to images
             # served at another resolution, so labels do not hinge on the finest detail.
             x = layers.AveragePooling2D(3, strides=1, padding="same", name="low_pass")(x)
@@ -206,7 +206,7 @@ class ImageTask(automl.Task):
             smaller = tf.maximum(tf.cast(tf.cast(size, tf.float32) * factor, tf.int32), 1)
             return tf.image.resize(tf.image.resize(x, smaller, antialias=True), size)
 
-        apply = tf.logical_and(tf.reduce_min(size) >= JITTER_MIN_SIDE,
+        apply = tf.logical_and(tf.reduce_min(size) >= SMALL_SIDE,
                                tf.random.uniform([]) < JITTER_SHARE)
         return tf.cond(apply, jitter, lambda: x)
 

@@ -185,9 +185,9 @@ class TextTask(automl.Task):
         return vocabulary[:max_tokens - 1], idf[:max_tokens - 1]
 
     def _ratios(self, dataset, tokens, ngrams):
+        vocabulary, _ = self._vocabulary(dataset, tokens, ngrams, VOCABULARY_SIZES[-1])
         key = (tokens, ngrams, "naive_bayes")
-        if key not in self._vocabularies or self._dataset is not dataset:
-            vocabulary, _ = self._vocabulary(dataset, tokens, ngrams, VOCABULARY_SIZES[-1])
+        if key not in self._vocabularies:
             self._vocabularies[key] = _log_count_ratios(dataset, vocabulary, _split(tokens, ngrams))
         return self._vocabularies[key]
 
