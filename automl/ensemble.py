@@ -6,6 +6,12 @@ averaged probabilities most; stop when no trial lowers it or the ensemble is ful
 A trial is added only if the average's validation accuracy does not fall either.
 Members are the trials' own models, trained on train only, so validation data stays
 held out for the choice.
+
+Each member's probabilities are first temperature-scaled on validation (Guo et al.,
+2017): one scalar that divides its logits, fitted by log loss. It leaves the
+member's predictions unchanged, but an overconfident member (a linear model on
+thousands of n-grams is certain of nearly everything) no longer drowns the others
+in the average, and log loss compares members fairly.
 """
 
 import math
@@ -21,6 +27,35 @@ def log_loss(probabilities, labels):
 
 def accuracy(probabilities, labels):
     return float(np.mean(np.argmax(probabilities, axis=-1) == labels))
+
+
+def with_temperature(probabilities, temperature):
+    """Probabilities whose logits are divided by `temperature` (a softmax of log p / T)."""
+    logits = np.log(np.clip(probabilities, 1e-38, 1.0)) / temperature
+    logits -= logits.max(axis=-1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=-1, keepdims=True)
+
+
+def temperature(probabilities, labels, low=0.05, high=100.0, steps=40):
+    """The temperature that minimises the log loss of `probabilities` on `labels`.
+
+    Golden-section search on log T in [`low`, `high`]; the log loss is unimodal in T.
+    """
+    def loss(log_t):
+        return log_loss(with_temperature(probabilities, math.exp(log_t)), labels)
+
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = math.log(low), math.log(high)
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    for _ in range(steps):
+        if loss(c) < loss(d):
+            b, d = d, c
+            c = b - ratio * (b - a)
+        else:
+            a, c = c, d
+            d = a + ratio * (b - a)
+    return math.exp((a + b) / 2)
 
 
 def one_standard_error(candidates, val_examples):
@@ -43,24 +78,28 @@ def one_standard_error(candidates, val_examples):
 def select(first, candidates, val_probabilities, labels, size):
     """Ids of the members, `first` first: greedy forward selection by validation log loss.
 
-    `val_probabilities` maps each id to its [N, C] validation probabilities.
+    `val_probabilities` maps each id to its [N, C] validation probabilities. Each
+    step adds the candidate that lowers the average's log loss most among those
+    that keep its accuracy.
     """
     members = [first]
     total = np.array(val_probabilities[first], dtype="float64")
-    loss = log_loss(total, labels)
+    loss, score = log_loss(total, labels), accuracy(total, labels)
     remaining = [c for c in candidates if c != first]
     while len(members) < size and remaining:
-        losses = {c: log_loss((total + val_probabilities[c]) / (len(members) + 1), labels)
-                  for c in remaining}
-        pick = min(remaining, key=lambda c: (losses[c], remaining.index(c)))
-        average = (total + val_probabilities[pick]) / (len(members) + 1)
-        if losses[pick] >= loss or accuracy(average, labels) < accuracy(
-                total / len(members), labels):
+        steps = []
+        for order, candidate in enumerate(remaining):
+            average = (total + val_probabilities[candidate]) / (len(members) + 1)
+            new_loss = log_loss(average, labels)
+            if new_loss < loss and accuracy(average, labels) >= score:
+                steps.append((new_loss, order, candidate))
+        if not steps:
             break
+        loss, _, pick = min(steps)
         members.append(pick)
         remaining.remove(pick)
         total = total + val_probabilities[pick]
-        loss = losses[pick]
+        score = accuracy(total / len(members), labels)
     return members
 
 

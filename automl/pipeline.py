@@ -323,6 +323,7 @@ def retrain_members(tuner, members, models, settings, budget, progress):
         new_model, epochs, note = _retrain_one(tuner, trial, settings, budget, progress)
         if epochs:
             new_model.name = model.name
+            tuner.calibrate(trial, new_model)
         retrained.append(new_model if epochs else model)
         if note:
             notes.append(note)

@@ -48,7 +48,8 @@ def measure(hypermodel, feeds, hp, batch_size, keras):
     with released_after(keras):
         started = time.perf_counter()
         steps = min(PROBE_BATCHES, feeds.steps("train", batch_size))
-        model = hypermodel.build_for(hp, TrainingPlan(steps_per_epoch=steps))
+        plan = TrainingPlan(steps_per_epoch=steps)
+        model = hypermodel.trainer(hp, hypermodel.build_for(hp, plan), plan)
         batches = feeds.pipeline("train", hp, batch_size, training=True)
         model.fit(batches.take(1), epochs=1, verbose=0)
         build_seconds = time.perf_counter() - started

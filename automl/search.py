@@ -61,6 +61,11 @@ class TaskHyperModel(kt.HyperModel):
         self.task.initialize(hp, model, self.training_data)
         return space.compile_model(hp, keras, model, plan)
 
+    def trainer(self, hp, model, plan):
+        """The model `fit` trains: the task's training twin of `model` (compiled), or `model`."""
+        twin = self.task.training_model(hp, model, self.training_data)
+        return model if twin is None else space.compile_model(hp, self.keras, twin, plan)
+
 
 def successive_halving_on(settings):
     """Whether this search schedules by successive halving (`--scheduler`)."""
@@ -87,6 +92,7 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         self.ensemble_size = settings.ensemble or task.ensemble_size
         self.max_trials = settings.max_trials or (
             None if settings.time_budget is not None else DEFAULT_MAX_TRIALS)
+        self._val_probabilities = {}
         schedule = self.schedule() if successive_halving_on(settings) else None
         known_good = task.known_good(dataset.training_only())
         oracle = make_oracle(settings.tuner, objective_for(settings.objective), settings.seed,
@@ -149,6 +155,7 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
                     model = self.hypermodel.build_for(hp, plan)
                     if weights:
                         model.load_weights(weights)
+                    trainer = self.hypermodel.trainer(hp, model, plan)
                 callbacks = [interrupt.keras_callback(keras), keras.callbacks.TerminateOnNaN(),
                              budget_rules.deadline_callback(keras, deadline, min_epochs)]
                 if on_epoch is not None:
@@ -162,7 +169,7 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
                         mode=self.oracle.objective.direction,
                         patience=self.task.patience, restore_best_weights=True))
                 started = time.time()
-                history = model.fit(
+                history = trainer.fit(
                     self.feeds.pipeline(split, hp, batch_size, training=True, fraction=fraction),
                     validation_data=(self.feeds.pipeline("val", hp, batch_size, training=False)
                                      if validation else None),
@@ -199,12 +206,13 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         self.keep_history(trial.trial_id, history, parent, initial)
         tensorboard.write_trial_hparams(self.tf, self.log_root, trial.trial_id, hp.values,
                                         {name: float(scores[best])})
+        results = {name: float(scores[best]), "best_epoch": initial + best + 1,
+                   "epochs_run": len(scores), "fit_seconds": seconds,
+                   "epoch_seconds": seconds / len(scores) / fraction,
+                   "parameters": model.count_params()}
         if self.ensemble_size > 1:
-            self.keep_val_probabilities(trial, model)
-        return {name: float(scores[best]), "best_epoch": initial + best + 1,
-                "epochs_run": len(scores), "fit_seconds": seconds,
-                "epoch_seconds": seconds / len(scores) / fraction,
-                "parameters": model.count_params()}
+            results["temperature"] = self.keep_val_probabilities(trial, model)
+        return results
 
     def trial_limits(self, trial):
         """`(deadline, minimum epochs)` of a trial about to run.
@@ -258,23 +266,38 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         return os.path.join(self.project_dir, f"trial_{trial_id}", "val_probabilities.npy")
 
     def keep_val_probabilities(self, trial, model):
-        """Save a trial's best-epoch validation probabilities for ensemble selection."""
+        """Save a trial's best-epoch validation probabilities for ensemble selection.
+
+        They are temperature-scaled on val (`automl.ensemble.temperature`); returns
+        the temperature, which the trial's members and retrains take on.
+        """
         hp = trial.hyperparameters
         probabilities = model.predict(self.feeds.pipeline(
             "val", hp, self.batch_size(hp), training=False), verbose=0)
+        temperature = ensemble.temperature(probabilities, self.dataset.val.y)
+        probabilities = ensemble.with_temperature(probabilities, temperature)
         path = self.val_probabilities_path(trial.trial_id)
         with open(path + ".tmp", "wb") as handle:
             np.save(handle, probabilities)
         os.replace(path + ".tmp", path)
+        return temperature
 
     def val_probabilities(self, trial):
-        """A trial's saved validation probabilities (predicted again if none were saved)."""
+        """A trial's saved validation probabilities (predicted again if none were saved).
+
+        Read once per saved file: the budget asks for the selected ensemble often.
+        """
         path = self.val_probabilities_path(trial.trial_id)
-        if os.path.exists(path):
-            return np.load(path)
-        hp = trial.hyperparameters
-        return self.best_model(trial).predict(self.feeds.pipeline(
-            "val", hp, self.batch_size(hp), training=False), verbose=0)
+        key = (trial.trial_id, os.stat(path).st_mtime_ns if os.path.exists(path) else None)
+        if key not in self._val_probabilities:
+            if key[1] is not None:
+                probabilities = np.load(path)
+            else:
+                hp = trial.hyperparameters
+                probabilities = self.best_model(trial).predict(self.feeds.pipeline(
+                    "val", hp, self.batch_size(hp), training=False), verbose=0)
+            self._val_probabilities[key] = probabilities
+        return self._val_probabilities[key]
 
     def final_trial(self):
         """The trial to retrain and export: the one-standard-error rule on accuracy.
@@ -292,10 +315,17 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
             len(self.dataset.val))
 
     def best_model(self, trial):
-        """A trial's model as trained in the search (train split only)."""
+        """A trial's model as trained in the search (train split only), at its temperature."""
         model = self.hypermodel.build(trial.hyperparameters)
         model.load_weights(self.weights_path(trial.trial_id))
+        self.calibrate(trial, model)
         return model
+
+    @staticmethod
+    def calibrate(trial, model):
+        """Give `model` the temperature fitted to `trial` on val, where one was."""
+        if trial.metrics.exists("temperature"):
+            space.set_temperature(model, trial.metrics.get_last_value("temperature"))
 
     def ensemble_trials(self):
         """The final trial, then every other scored trial ensemble selection may add (best first).
@@ -316,19 +346,26 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         `final_trial()`. Returns `([final], None, None)` when the ensemble size is 1
         or no other trial completed.
         """
+        members, probabilities = self.selected_members()
+        if probabilities is None:
+            return members, None, None
+        models = []
+        for trial in members:
+            models.append(self.best_model(trial))
+            models[-1].name = f"trial_{trial.trial_id}"
+        average = np.mean([probabilities[t.trial_id] for t in members], axis=0)
+        return members, models, average
+
+    def selected_members(self):
+        """`(trials, {id: val probabilities})` ensemble selection picks now; `([final], None)` alone."""
         candidates = self.ensemble_trials()
         if len(candidates) < 2:
-            return candidates, None, None
+            return candidates, None
         trials = {t.trial_id: t for t in candidates}
         probabilities = {i: self.val_probabilities(t) for i, t in trials.items()}
         chosen = ensemble.select(candidates[0].trial_id, list(trials), probabilities,
                                  self.dataset.val.y, self.ensemble_size)
-        models = []
-        for trial_id in chosen:
-            models.append(self.best_model(trials[trial_id]))
-            models[-1].name = f"trial_{trial_id}"
-        average = np.mean([probabilities[i] for i in chosen], axis=0)
-        return [trials[i] for i in chosen], models, average
+        return [trials[i] for i in chosen], probabilities
 
     # Budget ------------------------------------------------------------------
 
@@ -398,11 +435,11 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
 
     def selection_estimate(self):
         """Seconds ensemble selection takes: build and load each member's model."""
-        return self.ensemble_size * self.overhead_seconds()
+        return len(self.selected_members()[0]) * self.overhead_seconds()
 
     def finishing_estimates(self):
         """`(export, evaluate)` seconds for the model that would be exported now."""
-        members = self.ensemble_size if len(self.ranked_trials()) > 1 else 1
+        members = len(self.selected_members()[0]) if self.ensemble_size > 1 else 1
         if self.probe is None:
             return 8.0, 2.0
         return self.probe.export_seconds(members), self.probe.evaluate_seconds(members)
@@ -417,15 +454,19 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         return max(self.retrain_estimate(t) for t in contenders)
 
     def members_retrain_estimate(self):
-        """Seconds that retraining an ensemble is expected to take.
+        """Seconds that retraining the ensemble selected now is expected to take.
 
-        The final trial and the next best ones, as many as the ensemble holds. Should
-        selection pick costlier members, those that do not fit keep their search
-        models (`automl.pipeline.retrain_members`).
+        The members in order, as long as their retrains together stay within the
+        share of the budget a retrain may take; `automl.pipeline.retrain_members`
+        retrains them in the same order while they fit, and keeps the search models
+        of the rest.
         """
-        final = self.final_trial()
-        others = [t for t in self.ranked_trials() if t.trial_id != final.trial_id]
-        return sum(self.retrain_estimate(t) for t in [final, *others[:self.ensemble_size - 1]])
+        total = 0.0
+        for trial in self.selected_members()[0]:
+            estimate = self.retrain_estimate(trial)
+            if budget_rules.retrain_planned(total + estimate, self.settings.time_budget):
+                total += estimate
+        return total
 
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs."""

@@ -33,6 +33,12 @@ def add_head(hp, keras, features, num_classes):
                               name="probabilities")(features)
 
 
+def set_temperature(model, temperature):
+    """Divide the logits of `model`'s head by `temperature` (folded into its weights)."""
+    head = model.get_layer("probabilities")
+    head.set_weights([weight / temperature for weight in head.get_weights()])
+
+
 def learning_rate(hp, keras, plan):
     """The peak learning rate, and with `optimizer/schedule` cosine, warm-up then cosine decay."""
     peak = hp.Float("optimizer/learning_rate", 1e-4, 1e-1, sampling="log", default=1e-3)

@@ -15,7 +15,7 @@ import numpy as np
 from automl import data as data_lib
 from automl.errors import AutomlError
 
-API_VERSION = "2.1"  # a plugin of the same major version and no newer minor one loads
+API_VERSION = "2.2"  # a plugin of the same major version and no newer minor one loads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +136,16 @@ class Task:
         Called once per model, before training; the classification head is the
         layer named `probabilities`.
         """
+
+    def training_model(self, hp, model, dataset):
+        """A model that trains `model`'s weights faster, or None to train `model` itself.
+
+        It takes the same inputs and calls `model`'s own layers, so training it
+        trains `model`; the core compiles and fits it, and evaluates, selects and
+        exports `model`. Use it where the exported graph is slow to train (a dense
+        vector that is nearly all zeros, say) and a twin computes the same function.
+        """
+        return None
 
     def batch_size(self, hp):
         """Training batch size for the configuration `hp` (default: `default_batch_size`)."""

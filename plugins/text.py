@@ -211,6 +211,15 @@ class TextTask(automl.Task):
         kernel[1:rows + 1] = ratios[:rows] / np.where(scale > 0, scale, 1.0)[:, None]
         head.set_weights([kernel, bias])
 
+    def training_model(self, hp, model, dataset):
+        """Bags of n-grams train on sparse bags (`automl_plugins.sparse_bags`), 5-7x faster."""
+        if hp.values.get("text/family") != "bag":
+            return None
+        from automl_plugins.sparse_bags import training_twin
+
+        dropout = "bag_dropout" if hp.values.get("text/bag/input_dropout") else None
+        return training_twin(model, dropout or "as_float", dropout_name=dropout)
+
     def build(self, hp, inputs, dataset):
         from keras import layers
 

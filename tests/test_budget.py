@@ -172,3 +172,18 @@ def test_a_retrain_starts_when_the_time_left_covers_most_of_its_estimate():
 
     assert retrain_fits(10.0, 10.0) and retrain_fits(10.0, 8.0)
     assert not retrain_fits(10.0, 7.9)
+
+
+def test_the_ensemble_reserve_covers_the_selected_members_that_fit_a_quarter_of_the_budget():
+    from types import SimpleNamespace
+
+    from automl.search import SearchTuner
+
+    estimates = {"a": 30.0, "b": 60.0, "c": 10.0, "d": 5.0}
+    tuner = SimpleNamespace(
+        selected_members=lambda: (["a", "b", "c"], None),  # "d" ranks higher but is not chosen
+        retrain_estimate=estimates.get,
+        settings=SimpleNamespace(time_budget=300))
+    assert SearchTuner.members_retrain_estimate(tuner) == 40.0  # b would pass 75 s
+    tuner.settings.time_budget = None
+    assert SearchTuner.members_retrain_estimate(tuner) == 100.0

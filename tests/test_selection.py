@@ -4,7 +4,7 @@ selection, chance level, the learning-rate schedule and the cost of proposals.""
 import numpy as np
 import pytest
 
-from automl.ensemble import one_standard_error, select
+from automl.ensemble import log_loss, one_standard_error, select, temperature, with_temperature
 from automl.pipeline import chance_accuracy, near_chance
 
 
@@ -98,3 +98,47 @@ def test_a_bayesian_proposal_predicts_once_and_lies_in_the_space(tmp_path):
     assert response["status"] == "RUNNING"
     assert all(0.0 <= response["values"][n] <= 1.0 for n in "abcdefghij")
     assert response["values"]["kind"] in ("p", "q", "r")
+
+
+def test_ensemble_selection_takes_the_best_step_that_keeps_accuracy():
+    labels = np.array([0, 0, 1, 1])
+    probabilities = {
+        "first": np.array([[0.6, 0.4], [0.6, 0.4], [0.4, 0.6], [0.4, 0.6]]),
+        # Lowers the log loss most but flips an answer.
+        "sharp": np.array([[0.99, 0.01], [0.2, 0.8], [0.01, 0.99], [0.01, 0.99]]),
+        # Lowers it less and keeps every answer.
+        "steady": np.array([[0.7, 0.3], [0.7, 0.3], [0.3, 0.7], [0.3, 0.7]]),
+    }
+    assert select("first", ["first", "sharp", "steady"], probabilities, labels, 3) == [
+        "first", "steady"]
+
+
+def test_temperature_scaling_calms_an_overconfident_model_without_changing_its_answers():
+    rng = np.random.RandomState(0)
+    labels = rng.randint(0, 2, 400)
+    right = rng.rand(400) < 0.8                      # 80% right ...
+    predicted = np.where(right, labels, 1 - labels)
+    overconfident = np.full((400, 2), 1e-6)          # ... and always sure of it
+    overconfident[np.arange(400), predicted] = 1 - 1e-6
+    t = temperature(overconfident, labels)
+    calibrated = with_temperature(overconfident, t)
+    assert t > 3
+    assert log_loss(calibrated, labels) < 0.6 < log_loss(overconfident, labels)
+    np.testing.assert_array_equal(calibrated.argmax(-1), predicted)
+    # Calibrated probabilities are left nearly as they are.
+    honest = np.stack([np.where(right, 0.8, 0.2), np.where(right, 0.2, 0.8)], axis=1)
+    honest = np.where(labels[:, None] == 0, honest, honest[:, ::-1])
+    assert 0.8 < temperature(honest, labels) < 1.25
+
+
+def test_a_temperature_folded_into_the_head_scales_the_logits(keras):
+    from automl.space import set_temperature
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax",
+                                                   name="probabilities")(inputs))
+    x = np.array([[1.0, -2.0, 0.5]], "float32")
+    before = model.predict(x, verbose=0)
+    set_temperature(model, 4.0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), with_temperature(before, 4.0),
+                               rtol=1e-4)

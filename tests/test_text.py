@@ -145,7 +145,7 @@ def test_folders_of_txt_files_per_class(tmp_path):
     assert texts.dtype == object and all(isinstance(t, str) for t in texts)
 
 
-def _family_model(family):
+def _family_model(family, values=None, with_hypermodel=False):
     """A text model of `family` built by the search's hypermodel on synthetic texts."""
     import keras_tuner as kt
 
@@ -162,8 +162,10 @@ def _family_model(family):
     dataset = Dataset(["cooking", "football", "weather"], Split(x, y), Split(x, y), Split(x, y),
                       source="memory", meta=task.describe(list(x), None))
     hp = kt.HyperParameters()
-    hp.values["text/family"] = family
-    return TaskHyperModel(task, dataset, keras).build(hp), hp, x, y
+    hp.values.update({"text/family": family, **(values or {})})
+    hypermodel = TaskHyperModel(task, dataset, keras)
+    model = hypermodel.build(hp)
+    return (model, hp, x, y, hypermodel) if with_hypermodel else (model, hp, x, y)
 
 
 @pytest.mark.parametrize("family", ["bag", "embedding", "cnn", "rnn", "transformer"])
@@ -269,6 +271,39 @@ def test_naive_bayes_bag_starts_as_the_naive_bayes_classifier():
     untrained = model.predict(tf.constant(list(x)), verbose=0).argmax(axis=1)
     assert np.mean(untrained == y) >= 0.9
     assert not model.get_layer("probabilities").kernel.numpy()[0].any()  # unknown token
+
+
+@pytest.mark.parametrize("values", [
+    {},
+    {"text/bag/weighting": "tf_idf", "text/depth": 1, "text/bag/input_dropout": 0.0},
+    {"text/bag/weighting": "multi_hot", "text/bag/tokens": "characters", "head/dropout": 0.3},
+])
+def test_bags_train_through_a_sparse_twin_that_shares_the_model_weights(values):
+    from automl import env
+    from automl.space import TrainingPlan
+
+    tf, keras = env.import_tensorflow()
+    model, hp, x, y, hypermodel = _family_model("bag", values, with_hypermodel=True)
+    trainer = hypermodel.trainer(hp, model, TrainingPlan())
+    assert trainer is not model
+    assert trainer.get_layer("sparse_vectorize").get_config()["sparse"]
+    assert {w.path for w in trainer.trainable_weights} == {w.path for w in model.trainable_weights}
+    texts = tf.constant(list(x) + ["", "unseen words only"])
+    np.testing.assert_allclose(trainer.predict(texts, verbose=0), model.predict(texts, verbose=0),
+                               atol=1e-5)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    trainer.fit(tf.constant(list(x)), keras.ops.one_hot(y, 3), epochs=2, batch_size=4, verbose=0)
+    assert all(np.abs(w.numpy() - b).max() > 1e-4  # training the twin trained the model
+               for w, b in zip(model.trainable_weights, before))
+    np.testing.assert_allclose(trainer.predict(texts, verbose=0), model.predict(texts, verbose=0),
+                               atol=1e-5)
+
+
+def test_sequence_models_train_as_they_are():
+    from automl.space import TrainingPlan
+
+    model, hp, _, _, hypermodel = _family_model("embedding", with_hypermodel=True)
+    assert hypermodel.trainer(hp, model, TrainingPlan()) is model
 
 
 @pytest.mark.parametrize("family", ["embedding", "rnn"])
