@@ -10,7 +10,6 @@ import time
 
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
 RETRAIN_SHARE = 0.25       # a retrain is planned only when it costs at most this share
-RETRAIN_FIT_SHARE = 0.8    # a retrain starts when the time left covers this share of it
 SINGLE_CONFIG_SHARE = 0.5  # the most one configuration may train, as a share of the budget
 TRIAL_CAP_FACTOR = 3.0     # a trial may run this many times its estimate before it is cut
 SMALLEST_FRACTION = 0.1    # the smallest share of the training split a trial trains on
@@ -55,15 +54,20 @@ def retrain_planned(retrain_seconds, budget_seconds):
     return budget_seconds is None or retrain_seconds <= RETRAIN_SHARE * budget_seconds
 
 
-def retrain_fits(estimate_seconds, available_seconds):
-    """Whether a retrain is worth starting in the time left for it.
+def retrain_epochs(best_epochs, epoch_seconds, overhead_seconds, available_seconds, growth):
+    """Epochs a retrain on train+val runs in `available_seconds`; 0 when it should not start.
 
-    Estimates are conservative (they spread a trial's first, traced epoch over all of
-    its epochs), and a retrain that reaches its deadline is abandoned for the search
-    model with the budget held, so one is started when the time left covers
-    `RETRAIN_FIT_SHARE` of its estimate.
+    The trial's best epoch count where it fits, else as many epochs as fit, down to
+    as many training steps as the trial's own model took (`best_epochs / growth`,
+    where `growth` is how much larger train+val is than train): the retrain's
+    learning-rate schedule is laid out over the epochs it runs, so it finishes
+    instead of being cut short. `epoch_seconds` is one epoch on train+val.
     """
-    return available_seconds >= RETRAIN_FIT_SHARE * estimate_seconds
+    if math.isinf(available_seconds):
+        return best_epochs
+    fitting = int((available_seconds - overhead_seconds) / max(epoch_seconds, 1e-9))
+    fewest = math.ceil(best_epochs / growth)
+    return min(best_epochs, fitting) if fitting >= fewest else 0
 
 
 def trial_deadline(now, search_deadline, estimate, budget_seconds, first_minimum=None):

@@ -16,7 +16,7 @@ import numpy as np
 
 from automl import devices, env, fingerprint, interrupt, registry, tensorboard
 from automl import report as report_lib, settings as settings_lib
-from automl.budget import Budget, retrain_fits, retrain_planned
+from automl.budget import Budget, retrain_planned
 from automl.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 from automl.export import export_model, write_json
@@ -266,25 +266,32 @@ def _state_saver(run, budget, clock):
 def retrain(tuner, best, settings, budget, progress):
     """The best hyperparameters retrained on train+val for the best trial's epochs.
 
-    Where the budget cannot fit that retraining, or it is not worth its share of the
+    Under a budget, the retrain runs as many of those epochs as fit, down to as
+    many training steps as the trial's own model took (`automl.budget.retrain_epochs`).
+    Where even that does not fit, or the retrain is not worth its share of the
     budget (`automl.budget.retrain_planned`), or it is cut short, the best trial's
-    own model (trained on train only) is exported instead, never a model trained
-    for fewer epochs than it needs. Returns `(model, epochs, note)`.
+    own model (trained on train only) is exported instead. Returns `(model, epochs, note)`.
     """
-    if settings.time_budget is not None:
-        estimate = tuner.retrain_estimate(best)
-        export, evaluate = tuner.finishing_estimates()
-        if (not retrain_planned(estimate, settings.time_budget)
-                or not retrain_fits(estimate, budget.remaining() - export - evaluate)):
-            note = (f"kept the search model of trial {best.trial_id}: retraining on "
-                    f"train+val (about {estimate:.0f}s) did not fit the time budget")
-            return tuner.best_model(best), 0, note
-    return _retrain_one(tuner, best, settings, budget, progress)
+    epochs = _retrain_epochs(tuner, best, settings, budget)
+    if not epochs:
+        note = (f"kept the search model of trial {best.trial_id}: retraining on train+val "
+                f"(about {tuner.retrain_estimate(best):.0f}s) did not fit the time budget")
+        return tuner.best_model(best), 0, note
+    return _retrain_one(tuner, best, epochs, settings, budget, progress)
 
 
-def _retrain_one(tuner, trial, settings, budget, progress):
+def _retrain_epochs(tuner, trial, settings, budget):
+    """Epochs to retrain `trial` for in the time left; 0 when it is not planned or does not fit."""
+    if settings.time_budget is None:
+        return int(trial.metrics.get_last_value("best_epoch"))
+    if not retrain_planned(tuner.retrain_estimate(trial), settings.time_budget):
+        return 0
+    export, evaluate = tuner.finishing_estimates()
+    return tuner.retrain_epochs(trial, budget.remaining() - export - evaluate)
+
+
+def _retrain_one(tuner, trial, epochs, settings, budget, progress):
     """`(model, epochs, note)`: `trial` retrained on train+val, or its search model with a note."""
-    epochs = int(trial.metrics.get_last_value("best_epoch"))
     progress.phase(f"retraining trial {trial.trial_id} on train+val for {epochs} epochs")
     export, evaluate = tuner.finishing_estimates()
     model, history, _ = tuner.fit(trial.hyperparameters, "train+val", epochs,
@@ -306,21 +313,18 @@ def retrain_members(tuner, members, models, settings, budget, progress):
     """Ensemble members retrained on train+val where the budget allows; `(models, note)`.
 
     Members are chosen on val with their search models; each is then retrained on
-    train+val for its own best epochs, like a single exported trial, in order while
-    the retrains fit the budget. A member whose retrain does not fit or fails keeps
+    train+val like a single exported trial (`retrain`), in order while the retrains
+    fit the budget. A member whose retrain does not fit or fails keeps
     its search model.
     """
     retrained, notes, skipped = [], [], []
     for trial, model in zip(members, models):
-        if settings.time_budget is not None:
-            estimate = tuner.retrain_estimate(trial)
-            export, evaluate = tuner.finishing_estimates()
-            if (not retrain_planned(estimate, settings.time_budget)
-                    or not retrain_fits(estimate, budget.remaining() - export - evaluate)):
-                retrained.append(model)
-                skipped.append(trial.trial_id)
-                continue
-        new_model, epochs, note = _retrain_one(tuner, trial, settings, budget, progress)
+        epochs = _retrain_epochs(tuner, trial, settings, budget)
+        if not epochs:
+            retrained.append(model)
+            skipped.append(trial.trial_id)
+            continue
+        new_model, epochs, note = _retrain_one(tuner, trial, epochs, settings, budget, progress)
         if epochs:
             new_model.name = model.name
             tuner.calibrate(trial, new_model)

@@ -412,10 +412,15 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         return self.search_deadline() - time.time()
 
     def continue_epoch_seconds(self, trial):
-        """What one more epoch of `trial` costs the budget: the epoch now, and again in its retrain."""
+        """What one more epoch of `trial` costs the budget: the epoch now, and again in its retrain.
+
+        The best trial, which the scheduler continues, is retrained alone or as an
+        ensemble member wherever that retrain (the whole ensemble's) is planned.
+        """
         seconds = self.epoch_seconds(trial)
-        if self.ensemble_size > 1 or not budget_rules.retrain_planned(
-                self.retrain_estimate(trial), self.settings.time_budget):
+        retrain = (self.members_retrain_estimate() if self.ensemble_size > 1
+                   else self.retrain_estimate(trial))
+        if not budget_rules.retrain_planned(retrain, self.settings.time_budget):
             return seconds
         return seconds * (1 + self.retrain_growth())
 
@@ -427,6 +432,13 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         """Seconds a retrain of `trial` on train+val takes, from its measured epochs."""
         return (self.overhead_seconds() + self.epoch_seconds(trial) * self.retrain_growth()
                 * trial.metrics.get_last_value("best_epoch"))
+
+    def retrain_epochs(self, trial, available_seconds):
+        """Epochs a retrain of `trial` on train+val runs in `available_seconds` (0: none)."""
+        growth = self.retrain_growth()
+        return budget_rules.retrain_epochs(
+            int(trial.metrics.get_last_value("best_epoch")), self.epoch_seconds(trial) * growth,
+            self.overhead_seconds(), available_seconds, growth)
 
     def ranked_trials(self):
         """Completed, scored trials, best first."""
@@ -454,19 +466,14 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         return max(self.retrain_estimate(t) for t in contenders)
 
     def members_retrain_estimate(self):
-        """Seconds that retraining the ensemble selected now is expected to take.
+        """Seconds that retraining the members selection picks from the trials so far takes.
 
-        The members in order, as long as their retrains together stay within the
-        share of the budget a retrain may take; `automl.pipeline.retrain_members`
-        retrains them in the same order while they fit, and keeps the search models
-        of the rest.
+        `finishing_reserve` keeps them back only when they fit the share of the
+        budget a retrain may take together; should selection end with costlier
+        members, those that do not fit keep their search models
+        (`automl.pipeline.retrain_members`).
         """
-        total = 0.0
-        for trial in self.selected_members()[0]:
-            estimate = self.retrain_estimate(trial)
-            if budget_rules.retrain_planned(total + estimate, self.settings.time_budget):
-                total += estimate
-        return total
+        return sum(self.retrain_estimate(t) for t in self.selected_members()[0])
 
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs."""

@@ -167,23 +167,21 @@ def test_the_end_of_the_budget_goes_to_training_the_best_trial(scheduled_oracle)
     assert values["tuner/epochs"] == 2 + 9  # only nine more epochs fit in 20 s
 
 
-def test_a_retrain_starts_when_the_time_left_covers_most_of_its_estimate():
-    from automl.budget import retrain_fits
+def test_a_retrain_runs_the_epochs_that_fit_down_to_the_trials_own_steps():
+    # 12 best epochs, 2 s per train+val epoch, 1 s to build; train+val is 1.2x train.
+    assert budget.retrain_epochs(12, 2.0, 1.0, 100.0, 1.2) == 12
+    assert budget.retrain_epochs(12, 2.0, 1.0, 22.0, 1.2) == 10   # 10 epochs = 12 on train
+    assert budget.retrain_epochs(12, 2.0, 1.0, 20.0, 1.2) == 0    # 9 would be fewer steps
+    assert budget.retrain_epochs(12, 2.0, 1.0, math.inf, 1.2) == 12
 
-    assert retrain_fits(10.0, 10.0) and retrain_fits(10.0, 8.0)
-    assert not retrain_fits(10.0, 7.9)
 
-
-def test_the_ensemble_reserve_covers_the_selected_members_that_fit_a_quarter_of_the_budget():
+def test_the_ensemble_reserve_covers_the_members_selection_picks():
     from types import SimpleNamespace
 
     from automl.search import SearchTuner
 
-    estimates = {"a": 30.0, "b": 60.0, "c": 10.0, "d": 5.0}
+    estimates = {"a": 30.0, "b": 20.0, "c": 10.0, "d": 500.0}
     tuner = SimpleNamespace(
         selected_members=lambda: (["a", "b", "c"], None),  # "d" ranks higher but is not chosen
-        retrain_estimate=estimates.get,
-        settings=SimpleNamespace(time_budget=300))
-    assert SearchTuner.members_retrain_estimate(tuner) == 40.0  # b would pass 75 s
-    tuner.settings.time_budget = None
-    assert SearchTuner.members_retrain_estimate(tuner) == 100.0
+        retrain_estimate=estimates.get)
+    assert SearchTuner.members_retrain_estimate(tuner) == 60.0
