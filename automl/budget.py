@@ -10,6 +10,7 @@ import time
 
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
 RETRAIN_SHARE = 0.25       # a retrain is planned only when it costs at most this share
+RETRAIN_FIT_SHARE = 0.8    # a retrain's estimate overstates it by about this much
 SINGLE_CONFIG_SHARE = 0.5  # the most one configuration may train, as a share of the budget
 TRIAL_CAP_FACTOR = 3.0     # a trial may run this many times its estimate before it is cut
 SMALLEST_FRACTION = 0.1    # the smallest share of the training split a trial trains on
@@ -41,7 +42,8 @@ def finishing_reserve(export_seconds, evaluate_seconds, retrain_seconds, budget_
     """Seconds kept back after the search: export, evaluation, and a retrain if one is planned.
 
     A retrain is planned only when it costs at most `RETRAIN_SHARE` of the budget;
-    otherwise the search model is exported and that time goes to the search.
+    otherwise the search model is exported and that time goes to the search. A
+    retrain that finds less time than its estimate runs fewer epochs (`retrain_epochs`).
     """
     reserve = export_seconds + evaluate_seconds
     if retrain_planned(retrain_seconds, budget_seconds):
@@ -61,11 +63,14 @@ def retrain_epochs(best_epochs, epoch_seconds, overhead_seconds, available_secon
     as many training steps as the trial's own model took (`best_epochs / growth`,
     where `growth` is how much larger train+val is than train): the retrain's
     learning-rate schedule is laid out over the epochs it runs, so it finishes
-    instead of being cut short. `epoch_seconds` is one epoch on train+val.
+    instead of being cut short. `epoch_seconds` is one epoch on train+val as measured
+    in the trial, validation and the traced first epoch included, so a retrain takes
+    about `RETRAIN_FIT_SHARE` of its estimate.
     """
     if math.isinf(available_seconds):
         return best_epochs
-    fitting = int((available_seconds - overhead_seconds) / max(epoch_seconds, 1e-9))
+    fitting = int((available_seconds / RETRAIN_FIT_SHARE - overhead_seconds)
+                  / max(epoch_seconds, 1e-9))
     fewest = math.ceil(best_epochs / growth)
     return min(best_epochs, fitting) if fitting >= fewest else 0
 
