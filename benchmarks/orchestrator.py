@@ -1,11 +1,13 @@
 """Orchestrator benchmarks on digits: overhead, memory across trials, serving latency.
 
 Usage: python benchmarks/orchestrator.py [--trials 30]
+       python benchmarks/orchestrator.py --memory-only text:DATA --trials 20 --seeds 0 1 2
 
 - overhead: search wall time / summed Model.fit time of its trials, on a digits search
   whose trials train for 10 s or more (the mean of 10 repeats of the data per epoch);
-- memory: peak resident memory after each of `--trials` trials of one search; the mean
-  of the last ten against the mean of the first ten;
+- memory: resident memory after each of `--trials` trials of one search; the mean
+  of the last ten against the mean of the first ten (with `--memory-only`, one search
+  per seed, each in a fresh process, and the median and range of the ratios);
 - latency: median single-example latency of the exported SavedModel and of the same
   model called through Keras, side by side.
 """
@@ -13,6 +15,7 @@ Usage: python benchmarks/orchestrator.py [--trials 30]
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +46,7 @@ class Recorder:
         pass
 
 
-def run_search(out, trials, epochs, repeat, task_name="image", data="digits"):
+def run_search(out, trials, epochs, repeat, task_name="image", data="digits", seed=0):
     """A search through the orchestrator; returns (tuner, recorder, search seconds)."""
     from automl import env, registry
     from automl.budget import Budget
@@ -54,7 +57,7 @@ def run_search(out, trials, epochs, repeat, task_name="image", data="digits"):
 
     tf, keras = env.import_tensorflow()
     settings = from_mapping({"task": task_name, "data": data, "out": out, "tuner": "random",
-                             "max_trials": trials, "epochs": epochs})
+                             "max_trials": trials, "epochs": epochs, "seed": seed})
     task = registry.get_task(task_name)
     dataset = task.load(settings)
     if repeat > 1:
@@ -97,12 +100,33 @@ def main():
     parser.add_argument("--memory-only", metavar="TASK:DATA",
                         help="only the memory measure, on this task and data "
                              "(text:../shared/data/rotten_tomatoes), one epoch per trial")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="search seeds for --memory-only, one fresh process each")
+    parser.add_argument("--system-allocator", action="store_true",
+                        help="with --seeds: oneDNN allocates through malloc instead of its own "
+                             "pool, which keeps the largest trial's memory for reuse")
     args = parser.parse_args()
     print(f"# orchestrator benchmark, {time.strftime('%Y-%m-%d')}, {machine()}")
+    if args.memory_only and len(args.seeds) > 1:
+        ratios = []
+        for seed in args.seeds:
+            env = dict(os.environ)
+            if args.system_allocator:
+                env["TF_ONEDNN_USE_SYSTEM_ALLOCATOR"] = "1"
+            output = subprocess.run(
+                [sys.executable, __file__, "--memory-only", args.memory_only,
+                 "--trials", str(args.trials), "--seeds", str(seed)],
+                check=True, capture_output=True, text=True, env=env).stdout
+            line = output.strip().splitlines()[-1]
+            print(f"seed {seed}: {line}", flush=True)
+            ratios.append(float(line.split("ratio ")[1].split(",")[0]))
+        print(f"memory ratio, median of {len(ratios)} seeds {statistics.median(ratios):.3f} "
+              f"(range {min(ratios):.3f} to {max(ratios):.3f})")
+        return
     if args.memory_only:
         task_name, data = args.memory_only.split(":", 1)
         with tempfile.TemporaryDirectory() as folder:
-            _, recorder, _ = run_search(folder, args.trials, 1, 1, task_name, data)
+            _, recorder, _ = run_search(folder, args.trials, 1, 1, task_name, data, args.seeds[0])
         first, last = np.mean(recorder.rss[:10]), np.mean(recorder.rss[-10:])
         print(f"memory ({task_name}): {len(recorder.rss)} trials, RSS first ten {first:.0f} MiB, "
               f"last ten {last:.0f} MiB, ratio {last / first:.3f}, max {max(recorder.rss):.0f} MiB")

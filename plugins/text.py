@@ -104,13 +104,13 @@ class TextTask(automl.Task):
     # Search space --------------------------------------------------------------
 
     def known_good(self, dataset):
-        words = {"text/family": "bag", "text/max_tokens": 50000, "text/bag/tokens": "words",
-                 "text/bag/ngrams": 2, "text/bag/weighting": "naive_bayes",
-                 "text/bag/input_dropout": 0.5, "text/depth": 0, "head/dropout": 0.0,
-                 "optimizer/name": "adam", "optimizer/learning_rate": 1e-2}
+        bag = {"text/family": "bag", "text/max_tokens": 50000, "text/bag/weighting": "naive_bayes",
+               "text/bag/input_dropout": 0.5, "text/depth": 0, "head/dropout": 0.0,
+               "optimizer/name": "adam", "optimizer/learning_rate": 1e-2}
+        words = {**bag, "text/bag/tokens": "words", "text/bag/ngrams": 2}
         return [
             words,
-            {**words, "text/bag/tokens": "characters", "text/max_tokens": 50000},
+            {**bag, "text/bag/tokens": "characters"},
             {**words, "text/bag/weighting": "tf_idf", "optimizer/learning_rate": 1e-3,
              "text/depth": 1, "text/width": 64, "text/dropout": 0.5,
              "text/bag/input_dropout": 0.3},
@@ -177,7 +177,7 @@ class TextTask(automl.Task):
     def _vocabulary(self, dataset, tokens, ngrams, max_tokens):
         if self._dataset is not dataset:
             self._dataset, self._vocabularies = dataset, {}
-        key = (tokens, ngrams)
+        key = _cache_key(tokens, ngrams)
         if key not in self._vocabularies:
             self._vocabularies[key] = _adapt(dataset, max(max_tokens, *VOCABULARY_SIZES),
                                              _split(tokens, ngrams))
@@ -186,7 +186,7 @@ class TextTask(automl.Task):
 
     def _ratios(self, dataset, tokens, ngrams):
         vocabulary, _ = self._vocabulary(dataset, tokens, ngrams, VOCABULARY_SIZES[-1])
-        key = (tokens, ngrams, "naive_bayes")
+        key = (*_cache_key(tokens, ngrams), "naive_bayes")
         if key not in self._vocabularies:
             self._vocabularies[key] = _log_count_ratios(dataset, vocabulary, _split(tokens, ngrams))
         return self._vocabularies[key]
@@ -202,7 +202,7 @@ class TextTask(automl.Task):
         if (values.get("text/family") != "bag" or values.get("text/depth", 0)
                 or values.get("text/bag/weighting") != "naive_bayes"):
             return
-        tokens, ngrams = values["text/bag/tokens"], values["text/bag/ngrams"]
+        tokens, ngrams = values["text/bag/tokens"], values.get("text/bag/ngrams")
         ratios = self._ratios(dataset, tokens, ngrams)
         head = model.get_layer("probabilities")
         kernel, bias = (np.zeros(tuple(w.shape), "float32") for w in head.weights)
@@ -251,7 +251,8 @@ class TextTask(automl.Task):
 
         with hp.conditional_scope("text/family", ["bag"]):
             tokens = hp.Choice("text/bag/tokens", ["words", "characters"], default="words")
-            ngrams = hp.Choice("text/bag/ngrams", [1, 2, 3], default=2)
+            with hp.conditional_scope("text/bag/tokens", ["words"]):
+                ngrams = hp.Choice("text/bag/ngrams", [1, 2, 3], default=2)
             weighting = hp.Choice("text/bag/weighting", ["multi_hot", "tf_idf", "naive_bayes"],
                                   default="naive_bayes")
             rate = hp.Float("text/bag/input_dropout", 0.0, 0.6, step=0.1, default=0.5)
@@ -323,6 +324,11 @@ def _split(tokens, ngrams):
     if tokens == "characters":
         return {"split": "character", "ngrams": CHARACTER_NGRAMS, "standardize": "lower"}
     return {"ngrams": ngrams}
+
+
+def _cache_key(tokens, ngrams):
+    """What a vocabulary depends on: character n-grams are 2 to 5 whatever `ngrams` says."""
+    return (tokens, None if tokens == "characters" else ngrams)
 
 
 def _naive_bayes_scale(ratios):

@@ -253,6 +253,37 @@ def test_a_trained_model_leaves_no_graph_behind():
     assert _live_train_graphs() == before
 
 
+def test_lookup_tables_made_in_a_trial_are_destroyed_with_their_models():
+    """Named eager tables outlive their Python objects in TensorFlow; the release frees them."""
+    from automl import env
+    from automl.memory import released_after
+
+    tf, keras = env.import_tensorflow()
+
+    def table(tokens):
+        keys = tf.constant(tokens)
+        values = tf.range(len(tokens), dtype=tf.int64)
+        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)
+
+    outside = table(["a", "b"])
+    handle = outside.resource_handle
+    del outside  # made outside a trial: left as TensorFlow leaves it
+    assert int(tf.raw_ops.LookupTableSizeV2(table_handle=handle)) == 2
+
+    with released_after(keras) as release:
+        inside = table(["a", "b", "c"])
+        handle = inside.resource_handle
+        layer = keras.layers.TextVectorization(output_mode="multi_hot")
+        layer.set_vocabulary(["rain", "goal"])
+        layer(tf.constant(["rain"]))
+        kept = table(["kept"])
+        del inside, layer
+    assert release.tables >= 3
+    with pytest.raises(tf.errors.NotFoundError):
+        tf.raw_ops.LookupTableSizeV2(table_handle=handle)
+    assert int(kept.size()) == 1  # a table still in use stays
+
+
 def test_the_release_applies_only_to_tensorflow_releases_that_leak():
     from automl.memory import removal_needed
 

@@ -284,6 +284,8 @@ def test_bags_train_through_a_sparse_twin_that_shares_the_model_weights(values):
 
     tf, keras = env.import_tensorflow()
     model, hp, x, y, hypermodel = _family_model("bag", values, with_hypermodel=True)
+    # Character bags take 2- to 5-grams: the n-gram order is searched for words only.
+    assert ("text/bag/ngrams" in hp.values) == (hp.values["text/bag/tokens"] == "words")
     trainer = hypermodel.trainer(hp, model, TrainingPlan())
     assert trainer is not model
     assert trainer.get_layer("sparse_vectorize").get_config()["sparse"]
@@ -320,3 +322,18 @@ def test_sequence_models_ignore_padding(family):
     table[0] = 100.0  # the padding token's vector
     embedding.embeddings.assign(table)
     np.testing.assert_allclose(model.predict(texts, verbose=0), before, atol=1e-5)
+
+
+def test_character_bags_of_any_ngrams_setting_share_one_adapted_vocabulary():
+    from automl.data import Dataset, Split
+    from automl_plugins.text import TextTask
+
+    rows = synthetic_texts(20, 5)
+    x = np.asarray([t for t, _ in rows], dtype=object)
+    y = np.asarray([i % 2 for i in range(len(x))])
+    dataset = Dataset(["a", "b"], Split(x, y), Split(x, y), Split(x, y), source="memory")
+    task = TextTask()
+    layers = [task.vectorizer(dataset, 12, tokens="characters", ngrams=n, weighting="naive_bayes")
+              for n in (1, 2, 3)]
+    assert len({tuple(layer.get_vocabulary()) for layer in layers}) == 1
+    assert len(task._vocabularies) == 2  # one vocabulary and its naive Bayes ratios
