@@ -50,12 +50,26 @@ class Release:
     tables = 0
 
 
-def _resource_tracking():
-    """A context that records each TensorFlow resource created in it, and its record."""
+def _start_tracking():
+    """Start recording the TensorFlow resources created, in any thread; returns the record."""
     from tensorflow.python.trackable import resource
 
     tracker = resource.ResourceTracker()
-    return resource.resource_tracker_scope(tracker), tracker
+    resource._RESOURCE_TRACKER_STACK.append(tracker)
+    return tracker
+
+
+def _stop_tracking(tracker):
+    """Stop `tracker` alone and return what it recorded.
+
+    TensorFlow's own `resource_tracker_scope` restores a saved copy of the stack,
+    which would leave a tracker behind when blocks in two threads end out of order.
+    """
+    from tensorflow.python.trackable import resource
+
+    stack = resource._RESOURCE_TRACKER_STACK
+    stack[:] = [t for t in stack if t is not tracker]
+    return tracker.resources
 
 
 def _destroy(handle):
@@ -99,13 +113,16 @@ def released_after(keras):
     registry = _gradient_registry() if removal_needed(tf.__version__) else {}
     before = set(registry)
     try:
-        tracking, tracker = _resource_tracking()
+        tracker = _start_tracking()
     except Exception:  # a private module: never fail a trial over it
-        tracking, tracker = contextlib.nullcontext(), None
+        tracker = None
     try:
-        with tracking:
-            yield release
+        yield release
     finally:
+        try:
+            created = _stop_tracking(tracker) if tracker is not None else []
+        except Exception:
+            created = []
         keras.backend.clear_session()
         try:
             for name in set(registry) - before:
@@ -115,8 +132,8 @@ def released_after(keras):
         except Exception:  # a private registry: never fail a trial over it
             pass
         try:
-            release.tables = _destroy_when_collected(tracker.resources)
-            tracker.resources.clear()
-        except Exception:  # no tracker, or a resource of a shape not known here
+            release.tables = _destroy_when_collected(created)
+        except Exception:  # a resource of a shape not known here
             pass
+        created.clear()
         gc.collect()

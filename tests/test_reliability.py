@@ -284,6 +284,22 @@ def test_lookup_tables_made_in_a_trial_are_destroyed_with_their_models():
     assert int(kept.size()) == 1  # a table still in use stays
 
 
+def test_trials_ending_out_of_order_leave_no_resource_tracker_behind():
+    """Two workers' trials in one process may end in either order."""
+    from tensorflow.python.trackable import resource
+
+    from automl import env
+    from automl.memory import released_after
+
+    _, keras = env.import_tensorflow()
+    first, second = released_after(keras), released_after(keras)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    assert resource._RESOURCE_TRACKER_STACK == []
+
+
 def test_the_release_applies_only_to_tensorflow_releases_that_leak():
     from automl.memory import removal_needed
 
