@@ -445,16 +445,18 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         return sorted((t for t in self.completed_trials() if t.score is not None),
                       key=lambda t: t.score, reverse=self.oracle.objective.direction == "max")
 
-    def selection_estimate(self):
-        """Seconds ensemble selection takes: build and load each member's model."""
-        return len(self.selected_members()[0]) * self.overhead_seconds()
+    def finishing_estimates(self, members=None):
+        """`(export, evaluate)` seconds for the model that would be exported now.
 
-    def finishing_estimates(self):
-        """`(export, evaluate)` seconds for the model that would be exported now."""
-        members = len(self.selected_members()[0]) if self.ensemble_size > 1 else 1
+        `members` are the ensemble members selection picks now, when already known.
+        """
+        if self.ensemble_size > 1:
+            count = len(self.selected_members()[0] if members is None else members)
+        else:
+            count = 1
         if self.probe is None:
             return 8.0, 2.0
-        return self.probe.export_seconds(members), self.probe.evaluate_seconds(members)
+        return self.probe.export_seconds(count), self.probe.evaluate_seconds(count)
 
     def contender_retrain_estimate(self):
         """The longer retrain of the best trial and the one now chosen for export.
@@ -465,7 +467,7 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         contenders = [*self.ranked_trials()[:1], self.final_trial()]
         return max(self.retrain_estimate(t) for t in contenders)
 
-    def members_retrain_estimate(self):
+    def members_retrain_estimate(self, members=None):
         """Seconds that retraining the members selection picks from the trials so far takes.
 
         `finishing_reserve` keeps them back only when they fit the share of the
@@ -473,16 +475,22 @@ class SearchTuner(base_tuner.BaseTuner, Pace):
         members, those that do not fit keep their search models
         (`automl.pipeline.retrain_members`).
         """
-        return sum(self.retrain_estimate(t) for t in self.selected_members()[0])
+        members = self.selected_members()[0] if members is None else members
+        return sum(self.retrain_estimate(t) for t in members)
 
     def finishing_reserve(self):
-        """Seconds kept back for what follows the search, from measured costs."""
-        export, evaluate = self.finishing_estimates()
+        """Seconds kept back for what follows the search, from measured costs.
+
+        With an ensemble, also selection itself: building and loading each member.
+        """
+        members = self.selected_members()[0] if self.ensemble_size > 1 else None
+        export, evaluate = self.finishing_estimates(members)
         if self.final_trial() is None:
             return export + evaluate
         if self.ensemble_size > 1 and len(self.ranked_trials()) > 1:
-            return self.selection_estimate() + budget_rules.finishing_reserve(
-                export, evaluate, self.members_retrain_estimate(), self.settings.time_budget)
+            return len(members) * self.overhead_seconds() + budget_rules.finishing_reserve(
+                export, evaluate, self.members_retrain_estimate(members),
+                self.settings.time_budget)
         return budget_rules.finishing_reserve(export, evaluate, self.contender_retrain_estimate(),
                                               self.settings.time_budget)
 

@@ -177,18 +177,19 @@ class TextTask(automl.Task):
     def _vocabulary(self, dataset, tokens, ngrams, max_tokens):
         if self._dataset is not dataset:
             self._dataset, self._vocabularies = dataset, {}
-        key = _cache_key(tokens, ngrams)
+        split = _split(tokens, ngrams)
+        key = _cache_key(split)
         if key not in self._vocabularies:
-            self._vocabularies[key] = _adapt(dataset, max(max_tokens, *VOCABULARY_SIZES),
-                                             _split(tokens, ngrams))
+            self._vocabularies[key] = _adapt(dataset, max(max_tokens, *VOCABULARY_SIZES), split)
         vocabulary, idf = self._vocabularies[key]
         return vocabulary[:max_tokens - 1], idf[:max_tokens - 1]
 
     def _ratios(self, dataset, tokens, ngrams):
         vocabulary, _ = self._vocabulary(dataset, tokens, ngrams, VOCABULARY_SIZES[-1])
-        key = (*_cache_key(tokens, ngrams), "naive_bayes")
+        split = _split(tokens, ngrams)
+        key = (*_cache_key(split), "naive_bayes")
         if key not in self._vocabularies:
-            self._vocabularies[key] = _log_count_ratios(dataset, vocabulary, _split(tokens, ngrams))
+            self._vocabularies[key] = _log_count_ratios(dataset, vocabulary, split)
         return self._vocabularies[key]
 
     def initialize(self, hp, model, dataset):
@@ -326,9 +327,9 @@ def _split(tokens, ngrams):
     return {"ngrams": ngrams}
 
 
-def _cache_key(tokens, ngrams):
-    """What a vocabulary depends on: character n-grams are 2 to 5 whatever `ngrams` says."""
-    return (tokens, None if tokens == "characters" else ngrams)
+def _cache_key(split):
+    """A vocabulary depends only on how texts are split: `_split`'s arguments, as a key."""
+    return tuple(sorted(split.items()))
 
 
 def _naive_bayes_scale(ratios):
