@@ -70,13 +70,16 @@ class Feeds:
             ds = ds.shuffle(self.shuffle_buffer(split, count), seed=self.seed,
                             reshuffle_each_iteration=True)
         ds = ds.batch(batch_size)
-        augment = self.task.augment if training else (lambda hp, x: x)
         dtype = self.input_dtype
+        task = self.task
 
         def feed(x, y):
             if dtype != "string" and x.dtype != dtype:
                 x = tf.cast(x, dtype)
-            return augment(hp, x), tf.one_hot(y, classes)
+            y = tf.one_hot(y, classes)
+            if training:
+                return task.mix(hp, task.augment(hp, x), y)
+            return x, y
 
         ds = ds.map(feed, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)

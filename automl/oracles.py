@@ -6,9 +6,11 @@ restarts with numeric gradients over a scikit-learn Gaussian process) can take
 longer than the trials themselves; here the upper confidence bound is instead
 evaluated on a few thousand random candidates in one vectorised call, and Bayesian
 optimisation is used only while its proposals cost a small share of the search
-(otherwise a random proposal is made). Under successive halving (see
-`automl.scheduler`) the oracle also promotes trials; Hyperband keeps its own brackets.
-Every oracle writes its state atomically.
+(otherwise a random proposal is made). Under a time budget, a configuration the
+planner (`automl.planner`) says cannot reach the top rung in its share of the budget
+is skipped before it trains, and the skips are counted. Under successive halving
+(see `automl.scheduler`) the oracle also promotes trials; Hyperband keeps its own
+brackets. Every oracle writes its state atomically.
 """
 
 import os
@@ -26,6 +28,7 @@ COMPLETED = trial_lib.TrialStatus.COMPLETED
 PROPOSAL_SHARE = 0.015  # proposals may cost at most this share of the trials' time
 FIRST_PROPOSAL_GUESS = 0.5  # seconds a Bayesian proposal is assumed to cost before one ran
 ACQUISITION_CANDIDATES = 2000  # random points the acquisition function is evaluated on
+MAX_SKIPS = 20  # proposals in a row the planner may refuse before the search ends
 
 
 class BoundedBayesianOptimizationOracle(kt.oracles.BayesianOptimizationOracle):
@@ -54,27 +57,51 @@ def _search_oracle(oracle_class):
     """`oracle_class` that writes its state atomically and proposes known-good values first."""
 
     class SearchOracle(oracle_class):
-        def __init__(self, *args, warm_values=(), **kwargs):
+        def __init__(self, *args, warm_values=(), planner=None, **kwargs):
             super().__init__(*args, **kwargs)
             self.warm_values = list(warm_values)
+            self.planner = planner
             self.proposal_seconds = 0.0
+            self.skipped_warm = 0
+            self.skipped = {"count": 0, "last_reason": None}
             self._last_model_proposal = FIRST_PROPOSAL_GUESS
 
         def populate_space(self, trial_id):
             started = time.perf_counter()
             try:
-                return self._propose(trial_id)
+                for _ in range(MAX_SKIPS):
+                    response = self._propose(trial_id)
+                    reason = self._skip_reason(response)
+                    if reason is None:
+                        return response
+                    self.skipped["count"] += 1
+                    self.skipped["last_reason"] = reason
+                return {"status": trial_lib.TrialStatus.STOPPED, "values": None}
             finally:
                 self.proposal_seconds += time.perf_counter() - started
+
+        def _skip_reason(self, response):
+            """Why the planner refuses a proposed configuration, or None to train it."""
+            if (self.planner is None or response.get("status") != RUNNING
+                    or isinstance(self, kt.oracles.GridSearchOracle)):
+                return None
+            return self.planner.skip_reason(response["values"])
 
         def _propose(self, trial_id):
             fresh = [t for t in self.trials.values()
                      if not t.hyperparameters.values.get("tuner/trial_id")]
-            index = len(fresh)
-            if index < len(self.warm_values):
+            index = len(fresh) + self.skipped_warm
+            while index < len(self.warm_values):
                 values = self._warm(self.warm_values[index])
-                if not self._duplicate(values):
+                if self._duplicate(values):
+                    break
+                reason = self._skip_reason({"status": RUNNING, "values": values})
+                if reason is None:
                     return {"status": RUNNING, "values": values}
+                self.skipped_warm += 1
+                self.skipped["count"] += 1
+                self.skipped["last_reason"] = reason
+                index += 1
             if self._proposals_too_costly():
                 values = self._random_values()
                 if values is None:
@@ -120,24 +147,32 @@ def _search_oracle(oracle_class):
         def get_state(self):
             state = super().get_state()
             state["proposal_seconds"] = self.proposal_seconds
+            state["skipped"] = {**self.skipped, "warm": self.skipped_warm}
             return state
 
         def set_state(self, state):
             super().set_state(state)
             self.proposal_seconds = state.get("proposal_seconds", 0.0)
+            skipped = dict(state.get("skipped") or {})
+            self.skipped_warm = skipped.pop("warm", 0)
+            self.skipped = {"count": 0, "last_reason": None, **skipped}
 
     SearchOracle.__name__ = f"Search{oracle_class.__name__}"
     return SearchOracle
 
 
-def make_oracle(tuner, objective, seed, max_trials, epochs, warm_values, schedule=None):
+def make_oracle(tuner, objective, seed, max_trials, epochs, warm_values, schedule=None,
+                planner=None):
     """The keras-tuner oracle named `tuner`.
 
     Random, Bayesian and grid search start from the task's known-good values;
-    with a `schedule` (`{"rungs": [...], "fraction": f}`) their configurations enter
-    successive halving. Hyperband sizes its own brackets from the epoch count.
+    with a `schedule` (`{"rungs": [Rung, ...], "first_rung": i}`) their
+    configurations enter successive halving. Hyperband sizes its own brackets from
+    the epoch count. With a `planner` (`automl.planner.Planner`), configurations it
+    cannot afford are skipped, and successive halving takes its pace from it.
     """
-    common = dict(objective=objective, seed=seed,
+    # keras-tuner draws a random seed for a seed of 0: shift by one so 0 is a seed too.
+    common = dict(objective=objective, seed=seed + 1,
                   max_consecutive_failed_trials=10**9, max_retries_per_trial=0)
     if tuner == "hyperband":
         oracle = _search_oracle(kt.oracles.HyperbandOracle)(
@@ -147,7 +182,7 @@ def make_oracle(tuner, objective, seed, max_trials, epochs, warm_values, schedul
     base = {"grid": kt.oracles.GridSearchOracle, "random": kt.oracles.RandomSearchOracle,
             "bayesian": BoundedBayesianOptimizationOracle}[tuner]
     oracle_class = _search_oracle(base)
-    kwargs = dict(max_trials=max_trials, **common)
+    kwargs = dict(max_trials=max_trials, planner=planner, **common)
     if tuner != "grid":
         kwargs["warm_values"] = warm_values
     if tuner == "bayesian":

@@ -5,6 +5,7 @@ retrain the final trial on train+val, or average an ensemble of search models ->
 evaluate once on test -> export -> report.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -16,7 +17,7 @@ import numpy as np
 
 from automl import devices, env, fingerprint, interrupt, registry, tensorboard
 from automl import report as report_lib, settings as settings_lib
-from automl.budget import Budget, retrain_planned
+from automl.budget import Budget
 from automl.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 from automl.export import export_model, write_json
@@ -135,7 +136,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     if settings.time_budget is not None:
         probe = _probe(task, dataset, feeds, settings, keras)
         if not resume:
-            _check_budget(settings.time_budget, budget.elapsed(), probe)
+            _check_budget(settings, budget.elapsed(), probe)
 
     interrupt.check()
     progress = Progress(settings, budget, live=live, to_stderr=quiet_stdout)
@@ -204,14 +205,14 @@ def _probe(task, dataset, feeds, settings, keras):
     return measure(TaskHyperModel(task, dataset, keras), feeds, hp, batch_size, keras)
 
 
-def _check_budget(budget_seconds, elapsed, probe):
+def _check_budget(settings, elapsed, probe):
     """Refuse a budget too short for one trial at the smallest fidelity and the export."""
-    from automl.budget import SMALLEST_FRACTION, minimum_budget
+    from automl.planner import SMALLEST_FRACTION, minimum_budget
 
     needed = minimum_budget(elapsed, probe.trial_seconds(1, SMALLEST_FRACTION),
                             probe.export_seconds() + probe.evaluate_seconds())
-    if budget_seconds < needed:
-        raise AutomlError(f"time budget {budget_seconds:g}s is too short: one trial needs "
+    if settings.time_budget < needed:
+        raise AutomlError(f"time budget {settings.time_budget:g}s is too short: one trial needs "
                           f"about {needed}s here")
 
 
@@ -263,78 +264,75 @@ def _state_saver(run, budget, clock):
     return save
 
 
-def retrain(tuner, best, settings, budget, progress):
-    """The best hyperparameters retrained on train+val for the best trial's epochs.
+@dataclasses.dataclass
+class Retrained:
+    """An exported member: its model, how it was retrained and what it has seen."""
 
-    Under a budget, the retrain runs as many of those epochs as fit, down to as
-    many training steps as the trial's own model took (`automl.budget.retrain_epochs`).
-    Where even that does not fit, or the retrain is not worth its share of the
-    budget (`automl.budget.retrain_planned`), or it is cut short, the best trial's
-    own model (trained on train only) is exported instead. Returns `(model, epochs, note)`.
+    model: object
+    mode: str = None       # "fresh", "continued", or None: the trial's search model
+    epochs: int = 0        # cumulative epochs of the retrain (0: none)
+    examples: int = 0      # training examples the model has seen
+    note: str = None       # why the search model was kept
+
+
+def retrain(tuner, trial, settings, budget, progress, share=1.0):
+    """`trial` retrained on train+val in the time left (`share` of it); a `Retrained`.
+
+    The planner (`automl.planner.Planner.retrain_plan`) chooses: from scratch for the
+    trial's best epoch count (or as many as fit, down to as many training steps as
+    the trial's own model took), or, where that is not worth its share of the budget,
+    the trial's own weights continued on train+val to the top rung and beyond, as
+    far as the time allows. Where neither fits, or the retrain is cut short or
+    scores below the search model on val, the trial's search model (trained on
+    train only) is exported instead, with a note.
     """
-    epochs = _retrain_epochs(tuner, best, settings, budget)
-    if not epochs:
-        note = (f"kept the search model of trial {best.trial_id}: retraining on train+val "
-                f"(about {tuner.retrain_estimate(best):.0f}s) did not fit the time budget")
-        return tuner.best_model(best), 0, note
-    return _retrain_one(tuner, best, epochs, settings, budget, progress)
-
-
-def _retrain_epochs(tuner, trial, settings, budget):
-    """Epochs to retrain `trial` for in the time left; 0 when it is not planned or does not fit."""
-    if settings.time_budget is None:
-        return int(trial.metrics.get_last_value("best_epoch"))
-    if not retrain_planned(tuner.retrain_estimate(trial), settings.time_budget):
-        return 0
-    export, evaluate = tuner.finishing_estimates()
-    return tuner.retrain_epochs(trial, budget.remaining() - export - evaluate)
-
-
-def _retrain_one(tuner, trial, epochs, settings, budget, progress):
-    """`(model, epochs, note)`: `trial` retrained on train+val, or its search model with a note."""
-    progress.phase(f"retraining trial {trial.trial_id} on train+val for {epochs} epochs")
-    export, evaluate = tuner.finishing_estimates()
-    model, history, _ = tuner.fit(trial.hyperparameters, "train+val", epochs,
-                                  budget.end - export - evaluate,
-                                  validation=False, seed=settings.seed)
-    ran = len(history.get("loss", []))
-    if ran < epochs:
-        note = (f"kept the search model of trial {trial.trial_id}: retraining reached the "
-                f"time budget after {ran} of {epochs} epochs")
-        return tuner.best_model(trial), 0, note
-    if not _healthy(tuner, model, trial):
+    planner = tuner.planner
+    export, evaluate = planner.finishing_estimates()
+    available = (budget.remaining() - export - evaluate) * share
+    mode, initial, epochs = planner.retrain_plan(trial, available)
+    seen = int(trial.metrics.get_last_value("examples_seen") or 0)
+    if mode is None:
+        note = (f"kept the search model of trial {trial.trial_id}: retraining on train+val "
+                f"(about {planner.retrain_estimate(trial):.0f}s) did not fit the time budget")
+        return Retrained(tuner.best_model(trial), examples=seen, note=note)
+    verb = "continuing" if mode == "continued" else "retraining"
+    progress.phase(f"{verb} trial {trial.trial_id} on train+val to {epochs} epochs")
+    fitted = tuner.fit(trial.hyperparameters, "train+val", epochs,
+                       budget.end - export - evaluate, validation=False, seed=settings.seed,
+                       initial_epoch=initial,
+                       weights=tuner.weights_path(trial.trial_id) if mode == "continued" else None)
+    ran = len(fitted.history.get("loss", []))
+    if fitted.stopped:
+        note = (f"kept the search model of trial {trial.trial_id}: {verb} on train+val reached "
+                f"the time budget after {initial + ran} of {epochs} epochs")
+        return Retrained(tuner.best_model(trial), examples=seen, note=note)
+    if not _healthy(tuner, fitted.model, trial):
         note = (f"kept the search model of trial {trial.trial_id}: the model retrained on "
                 "train+val scored below it on val, which it had trained on")
-        return tuner.best_model(trial), 0, note
-    return model, epochs, None
+        return Retrained(tuner.best_model(trial), examples=seen, note=note)
+    examples = fitted.examples + (seen if mode == "continued" else 0)
+    return Retrained(fitted.model, mode, epochs, examples)
 
 
 def retrain_members(tuner, members, models, settings, budget, progress):
-    """Ensemble members retrained on train+val where the budget allows; `(models, note)`.
+    """Ensemble members retrained on train+val where the budget allows; a list of `Retrained`.
 
     Members are chosen on val with their search models; each is then retrained on
-    train+val like a single exported trial (`retrain`), in order while the retrains
-    fit the budget. A member whose retrain does not fit or fails keeps
-    its search model.
+    train+val like a single exported trial (`retrain`), in order, a member continued
+    from its weights taking its share of the time left. A member whose retrain does
+    not fit or fails keeps its search model.
     """
-    retrained, notes, skipped = [], [], []
-    for trial, model in zip(members, models):
-        epochs = _retrain_epochs(tuner, trial, settings, budget)
-        if not epochs:
-            retrained.append(model)
-            skipped.append(trial.trial_id)
-            continue
-        new_model, epochs, note = _retrain_one(tuner, trial, epochs, settings, budget, progress)
-        if epochs:
-            new_model.name = model.name
-            tuner.calibrate(trial, new_model)
-        retrained.append(new_model if epochs else model)
-        if note:
-            notes.append(note)
-    if skipped:
-        notes.append(f"kept the search models of trials {', '.join(skipped)}: retraining "
-                     "them on train+val did not fit the time budget")
-    return retrained, "; ".join(notes) or None
+    retrained = []
+    for index, (trial, model) in enumerate(zip(members, models)):
+        share = 1.0 / (len(members) - index)
+        result = retrain(tuner, trial, settings, budget, progress, share=share)
+        if result.mode is None:
+            result.model = model
+        else:
+            result.model.name = model.name
+            tuner.calibrate(trial, result.model)
+        retrained.append(result)
+    return retrained
 
 
 def _healthy(tuner, model, best):
@@ -384,16 +382,18 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     best = members[0]
     val_scores = {settings.objective: best.score}
     if len(members) > 1:
-        search_models = models
-        models, note = retrain_members(tuner, members, models, settings, budget, progress)
-        retrained = sum(new is not old for new, old in zip(models, search_models))
-        model = average_model(keras, models, shape, dtype, f"{task.name}_ensemble")
+        exported = retrain_members(tuner, members, models, settings, budget, progress)
+        model = average_model(keras, [m.model for m in exported], shape, dtype,
+                              f"{task.name}_ensemble")
         epochs = 0
         val_scores["ensemble_accuracy"] = classification_scores(
             dataset.val.y, val_probabilities, dataset.classes)["accuracy"]
     else:
-        model, epochs, note = retrain(tuner, best, settings, budget, progress)
-        retrained = int(epochs > 0)
+        exported = [retrain(tuner, best, settings, budget, progress)]
+        model, epochs = exported[0].model, exported[0].epochs
+    retrained = sum(1 for m in exported if m.mode is not None)
+    note = "; ".join(m.note for m in exported if m.note) or None
+    model, test_time = _test_time_augmentation(tuner, task, best, model, dataset)
     interrupt.check()
     clock.switch("evaluate")
     hp = best.hyperparameters
@@ -419,6 +419,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         "options": settings.options,
         "hyperparameters": {k: v for k, v in hp.values.items() if not k.startswith("tuner/")},
         "metrics": {"val": val_scores, "test": test_scores},
+        "test_time_augmentation": test_time,
         "search": {
             "tuner": settings.tuner, "scheduler": _scheduler_summary(tuner),
             "objective": settings.objective, "seed": settings.seed,
@@ -433,6 +434,9 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
             "time_budget_seconds": settings.time_budget,
             "retrain_epochs": epochs,
             "retrained_on_train_val": retrained,
+            "retrain_mode": {t.trial_id: m.mode for t, m in zip(members, exported)},
+            "examples_seen": {t.trial_id: m.examples for t, m in zip(members, exported)},
+            "skipped": getattr(tuner.oracle, "skipped", None),
             "best_trial_epochs": int(best.metrics.get_last_value("best_epoch")),
             "retrain_note": note,
             "probe": _probe_summary(tuner.probe),
@@ -469,8 +473,46 @@ def _scheduler_summary(tuner):
     rungs = getattr(tuner.oracle, "rungs", None)
     if rungs is None:
         return {"name": "hyperband" if tuner.settings.tuner == "hyperband" else "full"}
-    return {"name": "asha", "rungs": rungs, "first_fraction": tuner.oracle.fraction,
+    train = len(tuner.dataset.train)
+    return {"name": "asha", "rungs": [r.to_dict(train) for r in rungs],
             "first_rung": tuner.oracle.first_rung}
+
+
+def _test_time_augmentation(tuner, task, trial, model, dataset):
+    """`model`, wrapped in the task's test-time augmentation where that helps on val.
+
+    The choice is made with the trial's search model, which has not trained on val.
+    Returns `(model, summary)`; the summary (None without an augmentation to try)
+    gives both validation accuracies and single-example latencies.
+    """
+    hp = trial.hyperparameters
+    search_model = tuner.best_model(trial)
+    wrapped_search = task.test_time_model(hp, search_model, dataset.meta)
+    if wrapped_search is None:
+        return model, None
+    batches = tuner.feeds.pipeline("val", hp, tuner.batch_size(hp), training=False)
+    accuracy = {
+        name: classification_scores(dataset.val.y, m.predict(batches, verbose=0),
+                                    dataset.classes)["accuracy"]
+        for name, m in (("without", search_model), ("with", wrapped_search))}
+    wrapped = task.test_time_model(hp, model, dataset.meta)
+    example = np.asarray(dataset.val.head(1)).astype(tuner.feeds.input_dtype)
+    latency = {"without": _latency_ms(model, example), "with": _latency_ms(wrapped, example)}
+    used = accuracy["with"] > accuracy["without"]
+    summary = {"kind": task.test_time_description, "used": used,
+               "val_accuracy": accuracy, "latency_ms": latency}
+    return (wrapped if used else model), summary
+
+
+def _latency_ms(model, example, calls=20):
+    """Median milliseconds of one call of `model` on one example (after a first call)."""
+    model(example, training=False)
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        model(example, training=False)
+        times.append(time.perf_counter() - started)
+    return round(1000 * sorted(times)[len(times) // 2], 3)
 
 
 def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None):

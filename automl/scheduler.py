@@ -1,29 +1,34 @@
 """Multi-fidelity scheduling: asynchronous successive halving (ASHA) on keras-tuner trials.
 
-A new configuration trains at the cheapest rung (few epochs, maybe a share of the
-training split). Once a rung holds `eta` completed trials, the best of every `eta`
-is promoted: a new keras-tuner trial with the same values that continues from its
-parent's weights up to the next rung's epochs. The trial's values carry the plan,
+A new configuration trains at the cheapest rung (few epochs, maybe one epoch on a
+share of the training split; rungs count examples seen, `automl.planner.Rung`).
+Once a rung holds `eta` completed trials, the best of every `eta` is promoted: a new
+keras-tuner trial with the same values that continues from its parent's weights up
+to the next rung, always on the whole split. The trial's values carry the plan,
 under the names keras-tuner's Hyperband uses:
 
     tuner/epochs         cumulative epochs at the end of the trial
-    tuner/initial_epoch  epochs its weights have already trained
+    tuner/initial_epoch  whole epochs its weights have already trained
     tuner/trial_id       the trial whose weights it continues (promotions only)
     tuner/rung           rung index (0: a new configuration)
     tuner/fraction       share of the training split it trains on
 
 The task's first known-good configuration enters at the highest rung that fits
-its share of the budget, so the first trial is already a strong model. Once the
-time left is only enough to train the best trial to the top rung (and one more new
-configuration), the best trial is continued instead, for as long as the budget
-allows, so the search ends on its best model fully trained and no time is idle.
-Everything the scheduler decides is derived from the trials themselves, so a
-resumed search (or another worker) sees the same state.
+its share of the budget, on the whole split, so the first trial is already a
+strong model. Once the time left is only enough to train the best trial to the top
+rung (and one more new configuration), the best trial is continued instead, for as
+long as the budget allows, so the search ends on its best model fully trained and
+no time is idle; where the planner finishes the best trial in the retrain instead
+(continued on train+val, `automl.planner`), the search just ends. Everything the
+scheduler decides is derived from the trials themselves, so a resumed search (or
+another worker) sees the same state.
 """
 
 import math
 
 from keras_tuner.engine import trial as trial_lib
+
+from automl.planner import Rung, passes_done
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 RUNNING = trial_lib.TrialStatus.RUNNING
@@ -55,16 +60,16 @@ def promotion(trials, top_rung, eta=ETA, maximize=True):
     return None
 
 
-def epochs_done(trial, default):
-    """Cumulative epochs a trial's weights have trained (`default` without a plan)."""
-    return int(trial.hyperparameters.values.get("tuner/epochs", default))
-
-
 def continuation(parent, epochs, rung):
-    """Values of a trial that continues `parent`'s weights up to `epochs` epochs."""
+    """Values of a trial that continues `parent`'s weights to `epochs` epochs of the whole split.
+
+    A parent that trained on a share of the split counts the whole epochs its
+    examples make up (`tuner/initial_epoch`), so the continuation reaches the next
+    rung's examples in full.
+    """
     values = dict(parent.hyperparameters.values)
     values.update({"tuner/trial_id": parent.trial_id, "tuner/rung": rung,
-                   "tuner/initial_epoch": int(values.get("tuner/epochs", 0)),
+                   "tuner/initial_epoch": passes_done(parent),
                    "tuner/epochs": int(epochs), "tuner/fraction": 1.0})
     return values
 
@@ -77,8 +82,9 @@ class Pace:
     `epoch_seconds(trial)` is a completed trial's seconds per epoch on the whole
     training split, and `continue_epoch_seconds(trial)` what one more epoch of it
     costs the budget (its retrain included); `overhead_seconds()` what a trial costs
-    besides its epochs.
-    Without a budget time is never short.
+    besides its epochs; `finishes_in_retrain(trial)` whether the retrain, not the
+    search, trains `trial` to the top rung. `automl.planner.Planner` is the pace of
+    a search under a budget. Without a budget time is never short.
     """
 
     def time_left(self):
@@ -96,36 +102,40 @@ class Pace:
     def overhead_seconds(self):
         return 0.0
 
+    def finishes_in_retrain(self, trial):
+        return False
+
 
 def successive_halving(oracle_class):
     """`oracle_class` whose new configurations enter at the first rung and are promoted."""
 
     class SuccessiveHalvingOracle(oracle_class):
-        def __init__(self, *args, rungs=(1,), fraction=1.0, first_rung=0, **kwargs):
+        def __init__(self, *args, rungs=(Rung(1),), first_rung=0, **kwargs):
             super().__init__(*args, **kwargs)
-            self.rungs = [int(r) for r in rungs]
-            self.fraction = float(fraction)
+            self.rungs = [Rung.from_value(r) for r in rungs]
             self.first_rung = int(first_rung)
-            self.pace = Pace()
+            planner = kwargs.get("planner")
+            self.pace = planner if planner is not None else Pace()
 
         def populate_space(self, trial_id):
             trials = list(self.trials.values())
             maximize = self.objective.direction == "max"
             best = self._best_unfinished(trials, maximize)
-            if best is not None and self._time_to_finish(best):
+            if (best is not None and not self.pace.finishes_in_retrain(best)
+                    and self._time_to_finish(best)):
                 return {"status": RUNNING, "values": self._last_continuation(best)}
             parent = promotion(trials, len(self.rungs) - 1, ETA, maximize)
             if parent is not None:
                 rung = rung_of(parent) + 1
                 return {"status": RUNNING,
-                        "values": continuation(parent, self.rungs[rung], rung)}
+                        "values": continuation(parent, self.rungs[rung].epochs, rung)}
             response = super().populate_space(trial_id)
             if response.get("status") == RUNNING:
                 rung = self.first_rung if not trials else 0
                 response["values"] = {
                     **response["values"], "tuner/rung": rung, "tuner/initial_epoch": 0,
-                    "tuner/epochs": self.rungs[rung],
-                    "tuner/fraction": self.fraction if rung == 0 else 1.0}
+                    "tuner/epochs": self.rungs[rung].epochs,
+                    "tuner/fraction": self.rungs[rung].fraction}
             return response
 
         def _time_to_finish(self, best):
@@ -136,10 +146,11 @@ def successive_halving(oracle_class):
             new configuration needs.
             """
             pace = self.pace
-            done = epochs_done(best, self.rungs[-1])
+            top = self.rungs[-1].epochs
+            done = passes_done(best)
             finish = (pace.overhead_seconds()
-                      + max(self.rungs[-1] - done, 0) * pace.continue_epoch_seconds(best))
-            if done >= self.rungs[-1]:
+                      + max(top - done, 0) * pace.continue_epoch_seconds(best))
+            if done >= top:
                 finish = 0.0
             return pace.time_left() < finish + pace.new_trial_seconds()
 
@@ -154,17 +165,18 @@ def successive_halving(oracle_class):
 
         def _last_continuation(self, best):
             """Continue `best` to the top rung, or as far as the time left allows."""
-            done = epochs_done(best, self.rungs[-1])
+            top = self.rungs[-1].epochs
+            done = passes_done(best)
             per_epoch = self.pace.continue_epoch_seconds(best)
             left = self.pace.time_left() - self.pace.overhead_seconds()
             fits = int(left / per_epoch) if per_epoch > 0 else 1
-            wanted = self.rungs[-1] - done if done < self.rungs[-1] else self.rungs[-1]
+            wanted = top - done if done < top else top
             more = max(1, min(fits, wanted))
             return continuation(best, done + more, max(rung_of(best) + 1, len(self.rungs) - 1))
 
         def get_state(self):
             state = super().get_state()
-            state["schedule"] = {"rungs": self.rungs, "fraction": self.fraction,
+            state["schedule"] = {"rungs": [r.to_dict() for r in self.rungs],
                                  "first_rung": self.first_rung}
             return state
 
@@ -172,7 +184,9 @@ def successive_halving(oracle_class):
             super().set_state(state)
             schedule = state.get("schedule")
             if schedule:
-                self.rungs, self.fraction = schedule["rungs"], schedule["fraction"]
+                first_fraction = schedule.get("fraction", 1.0)  # written by earlier versions
+                self.rungs = [Rung.from_value(r, first_fraction if i == 0 else 1.0)
+                              for i, r in enumerate(schedule["rungs"])]
                 self.first_rung = schedule.get("first_rung", 0)
 
     SuccessiveHalvingOracle.__name__ = f"SuccessiveHalving{oracle_class.__name__}"

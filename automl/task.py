@@ -15,7 +15,7 @@ import numpy as np
 from automl import data as data_lib
 from automl.errors import AutomlError
 
-API_VERSION = "2.2"  # a plugin of the same major version and no newer minor one loads
+API_VERSION = "2.3"  # a plugin of the same major version and no newer minor one loads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Task:
         tfds_feature: the TensorFlow Datasets feature that holds the raw example
             (or a tuple of candidates, the first one present is used).
         options: the task's own settings, a tuple of `Option`.
+        test_time_description: what `test_time_model` averages over, for the card.
     """
 
     name = None
@@ -62,6 +63,7 @@ class Task:
     file_extensions = ()
     tfds_feature = None
     options = ()
+    test_time_description = None
 
     # Reading data ------------------------------------------------------------
 
@@ -154,6 +156,37 @@ class Task:
     def augment(self, hp, x):
         """Training-only augmentation of a batch inside tf.data (default: none)."""
         return x
+
+    def mix(self, hp, x, y):
+        """Training-only mixing of a batch and its one-hot labels, e.g. mixup (default: none).
+
+        Runs inside tf.data after `augment`; returns `(x, y)`.
+        """
+        return x, y
+
+    def example_cost(self, hp, dataset, network):
+        """Relative cost of training on one example of the configuration `hp`, or None.
+
+        `network()` builds the configuration's (uncompiled) classifier. The planner
+        turns the cost into seconds with the throughput measured on this machine and
+        skips, under a budget, configurations that cannot train to the top rung in
+        time. By default the multiply-adds of the network's layers (`automl.cost`);
+        override it with a formula where building a network takes long, or return
+        None where multiply-adds do not reflect what training costs (a sparse training
+        twin, say): such configurations are never skipped.
+        """
+        from automl.cost import example_cost
+
+        return example_cost(network())
+
+    def test_time_model(self, hp, model, meta):
+        """`model` averaged over test-time augmentations of its input, or None (default).
+
+        Built-in Keras layers only, raw inputs as `input_spec` says. The core
+        exports it where it scores higher on val than `model` alone, and records
+        both latencies in the model card.
+        """
+        return None
 
     def known_good(self, dataset):
         """Hyperparameter values tried first, best first (partial dicts)."""

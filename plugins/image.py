@@ -10,6 +10,9 @@ import automl
 
 SMALL_SIDE = 32       # smaller images are neither jittered nor low-passed: every pixel matters
 JITTER_SHARE = 0.5    # share of training batches jittered
+AUGMENT_SIDE = 28     # images this large are randomly translated by default
+STRIDE_SIDE = 24      # images this large may start with a strided convolution
+MIXUP_ALPHA = 0.2     # mixup's Beta(alpha, alpha) mixing weights
 
 
 def _as_channels_last(array):
@@ -31,6 +34,7 @@ class ImageTask(automl.Task):
     patience = 4
     file_extensions = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
     tfds_feature = "image"
+    test_time_description = "the image and its mirror image, averaged"
     options = (
         automl.Option("max_image_size", int, 256,
                       "Longest side of the cached images in pixels; larger images are "
@@ -40,6 +44,7 @@ class ImageTask(automl.Task):
     def __init__(self):
         self._statistics = None
         self._max_side = None
+        self._train_size = 0
 
     # Data --------------------------------------------------------------------
 
@@ -127,17 +132,32 @@ class ImageTask(automl.Task):
 
     # Search space --------------------------------------------------------------
 
+    def load(self, settings):
+        dataset = super().load(settings)
+        self._train_size = len(dataset.train)
+        return dataset
+
+    def batch_size(self, hp):
+        """Batches that keep two cores busy: larger on larger training splits (32 to 128)."""
+        size = max(self._train_size, 1)
+        return int(min(128, max(32, 2 ** math.floor(math.log2(max(size / 40, 1))))))
+
     def known_good(self, dataset):
-        common = {"image/layers_per_stage": 2, "image/kernel_size": 3, "image/pooling": "max",
-                  "optimizer/name": "adam", "optimizer/learning_rate": 1e-3,
-                  "head/dropout": 0.3}
+        """A small batch-normalised net first (cheaper than a plain two-layer convnet), then larger."""
+        side = min(dataset.meta["height"], dataset.meta["width"]) if dataset else SMALL_SIDE
+        small = {"image/family": "plain", "image/filters": 16, "image/growth": 2.0,
+                 "image/stages": 2, "image/layers_per_stage": 1, "image/kernel_size": 3,
+                 "image/pooling": "max", "image/translate": _default_translate(side),
+                 "image/flip": False, "image/mix": "none", "head/dropout": 0.2,
+                 "optimizer/name": "adamw", "optimizer/learning_rate": 3e-3,
+                 "optimizer/weight_decay": 5e-4, "optimizer/label_smoothing": 0.1,
+                 "optimizer/schedule": "cosine"}
         return [
-            {**common, "image/family": "plain", "image/filters": 32, "image/growth": 2.0,
-             "image/augment": "none"},
-            {**common, "image/family": "resnet", "image/filters": 32, "image/growth": 2.0,
-             "image/augment": "light"},
-            {**common, "image/family": "separable", "image/filters": 64, "image/growth": 1.5,
-             "image/augment": "none"},
+            small,
+            {**small, "image/filters": 32, "image/layers_per_stage": 2, "head/dropout": 0.3},
+            {**small, "image/flip": True},
+            {**small, "image/family": "resnet", "image/filters": 24, "image/layers_per_stage": 2,
+             "head/dropout": 0.3},
         ]
 
     def build(self, hp, inputs, dataset):
@@ -162,21 +182,25 @@ class ImageTask(automl.Task):
             self._statistics = (dataset, *_channel_statistics(dataset.train))
         _, mean, variance = self._statistics
         x = layers.Normalization(mean=mean, variance=variance, name="normalize")(x)
-        x = self._augmentation(hp, x)
+        x = self._augmentation(hp, x, side)
 
         family = hp.Choice("image/family", ["plain", "resnet", "separable"], default="plain")
-        max_stages = max(1, min(4, int(math.log2(max(side, 2))) - 1))
-        stages = hp.Int("image/stages", 1, 4, default=3)
-        stages = min(stages, max_stages)
-        per_stage = hp.Int("image/layers_per_stage", 1, 3, default=2)
-        filters = hp.Choice("image/filters", [16, 32, 64], default=32)
-        growth = hp.Choice("image/growth", [1.0, 1.5, 2.0], default=2.0)
+        filters = hp.Choice("image/filters", [16, 24, 32, 48, 64], default=32)
+        growth = hp.Choice("image/growth", [1.5, 2.0], default=2.0)
         kernel = hp.Choice("image/kernel_size", [3, 5], default=3)
+        stride = hp.Choice("image/stem_stride", [1, 2], default=1) if side >= STRIDE_SIDE else 1
+        side //= stride
+        max_stages = max(1, min(4, int(math.log2(max(side, 2))) - 1))
+        stages = min(hp.Int("image/stages", 1, 4, default=2), max_stages)
+        per_stage = hp.Int("image/layers_per_stage", 1, 3, default=2)
         pooling = hp.Choice("image/pooling", ["max", "avg"], default="max")
 
-        x = _conv_bn_relu(layers, x, filters, kernel, name="stem")
+        x = _conv_bn_relu(layers, x, filters, kernel, name="stem", strides=stride)
+        pool = layers.MaxPooling2D if pooling == "max" else layers.AveragePooling2D
         for stage in range(stages):
-            width = int(filters * growth**stage)
+            if x.shape[1] > 2 and x.shape[2] > 2:
+                x = pool(2, name=f"stage{stage + 1}_pool")(x)
+            width = int(filters * growth ** (stage + 1))
             for index in range(per_stage):
                 name = f"stage{stage + 1}_block{index + 1}"
                 if family == "resnet":
@@ -185,10 +209,53 @@ class ImageTask(automl.Task):
                     x = _separable_block(layers, x, width, kernel, name)
                 else:
                     x = _conv_bn_relu(layers, x, width, kernel, name)
-            if stage < stages - 1 and x.shape[1] > 2 and x.shape[2] > 2:
-                pool = layers.MaxPooling2D if pooling == "max" else layers.AveragePooling2D
-                x = pool(2, name=f"stage{stage + 1}_pool")(x)
         return layers.GlobalAveragePooling2D(name="global_pool")(x)
+
+    def example_cost(self, hp, dataset, network):
+        """The multiply-adds `automl.cost` counts on the network `build` makes, without building it."""
+        from automl.cost import ELEMENT_COST
+
+        values, meta = hp.values, dataset.meta
+        height, width, channels = meta["height"], meta["width"], meta["channels"]
+        cost = ELEMENT_COST * height * width * channels  # the input resize
+        if min(height, width) >= SMALL_SIDE:
+            cost += ELEMENT_COST * height * width * channels
+        if max(height, width) > 96:
+            scale = values.get("image/resolution", 96) / max(height, width)
+            height, width = max(8, round(height * scale)), max(8, round(width * scale))
+            cost += ELEMENT_COST * height * width * channels
+        side = min(height, width)
+        augmentations = 2 + bool(values.get("image/translate")) + bool(values.get("image/flip"))
+        cost += augmentations * ELEMENT_COST * height * width * channels
+        family = values.get("image/family", "plain")
+        filters = values.get("image/filters", 32)
+        kernel = values.get("image/kernel_size", 3) ** 2
+        stride = values.get("image/stem_stride", 1) if side >= STRIDE_SIDE else 1
+        side //= stride
+        height, width = -(-height // stride), -(-width // stride)
+        stages = min(values.get("image/stages", 2), max(1, min(4, int(math.log2(max(side, 2))) - 1)))
+        area = height * width
+        cost += area * filters * (kernel * channels + 2 * ELEMENT_COST)
+        depth = filters
+        for stage in range(stages):
+            if height > 2 and width > 2:
+                height, width = height // 2, width // 2
+                area = height * width
+                cost += ELEMENT_COST * area * depth
+            out = int(filters * values.get("image/growth", 2.0) ** (stage + 1))
+            for _ in range(values.get("image/layers_per_stage", 2)):
+                if family == "resnet":
+                    if depth != out:
+                        cost += area * out * (depth + ELEMENT_COST)
+                    cost += area * out * (kernel * depth + kernel * out + 5 * ELEMENT_COST)
+                elif family == "separable":
+                    cost += area * depth * (kernel + 2 * ELEMENT_COST)
+                    cost += area * out * (depth + 2 * ELEMENT_COST)
+                else:
+                    cost += area * out * (kernel * depth + 2 * ELEMENT_COST)
+                depth = out
+        dropout = 1 if values.get("head/dropout", 0.2) else 0
+        return cost + ELEMENT_COST * depth * (1 + dropout) + depth * len(dataset.classes) * 1.0
 
     def augment(self, hp, x):
         """Resolution jitter on half the training batches (images of 32 pixels or more).
@@ -210,18 +277,73 @@ class ImageTask(automl.Task):
                                tf.random.uniform([]) < JITTER_SHARE)
         return tf.cond(apply, jitter, lambda: x)
 
-    def _augmentation(self, hp, x):
+    def mix(self, hp, x, y):
+        """Mixup or CutMix of training batches and their labels, where `image/mix` asks.
+
+        Mixup (Zhang et al., 2018) blends each image with another of the batch;
+        CutMix (Yun et al., 2019) pastes a box of another; labels mix in proportion.
+        """
+        import tensorflow as tf
+
+        mode = hp.values.get("image/mix", "none")
+        if mode == "none":
+            return x, y
+        partner = tf.random.shuffle(tf.range(tf.shape(x)[0]))
+        other_x, other_y = tf.gather(x, partner), tf.gather(y, partner)
+        if mode == "mixup":
+            a = tf.random.gamma([], MIXUP_ALPHA)
+            b = tf.random.gamma([], MIXUP_ALPHA)
+            keep = tf.maximum(a / (a + b), b / (a + b))
+            return keep * x + (1 - keep) * other_x, keep * y + (1 - keep) * other_y
+        size = tf.shape(x)[1:3]
+        share = tf.sqrt(tf.random.uniform([]))  # the box's side, as a share of the image's
+        box = tf.cast(tf.cast(size, tf.float32) * share, tf.int32)
+        top = tf.random.uniform([], 0, size[0] - box[0] + 1, dtype=tf.int32)
+        left = tf.random.uniform([], 0, size[1] - box[1] + 1, dtype=tf.int32)
+        rows = tf.logical_and(tf.range(size[0]) >= top, tf.range(size[0]) < top + box[0])
+        columns = tf.logical_and(tf.range(size[1]) >= left, tf.range(size[1]) < left + box[1])
+        inside = tf.cast(tf.logical_and(rows[:, None], columns[None, :]), x.dtype)[None, :, :, None]
+        pasted = tf.reduce_mean(inside)
+        return x * (1 - inside) + other_x * inside, (1 - pasted) * y + pasted * other_y
+
+    def test_time_model(self, hp, model, meta):
+        """`model` averaged over the image and its horizontal mirror, where flips are trained."""
+        if not hp.values.get("image/flip"):
+            return None
+        import keras
         from keras import layers
 
-        mode = hp.Choice("image/augment", ["none", "light", "flip"], default="none")
-        if mode == "none":
-            return x
-        x = layers.RandomRotation(0.05, fill_mode="constant", name="augment_rotate")(x)
-        x = layers.RandomZoom(0.1, fill_mode="constant", name="augment_zoom")(x)
-        x = layers.RandomTranslation(0.08, 0.08, fill_mode="constant", name="augment_shift")(x)
-        if mode == "flip":
+        height, width, channels = meta["height"], meta["width"], meta["channels"]
+        inputs = keras.Input(shape=(None, None, channels), name="inputs")
+        x = layers.Resizing(height, width, name="tta_resize")(inputs)
+        # A mirror image with built-in layers only: the width axis through a fixed
+        # anti-diagonal matrix.
+        mirror = layers.Dense(width, use_bias=False, trainable=False, name="tta_mirror")
+        flipped = layers.Permute((1, 3, 2), name="tta_width_last")(x)
+        flipped = mirror(flipped)
+        flipped = layers.Permute((1, 3, 2), name="tta_width_back")(flipped)
+        mirror.set_weights([np.eye(width, dtype="float32")[::-1]])
+        outputs = layers.Average(name="tta_average")([model(x), model(flipped)])
+        return keras.Model(inputs, outputs, name=f"{model.name}_tta")
+
+    def _augmentation(self, hp, x, side):
+        from keras import layers
+
+        shift = hp.Choice("image/translate", [0.0, 0.05, 0.1, 0.15],
+                          default=_default_translate(side))
+        flip = hp.Boolean("image/flip", default=False)
+        hp.Choice("image/mix", ["none", "mixup", "cutmix"], default="none")
+        if shift:
+            x = layers.RandomTranslation(shift, shift, fill_mode="constant",
+                                         name="augment_shift")(x)
+        if flip:
             x = layers.RandomFlip("horizontal", name="augment_flip")(x)
         return x
+
+
+def _default_translate(side):
+    """Random translation is on by default for images of `AUGMENT_SIDE` pixels and more."""
+    return 0.1 if side >= AUGMENT_SIDE else 0.0
 
 
 def _channel_statistics(split):
@@ -249,8 +371,9 @@ def _capped(image, max_side):
     return image.resize(size, Image.BILINEAR)
 
 
-def _conv_bn_relu(layers, x, filters, kernel, name):
-    x = layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=f"{name}_conv")(x)
+def _conv_bn_relu(layers, x, filters, kernel, name, strides=1):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
+                      name=f"{name}_conv")(x)
     x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 

@@ -73,7 +73,7 @@ def test_scaffold_refuses_bad_names_and_occupied_folders(tmp_path):
 
 
 def test_public_api_names():
-    assert automl.API_VERSION == "2.2"
+    assert automl.API_VERSION == "2.3"
     for name in ("Task", "Option", "Dataset", "Split", "LabelledExamples", "AutomlError",
                  "decode_folder", "load_tfds"):
         assert getattr(automl, name).__doc__, name

@@ -4,6 +4,8 @@ import json
 import os
 import re
 
+from types import SimpleNamespace
+
 import pytest
 import tensorflow_datasets as tfds
 import yaml
@@ -57,7 +59,7 @@ def test_known_good_configurations_come_first(image_folder, tmp_path):
                     "--tuner", "random", "--max-trials", 1, "--epochs", 1)
     assert result.exit_code == 0, result.output
     values = trial_values(tmp_path / "run")[0]["hyperparameters"]["values"]
-    first = ImageTask().known_good(None)[0]
+    first = ImageTask().known_good(SimpleNamespace(meta={"height": 8, "width": 8}))[0]
     assert {k: values[k] for k in first} == first
 
 
@@ -122,13 +124,16 @@ def test_successive_halving_promotes_the_best_and_continues_its_weights(image_fo
     best = max(first_rung, key=lambda t: t["score"])
     promoted = trials[3]["hyperparameters"]["values"]
     assert promoted["tuner/trial_id"] == best["trial_id"]
-    assert (promoted["tuner/initial_epoch"], promoted["tuner/epochs"]) == (2, 6)
+    # The promotion continues the weights its parent kept: those of its best epoch.
+    kept = best["metrics"]["metrics"]["best_epoch"]["observations"][0]["value"][0]
+    assert (promoted["tuner/initial_epoch"], promoted["tuner/epochs"]) == (kept, 6)
     metrics = trials[3]["metrics"]["metrics"]
-    assert metrics["epochs_run"]["observations"][0]["value"] == [4]
-    assert 2 < metrics["best_epoch"]["observations"][0]["value"][0] <= 6
+    assert metrics["epochs_run"]["observations"][0]["value"] == [6 - kept]
+    assert kept < metrics["best_epoch"]["observations"][0]["value"][0] <= 6
     search = card_of(run)["search"]
-    assert search["scheduler"] == {"name": "asha", "rungs": [2, 6], "first_fraction": 1.0,
-                                   "first_rung": 0}
+    assert search["scheduler"] == {"name": "asha", "first_rung": 0, "rungs": [
+        {"epochs": 2, "fraction": 1.0, "examples": 144},
+        {"epochs": 6, "fraction": 1.0, "examples": 432}]}
     assert search["promoted"] == 1 and search["stop_reason"] == "max_trials"
 
 
@@ -190,8 +195,9 @@ def test_an_ensemble_export_averages_its_members(tmp_path):
 
     from conftest import synthetic_image, write_image_folder
 
-    # Few training images: no single model is perfect on val, so averaging helps.
-    data = write_image_folder(tmp_path / "data")
+    # Three training images per class: the models differ in how sure they are on val,
+    # so averaging lowers the validation log loss.
+    data = write_image_folder(tmp_path / "data", per_class=(3, 6, 4))
     run = tmp_path / "run"
     result = invoke("search", "--task", "image", "--data", data, "--out", run,
                     "--tuner", "random", "--max-trials", 3, "--epochs", 4, "--ensemble", 3)

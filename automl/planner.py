@@ -1,0 +1,503 @@
+"""The budget planner: how one time budget is shared by trials, the retrain and the export.
+
+The arithmetic is in pure functions that take measured costs and the clock reading as
+arguments, so fake-clock tests pin it down. `Planner` applies them to one search: it
+is built from the budget, the probe, the settings and a read-only view of the trials
+(`automl.selection.Selection`), and the oracle, the search loop, the chief and the
+retrain all ask it the same questions.
+
+Fidelity is counted in examples seen, as epoch-equivalents of the training split
+(epochs times the share of the split trained on). The top rung always trains the
+whole split, and every configuration proposed under a budget can reach it within
+the share of the budget one configuration may take: its cost per example is
+estimated before it trains (`automl.cost`), from the probe's measured throughput and
+every trial measured since.
+"""
+
+import dataclasses
+import math
+import statistics
+import time
+
+FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
+NEW_TRIAL_SHARE = 0.08     # a new configuration at the first rung costs at most this share
+RETRAIN_SHARE = 0.25       # a retrain from scratch is planned only within this share
+RETRAIN_FIT_SHARE = 0.8    # a retrain's estimate overstates it by about this much
+SINGLE_CONFIG_SHARE = 0.5  # the most one configuration may train to the top rung
+SKIP_TOLERANCE = 1.2       # how far an estimate may exceed that share before a skip
+TRIAL_CAP_FACTOR = 3.0     # a trial may run this many times its estimate before it is cut
+SMALLEST_FRACTION = 0.1    # the smallest share of the training split a rung trains on
+FIRST_RUNG_EPOCHS = 2      # the fewest epochs of a whole-split rung below the top one
+MAX_RUNGS = 4
+ETA = 3
+COST_OFFSET = 5e6          # cost units every example pays besides its layers (input, steps)
+VALIDATION_COST = 1 / 3    # inference on one val example, against training on one
+
+
+@dataclasses.dataclass(frozen=True)
+class Rung:
+    """One fidelity level: `epochs` over `fraction` of the training split."""
+
+    epochs: int
+    fraction: float = 1.0
+
+    @property
+    def passes(self):
+        """Epoch-equivalents of the whole training split (examples seen / train size)."""
+        return self.epochs * self.fraction
+
+    def to_dict(self, train_examples=None):
+        values = {"epochs": self.epochs, "fraction": self.fraction}
+        if train_examples is not None:
+            values["examples"] = int(round(self.passes * train_examples))
+        return values
+
+    @classmethod
+    def from_value(cls, value, fraction=1.0):
+        """A rung from its saved form: a dict, or the epoch count of earlier versions."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            return cls(int(value["epochs"]), float(value.get("fraction", 1.0)))
+        return cls(int(value), float(fraction))
+
+
+# Pure rules ------------------------------------------------------------------
+
+
+def plan_rungs(max_epochs, epoch_seconds, overhead_seconds, budget_seconds, eta=ETA):
+    """The successive-halving rungs, cheapest first.
+
+    The top rung trains the whole split for `max_epochs`, lowered so that one
+    configuration trains to it (and is built) within `SINGLE_CONFIG_SHARE` of the budget. Each lower
+    rung sees `eta` times fewer examples: whole epochs down to `FIRST_RUNG_EPOCHS`,
+    then, only while a new configuration at the lowest rung would cost more than
+    `NEW_TRIAL_SHARE` of the budget, one epoch, then one epoch on a share of the
+    split (never below `SMALLEST_FRACTION`). `epoch_seconds` is one epoch of the
+    whole split (0: unknown).
+    """
+    top = max(int(max_epochs), 1)
+    budgeted = budget_seconds is not None and epoch_seconds > 0
+    if budgeted:
+        share = SINGLE_CONFIG_SHARE * budget_seconds - overhead_seconds
+        top = max(1, min(top, int(share / epoch_seconds)))
+    rungs = [Rung(top)]
+    while len(rungs) < MAX_RUNGS:
+        passes = rungs[0].passes / eta
+        if passes >= FIRST_RUNG_EPOCHS:
+            rungs.insert(0, Rung(max(1, int(round(passes)))))
+            continue
+        lowest_cost = overhead_seconds + rungs[0].passes * epoch_seconds
+        if not budgeted or lowest_cost <= NEW_TRIAL_SHARE * budget_seconds:
+            break
+        rung = Rung(1) if passes >= 1 else Rung(1, max(round(passes, 2), SMALLEST_FRACTION))
+        if rung.passes >= rungs[0].passes:
+            break
+        rungs.insert(0, rung)
+    return rungs
+
+
+def first_rung(rungs, trial_seconds, budget_seconds):
+    """Index of the highest rung at which the first trial ends within its share of the budget.
+
+    `trial_seconds(rung)` estimates the first configuration at that rung. Never a
+    rung on a share of the split: the first trial trains the whole of it.
+    """
+    whole = [i for i, rung in enumerate(rungs) if rung.fraction >= 1.0]
+    if budget_seconds is None:
+        return whole[0]
+    fitting = [i for i in whole if trial_seconds(rungs[i]) <= FIRST_TRIAL_SHARE * budget_seconds]
+    return fitting[-1] if fitting else whole[0]
+
+
+def finishing_reserve(export_seconds, evaluate_seconds, retrain_seconds):
+    """Seconds kept back after the search: export, evaluation and the planned retrain."""
+    return export_seconds + evaluate_seconds + 1.1 * retrain_seconds
+
+
+def retrain_from_scratch(retrain_seconds, budget_seconds):
+    """Whether retraining from scratch on train+val is worth its share of the budget.
+
+    Otherwise the chosen trial's own weights continue on train+val (`continued_epochs`).
+    """
+    return budget_seconds is None or retrain_seconds <= RETRAIN_SHARE * budget_seconds
+
+
+def retrain_epochs(best_epochs, epoch_seconds, overhead_seconds, available_seconds, growth):
+    """Epochs a retrain from scratch on train+val runs in `available_seconds`; 0: none.
+
+    The trial's best epoch count where it fits, else as many epochs as fit, down to
+    as many training steps as the trial's own model took (`best_epochs / growth`,
+    where `growth` is how much larger train+val is than train): the retrain's
+    learning-rate schedule is laid out over the epochs it runs, so it finishes
+    instead of being cut short. `epoch_seconds` is one epoch on train+val as measured
+    in the trial, validation and the traced first epoch included, so a retrain takes
+    about `RETRAIN_FIT_SHARE` of its estimate.
+    """
+    if math.isinf(available_seconds):
+        return best_epochs
+    fitting = int((available_seconds / RETRAIN_FIT_SHARE - overhead_seconds)
+                  / max(epoch_seconds, 1e-9))
+    fewest = math.ceil(best_epochs / growth)
+    return min(best_epochs, fitting) if fitting >= fewest else 0
+
+
+def continued_epochs(done, top, most, epoch_seconds, overhead_seconds, available_seconds):
+    """Epochs (cumulative) to which a trial at `done` epochs continues on train+val; 0: none.
+
+    At least to the top rung `top`; beyond it, as many more as the time left allows,
+    up to `most`. 0 when even the top rung does not fit.
+    """
+    if done >= most:
+        return 0
+    if math.isinf(available_seconds):
+        return max(top, done + 1)
+    fitting = int((available_seconds / RETRAIN_FIT_SHARE - overhead_seconds)
+                  / max(epoch_seconds, 1e-9))
+    target = min(most, done + fitting)
+    return target if target >= max(top, done + 1) else 0
+
+
+def trial_deadline(now, search_deadline, estimate, budget_seconds, first_minimum=None):
+    """When a trial estimated at `estimate` seconds is stopped and scored where it stands.
+
+    A trial may run `TRIAL_CAP_FACTOR` times its estimate (at least a tenth of the
+    budget) and never past the search deadline, except the first trial, which is
+    given at least `first_minimum` seconds (one epoch) so that the search always
+    produces a model.
+    """
+    if budget_seconds is None:
+        return float("inf")
+    cap = now + max(TRIAL_CAP_FACTOR * estimate, 0.1 * budget_seconds)
+    deadline = min(search_deadline, cap)
+    return deadline if first_minimum is None else max(deadline, now + first_minimum)
+
+
+def worth_starting(now, search_deadline, cheapest_seconds):
+    """Whether there is time before the search deadline for the cheapest useful trial."""
+    return search_deadline - now >= cheapest_seconds
+
+
+def minimum_budget(startup_seconds, smallest_trial_seconds, finishing_seconds):
+    """The shortest budget in which one trial at the smallest fidelity and the export fit."""
+    return int(math.ceil(1.2 * (startup_seconds + smallest_trial_seconds + finishing_seconds)))
+
+
+def calibrated_seconds(cost, measured):
+    """Training seconds per example of a configuration of `cost`, from measured ones.
+
+    `measured` holds `(cost, seconds per example)` of configurations timed on this
+    machine (the probe, finished trials); seconds grow in proportion to the cost
+    plus `COST_OFFSET`, at the median rate measured.
+    """
+    rates = [seconds / (known + COST_OFFSET) for known, seconds in measured
+             if known is not None and seconds > 0]
+    if not rates or cost is None:
+        return None
+    return statistics.median(rates) * (cost + COST_OFFSET)
+
+
+# The planner of one search -----------------------------------------------------
+
+
+class Planner:
+    """Budget and fidelity decisions of one search.
+
+    `selection` is the read-only view of the trials (`automl.selection.Selection`);
+    `cost(values)` the estimated cost of one training example of a configuration, or
+    None where it cannot be estimated (such configurations are never skipped);
+    `probe_values` the configuration the probe measured; `now()` the clock.
+    """
+
+    def __init__(self, budget, probe, settings, max_epochs, ensemble_size, train_examples,
+                 val_examples, selection, cost=None, probe_values=None, now=time.time):
+        self.budget, self.probe, self.settings = budget, probe, settings
+        self.max_epochs, self.ensemble_size = max_epochs, ensemble_size
+        self.train_examples, self.val_examples = train_examples, val_examples
+        self.selection = selection
+        self.cost = cost or (lambda values: None)
+        self.probe_values = probe_values
+        self.rungs = [Rung(max_epochs)]
+        self.now = now
+        self._costs = {}
+
+    @property
+    def budget_seconds(self):
+        return self.settings.time_budget
+
+    # The schedule --------------------------------------------------------------
+
+    def schedule(self):
+        """`{"rungs": [...], "first_rung": i}` for successive halving, from the probe."""
+        if self.probe is None:
+            self.rungs = plan_rungs(self.max_epochs, 0.0, 0.0, None)
+            return {"rungs": self.rungs, "first_rung": 0}
+        probe = self.probe
+        self.rungs = plan_rungs(self.max_epochs, probe.epoch_seconds(), probe.build_seconds,
+                                self.budget_seconds)
+        first = first_rung(self.rungs, lambda r: probe.trial_seconds(r.epochs, r.fraction),
+                           self.budget_seconds)
+        return {"rungs": self.rungs, "first_rung": first}
+
+    def use_rungs(self, rungs):
+        """Take the rungs of a resumed oracle."""
+        self.rungs = list(rungs)
+
+    @property
+    def top(self):
+        return self.rungs[-1]
+
+    # Costs of configurations ---------------------------------------------------------
+
+    def _measured(self):
+        """`(cost, seconds per training example)` of every configuration timed so far."""
+        measured = []
+        if self.probe is not None and self.probe_values is not None:
+            measured.append((self.cached_cost(self.probe_values), self.probe.example_seconds))
+        for trial in self.selection.completed():
+            seconds = self.epoch_seconds(trial) / self.examples_per_epoch()
+            measured.append((self.cached_cost(trial.hyperparameters.values), seconds))
+        return measured
+
+    def cached_cost(self, values):
+        key = _architecture_key(values)
+        if key not in self._costs:
+            self._costs[key] = self.cost(values)
+        return self._costs[key]
+
+    def examples_per_epoch(self):
+        """Training examples of one epoch, plus validation at its relative cost."""
+        return self.train_examples + VALIDATION_COST * self.val_examples
+
+    def example_seconds(self, values):
+        """Estimated training seconds per example of the configuration `values` (None: unknown)."""
+        key = _architecture_key(values)
+        same = [self.epoch_seconds(t) / self.examples_per_epoch()
+                for t in self.selection.completed()
+                if _architecture_key(t.hyperparameters.values) == key]
+        if same:
+            return statistics.median(same)
+        return calibrated_seconds(self.cached_cost(values), self._measured())
+
+    def skip_reason(self, values):
+        """Why the configuration `values` should not be trained, or None.
+
+        Under a budget, a configuration must reach the top rung within
+        `SINGLE_CONFIG_SHARE` of it (estimates are trusted to `SKIP_TOLERANCE`).
+        """
+        if self.budget_seconds is None or self.probe is None:
+            return None
+        seconds = self.example_seconds(values)
+        if seconds is None:
+            return None
+        needed = (self.probe.build_seconds
+                  + self.top.passes * self.examples_per_epoch() * seconds)
+        if needed > SKIP_TOLERANCE * SINGLE_CONFIG_SHARE * self.budget_seconds:
+            return (f"the top rung ({self.top.epochs} epochs) would take about {needed:.0f}s, "
+                    f"over {SINGLE_CONFIG_SHARE:.0%} of the budget")
+        return None
+
+    # What trials cost (the scheduler's pace) ------------------------------------------
+
+    def epoch_seconds(self, trial):
+        """A completed trial's measured seconds per epoch on the whole training split."""
+        metrics = trial.metrics
+        if metrics.exists("epoch_seconds"):
+            return metrics.get_last_value("epoch_seconds")
+        return metrics.get_last_value("fit_seconds") / max(metrics.get_last_value("epochs_run"), 1)
+
+    def overhead_seconds(self):
+        """Median seconds a trial spends outside its epochs (building, tracing, saving)."""
+        overheads = [t.metrics.get_last_value("trial_seconds") - t.metrics.get_last_value("fit_seconds")
+                     for t in self.selection.completed() if t.metrics.exists("trial_seconds")]
+        if overheads:
+            return max(statistics.median(overheads), 0.0)
+        return self.probe.build_seconds if self.probe else 0.0
+
+    def new_trial_seconds(self):
+        """Estimated seconds of a new configuration at the first rung."""
+        fresh = [t.metrics.get_last_value("trial_seconds") for t in self.selection.completed()
+                 if not t.hyperparameters.values.get("tuner/trial_id")
+                 and int(t.hyperparameters.values.get("tuner/rung", 0)) == 0
+                 and t.metrics.exists("trial_seconds")]
+        if fresh:
+            return statistics.median(fresh)
+        if self.probe is None:
+            return 0.0
+        lowest = self.rungs[0]
+        return self.probe.trial_seconds(lowest.epochs, lowest.fraction)
+
+    def trial_estimate(self, trial):
+        """Estimated seconds of `trial`: a continuation from its parent's epoch time."""
+        values = trial.hyperparameters.values
+        parent = self.selection.get(values.get("tuner/trial_id"))
+        if parent is not None and parent.metrics.exists("epoch_seconds"):
+            more = int(values["tuner/epochs"]) - int(values.get("tuner/initial_epoch", 0))
+            return self.overhead_seconds() + more * self.epoch_seconds(parent)
+        if self.probe is not None:
+            seconds = self.example_seconds(values)
+            if seconds is not None:
+                passes = int(values.get("tuner/epochs", self.max_epochs)) * float(
+                    values.get("tuner/fraction", 1.0))
+                return self.overhead_seconds() + passes * self.examples_per_epoch() * seconds
+        return self.new_trial_seconds()
+
+    def continue_epoch_seconds(self, trial):
+        """What one more epoch of `trial` on train costs the budget.
+
+        Where a retrain from scratch on train+val is planned, the epoch costs twice:
+        now, and again in the retrain.
+        """
+        seconds = self.epoch_seconds(trial)
+        if self.finishes_in_retrain(trial):
+            return seconds
+        return seconds * (1 + self.retrain_growth())
+
+    def finishes_in_retrain(self, trial):
+        """Whether `trial` reaches the top rung in the retrain, continued on train+val.
+
+        True where a retrain from scratch would not be worth its share of the budget:
+        the search then never trains the best trial on train to the top rung first.
+        """
+        return (self.budget_seconds is not None
+                and not retrain_from_scratch(self.fresh_retrain_estimate(trial),
+                                             self.budget_seconds))
+
+    # Deadlines ---------------------------------------------------------------------
+
+    def trial_limits(self, trial, first):
+        """`(deadline, minimum epochs)` of a trial about to run; the first trains an epoch."""
+        values = trial.hyperparameters.values
+        one_epoch = (self.probe.trial_seconds(1, float(values.get("tuner/fraction", 1.0)))
+                     if self.probe else 0.0)
+        deadline = trial_deadline(self.now(), self.search_deadline(), self.trial_estimate(trial),
+                                  self.budget_seconds, first_minimum=one_epoch if first else None)
+        return deadline, 1 if first else 0
+
+    def time_left(self):
+        return self.search_deadline() - self.now()
+
+    def search_deadline(self):
+        """When the search must end so that what follows it fits the budget."""
+        if self.budget.seconds is None:
+            return float("inf")
+        return self.budget.end - self.finishing_reserve()
+
+    def time_for_another_trial(self):
+        if self.budget.seconds is None or not self.selection.completed():
+            return True
+        best = self.selection.best()
+        cheapest = self.new_trial_seconds()
+        if best is not None and not self.finishes_in_retrain(best):
+            cheapest = min(cheapest, self.overhead_seconds() + self.epoch_seconds(best))
+        return worth_starting(self.now(), self.search_deadline(), cheapest)
+
+    # The retrain and the export --------------------------------------------------------
+
+    def retrain_growth(self):
+        """How much longer an epoch on train+val takes than one on train."""
+        return (self.train_examples + self.val_examples) / self.train_examples
+
+    def fresh_epochs(self, trial):
+        """Epochs a retrain of `trial` from scratch runs: its best epoch count at the top rung.
+
+        A trial scored below the top rung is retrained for the top rung's epochs.
+        """
+        best = int(trial.metrics.get_last_value("best_epoch"))
+        planned = int(trial.hyperparameters.values.get("tuner/epochs", best)) * float(
+            trial.hyperparameters.values.get("tuner/fraction", 1.0))
+        return best if planned >= self.top.passes else max(best, self.top.epochs)
+
+    def fresh_retrain_estimate(self, trial):
+        """Seconds a retrain of `trial` from scratch on train+val takes."""
+        return (self.overhead_seconds() + self.epoch_seconds(trial) * self.retrain_growth()
+                * self.fresh_epochs(trial))
+
+    def continued_retrain_estimate(self, trial):
+        """Seconds continuing `trial` on train+val to the top rung takes."""
+        more = max(self.top.epochs - passes_done(trial), 1)
+        return (self.overhead_seconds() + RETRAIN_FIT_SHARE * more * self.epoch_seconds(trial)
+                * self.retrain_growth())
+
+    def retrain_estimate(self, trial):
+        """Seconds the retrain of `trial` takes, from scratch or continued."""
+        if self.finishes_in_retrain(trial):
+            return self.continued_retrain_estimate(trial)
+        return self.fresh_retrain_estimate(trial)
+
+    def retrain_plan(self, trial, available_seconds):
+        """`(mode, initial epoch, epochs)` of `trial`'s retrain on train+val in the time given.
+
+        `mode` is "fresh" (from scratch, for the trial's best epoch count or as many as
+        fit), "continued" (from the trial's weights, to the top rung or beyond), or
+        None when neither fits.
+        """
+        growth = self.retrain_growth()
+        if not self.finishes_in_retrain(trial):
+            epochs = retrain_epochs(self.fresh_epochs(trial), self.epoch_seconds(trial) * growth, self.overhead_seconds(),
+                                    available_seconds, growth)
+            return ("fresh", 0, epochs) if epochs else (None, 0, 0)
+        done = passes_done(trial)
+        epochs = continued_epochs(done, self.top.epochs, self.max_epochs,
+                                  self.epoch_seconds(trial) * growth, self.overhead_seconds(),
+                                  available_seconds)
+        return ("continued", done, epochs) if epochs else (None, 0, 0)
+
+    def finishing_estimates(self, members=1):
+        """`(export, evaluate)` seconds for a model of `members` members."""
+        if self.probe is None:
+            return 8.0, 2.0
+        return self.probe.export_seconds(members), self.probe.evaluate_seconds(members)
+
+    def finishing_reserve(self):
+        """Seconds kept back for what follows the search, from measured costs.
+
+        The retrain is reserved for the trials that would be exported now (and, for a
+        single model, the best trial, should it become the export): from scratch where
+        that costs at most `RETRAIN_SHARE` of the budget, else continued to the top
+        rung. With an ensemble, also selection itself: building and loading each member.
+        """
+        if self.ensemble_size > 1 and len(self.selection.ranked()) > 1:
+            members = self.selection.members()
+            export, evaluate = self.finishing_estimates(len(members))
+            retrain = sum(self._reserved_retrain(t) for t in members)
+            return (len(members) * self.overhead_seconds()
+                    + finishing_reserve(export, evaluate, retrain))
+        export, evaluate = self.finishing_estimates()
+        final = self.selection.final()
+        if final is None:
+            return export + evaluate
+        contenders = [final, *self.selection.ranked()[:1]]
+        return finishing_reserve(export, evaluate,
+                                 max(self._reserved_retrain(t) for t in contenders))
+
+    def _reserved_retrain(self, trial):
+        if self.finishes_in_retrain(trial):
+            return self.continued_retrain_estimate(trial)
+        estimate = self.fresh_retrain_estimate(trial)
+        return estimate if retrain_from_scratch(estimate, self.budget_seconds) else 0.0
+
+    def check_budget(self, elapsed):
+        """The shortest budget that works here, or None when `budget_seconds` is enough."""
+        probe = self.probe
+        needed = minimum_budget(elapsed, probe.trial_seconds(1, SMALLEST_FRACTION),
+                                probe.export_seconds() + probe.evaluate_seconds())
+        return needed if self.budget_seconds < needed else None
+
+
+def passes_done(trial):
+    """Whole epochs of the training split a trial's kept weights have seen.
+
+    A completed trial keeps its best epoch's weights; before it completes, its plan counts.
+    """
+    values = trial.hyperparameters.values
+    epochs = int(values.get("tuner/epochs", 0))
+    if trial.metrics.exists("best_epoch"):
+        epochs = int(trial.metrics.get_last_value("best_epoch"))
+    return int(epochs * float(values.get("tuner/fraction", 1.0)))
+
+
+def _architecture_key(values):
+    """The values that decide what one example costs (not the optimizer's, nor the plan's)."""
+    return tuple(sorted((k, v) for k, v in values.items()
+                        if not k.startswith(("optimizer/", "tuner/", "head/"))))

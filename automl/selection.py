@@ -1,0 +1,113 @@
+"""Choosing what to export: the final trial, and the members of an ensemble.
+
+A read-only view of the oracle's trials. The final trial is chosen by the
+one-standard-error rule among the trials that trained furthest (the highest rung
+reached), so that a configuration scored after a few epochs is never compared with
+one scored after many. Ensemble members are added to it by ensemble selection on
+every completed trial's saved validation probabilities (`automl.ensemble`).
+"""
+
+from keras_tuner.engine import trial as trial_lib
+
+from automl import ensemble
+
+COMPLETED = trial_lib.TrialStatus.COMPLETED
+FAILED = trial_lib.TrialStatus.FAILED
+
+
+def planned_passes(trial):
+    """Epoch-equivalents of the training split a trial is planned to reach (its rung)."""
+    values = trial.hyperparameters.values
+    return float(values.get("tuner/epochs", 0)) * float(values.get("tuner/fraction", 1.0))
+
+
+def deepest(trials):
+    """The trials at the highest fidelity among `trials`."""
+    if not trials:
+        return []
+    top = max(planned_passes(t) for t in trials)
+    return [t for t in trials if planned_passes(t) >= top]
+
+
+class Selection:
+    """The trials of a search as selection and the planner see them.
+
+    `oracle()` returns the search's oracle (read, never changed); `val_probabilities(trial)`
+    a trial's saved validation probabilities; `val_labels` the validation labels.
+    """
+
+    def __init__(self, oracle, objective, val_labels, ensemble_size, val_probabilities):
+        self._oracle, self.objective = oracle, objective
+        self.val_labels, self.ensemble_size = val_labels, ensemble_size
+        self.val_probabilities = val_probabilities
+
+    def all(self):
+        return list(self._oracle().trials.values())
+
+    def get(self, trial_id):
+        return self._oracle().trials.get(trial_id) if trial_id else None
+
+    def completed(self):
+        return [t for t in self.all() if t.status == COMPLETED]
+
+    def failed(self):
+        return [t for t in self.all() if t.status == FAILED]
+
+    def ranked(self, trials=None):
+        """Completed, scored trials (or those of `trials`), best first."""
+        trials = self.completed() if trials is None else trials
+        return sorted((t for t in trials if t.score is not None), key=lambda t: t.score,
+                      reverse=self.objective.direction == "max")
+
+    def best(self):
+        """The completed trial with the best score, or None."""
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+    def final(self):
+        """The trial to retrain and export.
+
+        Among the trials at the highest rung reached, the one-standard-error rule on
+        accuracy: of those whose validation accuracy is within one standard error of
+        the best (the binomial error of the best score on this many validation
+        examples), the one with the fewest parameters; differences smaller than that
+        are noise, and the smaller model generalises more reliably. Other objectives:
+        the best of those trials.
+        """
+        ranked = self.ranked(deepest(self.ranked()))
+        if not ranked:
+            return None
+        if not self.objective.name.endswith("accuracy"):
+            return ranked[0]
+        return ensemble.one_standard_error(
+            [(t, t.score, t.metrics.get_last_value("parameters")) for t in ranked],
+            len(self.val_labels))
+
+    def candidates(self):
+        """The final trial, then every other scored trial ensemble selection may add (best first).
+
+        Selection runs on each trial's saved validation probabilities, so every
+        completed trial is a candidate: a weaker model that errs differently often
+        helps an average more than a close copy of the best one.
+        """
+        final = self.final()
+        if final is None:
+            return []
+        if self.ensemble_size < 2:
+            return [final]
+        return [final, *(t for t in self.ranked() if t.trial_id != final.trial_id)]
+
+    def members(self):
+        """The trials ensemble selection picks now (the final trial alone without an ensemble)."""
+        return self.members_and_probabilities()[0]
+
+    def members_and_probabilities(self):
+        """`(trials, {id: val probabilities})`; `([final], None)` for a single model."""
+        candidates = self.candidates()
+        if len(candidates) < 2:
+            return candidates, None
+        trials = {t.trial_id: t for t in candidates}
+        probabilities = {i: self.val_probabilities(t) for i, t in trials.items()}
+        chosen = ensemble.select(candidates[0].trial_id, list(trials), probabilities,
+                                 self.val_labels, self.ensemble_size)
+        return [trials[i] for i in chosen], probabilities

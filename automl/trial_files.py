@@ -1,0 +1,67 @@
+"""What each trial leaves in the search folder: best weights, history, val probabilities.
+
+`RUN/search/trial_<id>/` holds `best.weights.h5` (the trial's best-epoch weights:
+promotions continue them, exports may use them), `history.json` (its per-epoch
+metrics, its parent's first epochs included) and, for ensembles,
+`val_probabilities.npy`. Every file is written to a temporary name and renamed.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from automl import report
+from automl.export import write_json
+
+
+class TrialFiles:
+    """The files of the trials of the search project at `project_dir`."""
+
+    def __init__(self, project_dir):
+        self.project_dir = project_dir
+        self._probabilities = {}
+
+    def folder(self, trial_id):
+        return os.path.join(self.project_dir, f"trial_{trial_id}")
+
+    def weights_path(self, trial_id):
+        return os.path.join(self.folder(trial_id), "best.weights.h5")
+
+    def keep_weights(self, trial_id, model):
+        path = self.weights_path(trial_id)
+        temporary = path.replace(".weights.h5", ".tmp.weights.h5")
+        model.save_weights(temporary)
+        os.replace(temporary, path)
+
+    def keep_history(self, trial_id, history, parent, initial_epoch):
+        """Save a trial's per-epoch metrics after its parent's first `initial_epoch` epochs."""
+        earlier = {}
+        if parent:
+            path = os.path.join(self.folder(parent), report.HISTORY_FILE)
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as handle:
+                    earlier = json.load(handle)
+        curves = {name: [float(v) for v in earlier.get(name, [])[:initial_epoch]]
+                  + [float(v) for v in values] for name, values in history.items()}
+        write_json(os.path.join(self.folder(trial_id), report.HISTORY_FILE), curves)
+
+    def probabilities_path(self, trial_id):
+        return os.path.join(self.folder(trial_id), "val_probabilities.npy")
+
+    def keep_val_probabilities(self, trial_id, probabilities):
+        path = self.probabilities_path(trial_id)
+        with open(path + ".tmp", "wb") as handle:
+            np.save(handle, probabilities)
+        os.replace(path + ".tmp", path)
+
+    def val_probabilities(self, trial_id, predict):
+        """A trial's saved validation probabilities, or `predict()` where none were saved.
+
+        Read once per saved file: the planner asks for the selected ensemble often.
+        """
+        path = self.probabilities_path(trial_id)
+        key = (trial_id, os.stat(path).st_mtime_ns if os.path.exists(path) else None)
+        if key not in self._probabilities:
+            self._probabilities[key] = np.load(path) if key[1] is not None else predict()
+        return self._probabilities[key]

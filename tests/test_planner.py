@@ -1,0 +1,279 @@
+"""The budget planner, successive halving and time accounting, on a fake clock."""
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from automl import planner
+from automl.budget import Budget
+from automl.planner import Planner, Rung
+from automl.probe import Probe
+from automl.scheduler import continuation, promotion
+from automl.timing import PhaseClock
+
+
+def test_rungs_count_examples_and_the_top_one_trains_the_whole_split():
+    assert planner.plan_rungs(20, 0.0, 0.0, None) == [Rung(2), Rung(7), Rung(20)]
+    assert planner.plan_rungs(12, 0.0, 0.0, None) == [Rung(4), Rung(12)]
+    assert planner.plan_rungs(2, 0.0, 0.0, None) == [Rung(2)]
+    # 10 s epochs in a 300 s budget: one configuration may train 150 s, 5 s of it building.
+    assert planner.plan_rungs(20, 10.0, 5.0, 300) == [Rung(1), Rung(5), Rung(14)]
+    assert planner.plan_rungs(20, 1.0, 1.0, 300) == [Rung(2), Rung(7), Rung(20)]
+    # One epoch costs more than the budget allows a configuration: one epoch, then less.
+    rungs = planner.plan_rungs(20, 400.0, 5.0, 300)
+    assert rungs[-1] == Rung(1) and all(r.fraction < 1 for r in rungs[:-1])
+    assert all(a.passes < b.passes for a, b in zip(rungs, rungs[1:]))
+
+
+def test_an_epoch_at_13_percent_of_the_budget_gives_rungs_that_end_on_the_whole_split():
+    # The measured case: 39 s per epoch of the first configuration, a 300 s budget.
+    rungs = planner.plan_rungs(20, 39.0, 4.0, 300)
+    assert len(rungs) >= 2
+    assert rungs[-1].fraction == 1.0 and rungs[-1].epochs >= 3
+    assert rungs[0].fraction < 1.0  # new configurations start on a share of the split
+    first = planner.first_rung(rungs, lambda r: 4.0 + r.passes * 39.0, 300)
+    assert rungs[first].fraction == 1.0  # the first trial trains the whole split
+    assert 4.0 + rungs[first].passes * 39.0 <= planner.FIRST_TRIAL_SHARE * 300
+
+
+def test_the_first_trial_never_trains_on_a_share_even_when_nothing_fits():
+    rungs = [Rung(1, 0.33), Rung(1), Rung(3)]
+    assert planner.first_rung(rungs, lambda r: 1e6, 300) == 1
+    assert planner.first_rung(rungs, lambda r: r.passes, None) == 1
+
+
+def test_a_retrain_from_scratch_is_reserved_only_when_it_is_worth_its_share():
+    assert planner.finishing_reserve(4, 1, 20) == pytest.approx(4 + 1 + 22)
+    assert planner.retrain_from_scratch(75, 300)
+    assert not planner.retrain_from_scratch(76, 300)
+    assert planner.retrain_from_scratch(1e6, None)
+
+
+def test_trial_deadline_caps_slow_trials_but_not_the_first():
+    now = 1000.0
+    assert planner.trial_deadline(now, now + 200, 10, 300) == now + 30
+    assert planner.trial_deadline(now, now + 200, 1, 300) == now + 30  # at least 10% of budget
+    assert planner.trial_deadline(now, now + 20, 10, 300) == now + 20  # never past the search
+    assert planner.trial_deadline(now, now + 5, 100, 300, first_minimum=10) == now + 10
+    assert planner.trial_deadline(now, now + 50, 100, 300, first_minimum=10) == now + 50
+    assert planner.trial_deadline(now, now + 5, 10, None) == math.inf
+
+
+def test_worth_starting_and_minimum_budget():
+    assert planner.worth_starting(100.0, 110.0, 9.0)
+    assert not planner.worth_starting(100.0, 110.0, 11.0)
+    assert planner.minimum_budget(10, 5, 3) == 22
+
+
+def test_a_retrain_runs_the_epochs_that_fit_down_to_the_trials_own_steps():
+    # 12 best epochs, 2 s per train+val epoch as measured (a retrain takes about 80%
+    # of that), 1 s to build; train+val is 1.2x train.
+    assert planner.retrain_epochs(12, 2.0, 1.0, 100.0, 1.2) == 12
+    assert planner.retrain_epochs(12, 2.0, 1.0, 17.0, 1.2) == 10   # 10 epochs = 12 on train
+    assert planner.retrain_epochs(12, 2.0, 1.0, 15.0, 1.2) == 0    # 9 would be fewer steps
+    assert planner.retrain_epochs(12, 2.0, 1.0, math.inf, 1.2) == 12
+
+
+def test_a_continued_trial_reaches_the_top_rung_and_goes_on_while_time_allows():
+    # From epoch 2 to the top rung at 7, 10 s per epoch, 0.8 of the estimate used.
+    assert planner.continued_epochs(2, 7, 20, 10.0, 0.0, 40.0) == 7      # 5 epochs fit
+    assert planner.continued_epochs(2, 7, 20, 10.0, 0.0, 80.0) == 12     # 10 epochs fit
+    assert planner.continued_epochs(2, 7, 20, 10.0, 0.0, 39.0) == 0      # the top does not
+    assert planner.continued_epochs(2, 7, 9, 10.0, 0.0, 800.0) == 9      # never past --epochs
+    assert planner.continued_epochs(9, 7, 9, 10.0, 0.0, 800.0) == 0
+    assert planner.continued_epochs(2, 7, 20, 10.0, 0.0, math.inf) == 7
+
+
+def test_calibrated_costs_follow_the_measured_rate():
+    measured = [(10e6, 0.002)]  # 10 M cost units took 2 ms per example
+    rate = 0.002 / (10e6 + planner.COST_OFFSET)
+    assert planner.calibrated_seconds(40e6, measured) == pytest.approx(rate * (40e6 + planner.COST_OFFSET))
+    assert planner.calibrated_seconds(None, measured) is None
+    assert planner.calibrated_seconds(1e6, []) is None
+
+
+class FakeClock:
+    def __init__(self, now=1000.0):
+        self.value = now
+
+    def __call__(self):
+        return self.value
+
+
+class FakeMetrics:
+    def __init__(self, **values):
+        self.values = values
+
+    def exists(self, name):
+        return name in self.values
+
+    def get_last_value(self, name):
+        return self.values.get(name)
+
+
+def fake_trial(trial_id, score, values=None, **metrics):
+    return SimpleNamespace(trial_id=trial_id, score=score, status="COMPLETED",
+                           hyperparameters=SimpleNamespace(values=dict(values or {})),
+                           metrics=FakeMetrics(**metrics))
+
+
+class FakeSelection:
+    def __init__(self, trials=()):
+        self.trials = list(trials)
+
+    def completed(self):
+        return self.trials
+
+    def ranked(self):
+        return sorted(self.trials, key=lambda t: -t.score)
+
+    def best(self):
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+    def final(self):
+        return self.best()
+
+    def members(self):
+        return self.ranked()[:1]
+
+    def get(self, trial_id):
+        return next((t for t in self.trials if t.trial_id == trial_id), None)
+
+
+def make_planner(clock, trials=(), budget=300.0, epoch_seconds=39.0, cost=None):
+    """A search of 10,000 training and 2,000 val examples whose probe trains an epoch in `epoch_seconds`."""
+    train, val = 10000, 2000
+    per_example = epoch_seconds / (train + val / 3)
+    probe = Probe(build_seconds=4.0, example_seconds=per_example, train_examples=train,
+                  val_examples=val, test_examples=2000)
+    settings = SimpleNamespace(time_budget=budget)
+    made = Planner(Budget(budget, clock()), probe, settings, 20, 1, train, val,
+                   FakeSelection(trials), cost=cost or (lambda values: values.get("cost")),
+                   probe_values={"cost": 10e6}, now=clock)
+    made.schedule()
+    return made
+
+
+def test_the_planner_schedules_the_measured_case_and_refuses_what_it_cannot_afford():
+    clock = FakeClock()
+    plan = make_planner(clock)
+    schedule = plan.schedule()
+    rungs, first = schedule["rungs"], schedule["first_rung"]
+    assert len(rungs) >= 2 and rungs[-1].fraction == 1.0
+    assert rungs[first].fraction == 1.0
+    assert plan.skip_reason({"cost": 10e6}) is None          # the probe's own configuration
+    assert plan.skip_reason({"cost": 5e6}) is None           # cheaper
+    reason = plan.skip_reason({"cost": 40e6})                # three times the probe's cost
+    assert reason and f"{rungs[-1].epochs} epochs" in reason
+    assert plan.skip_reason({}) is None                      # unknown cost: never skipped
+
+
+def test_measured_trials_replace_the_estimate_of_their_architecture():
+    clock = FakeClock()
+    # The costly architecture turned out to train as fast as the probe's.
+    trial = fake_trial("0", 0.8, {"cost": 40e6, "tuner/epochs": 1}, epoch_seconds=39.0,
+                       fit_seconds=39.0, epochs_run=1, trial_seconds=43.0, best_epoch=1)
+    plan = make_planner(clock, [trial])
+    assert plan.skip_reason({"cost": 40e6}) is None
+    assert plan.example_seconds({"cost": 40e6}) == pytest.approx(39.0 / (10000 + 2000 / 3))
+
+
+def test_an_expensive_best_trial_is_finished_in_the_retrain_on_train_and_val():
+    clock = FakeClock()
+    trial = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 1, "tuner/fraction": 1.0},
+                       epoch_seconds=39.0, fit_seconds=39.0, epochs_run=1, trial_seconds=43.0,
+                       best_epoch=1, examples_seen=10000)
+    plan = make_planner(clock, [trial])
+    top = plan.top.epochs
+    assert plan.finishes_in_retrain(trial)       # retraining from scratch would cost too much
+    mode, initial, epochs = plan.retrain_plan(trial, 250.0)
+    assert (mode, initial) == ("continued", 1) and epochs >= top
+    assert plan.retrain_plan(trial, 10.0) == (None, 0, 0)
+    # The search keeps back the continuation to the top rung, export and evaluation.
+    assert plan.search_deadline() < clock() + 300 - (top - 1) * 39.0 * 0.8
+    # One epoch of it costs the budget once: it is not trained twice.
+    assert plan.continue_epoch_seconds(trial) == 39.0
+
+
+def test_a_cheap_best_trial_is_retrained_from_scratch():
+    clock = FakeClock()
+    trial = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
+                       fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=16)
+    plan = make_planner(clock, [trial], epoch_seconds=2.0)
+    assert plan.top == Rung(20)
+    assert not plan.finishes_in_retrain(trial)
+    assert plan.retrain_plan(trial, 100.0) == ("fresh", 0, 16)  # its best epoch count
+    assert plan.continue_epoch_seconds(trial) == pytest.approx(2.0 * (1 + 1.2))
+    # A trial scored below the top rung is retrained for the top rung's epochs.
+    short = fake_trial("1", 0.8, {"cost": 10e6, "tuner/epochs": 7}, epoch_seconds=2.0,
+                       fit_seconds=14.0, epochs_run=7, trial_seconds=16.0, best_epoch=6)
+    assert plan.retrain_plan(short, 100.0) == ("fresh", 0, 20)
+
+
+def test_trials_stop_when_only_the_finish_fits():
+    clock = FakeClock()
+    trial = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 1, "tuner/rung": 0},
+                       epoch_seconds=39.0, fit_seconds=39.0, epochs_run=1, trial_seconds=45.0,
+                       best_epoch=1, examples_seen=10000)
+    plan = make_planner(clock, [trial])
+    assert plan.time_for_another_trial()
+    clock.value = plan.search_deadline() - 44.0  # less than a new configuration takes
+    assert not plan.time_for_another_trial()
+
+
+def fake_rung_trial(trial_id, score, rung=0, parent=None, status="COMPLETED"):
+    values = {"x": trial_id, "tuner/rung": rung, "tuner/epochs": [2, 7, 20][rung]}
+    if parent:
+        values["tuner/trial_id"] = parent
+    return SimpleNamespace(trial_id=trial_id, score=score, status=status,
+                           hyperparameters=SimpleNamespace(values=values), metrics=FakeMetrics())
+
+
+def test_promotion_takes_the_best_of_every_eta_highest_rung_first():
+    trials = [fake_rung_trial("0", 0.5), fake_rung_trial("1", 0.9), fake_rung_trial("2", 0.7)]
+    assert promotion(trials[:2], top_rung=2) is None  # fewer than eta at the rung
+    assert promotion(trials, top_rung=2).trial_id == "1"
+    assert promotion(trials, top_rung=2, maximize=False).trial_id == "0"
+    trials.append(fake_rung_trial("3", 0.8, rung=1, parent="1", status="RUNNING"))
+    assert promotion(trials, top_rung=2) is None  # "1" is continued already
+    trials += [fake_rung_trial("4", 0.95), fake_rung_trial("5", 0.1), fake_rung_trial("6", 0.2)]
+    assert promotion(trials, top_rung=2).trial_id == "4"  # top 2 of 6 at rung 0
+    rung1 = [fake_rung_trial(str(i), s, rung=1, parent=f"p{i}") for i, s in ((7, .6), (8, .9), (9, .7))]
+    assert promotion(trials + rung1, top_rung=2).trial_id == "8"  # higher rung first
+    assert promotion(rung1, top_rung=1) is None  # the top rung is final
+
+
+def test_a_continuation_resumes_where_its_parent_stopped():
+    parent = fake_rung_trial("3", 0.9, rung=1)
+    values = continuation(parent, 20, 2)
+    assert values["tuner/trial_id"] == "3" and values["x"] == "3"
+    assert (values["tuner/initial_epoch"], values["tuner/epochs"], values["tuner/rung"]) == (7, 20, 2)
+    assert values["tuner/fraction"] == 1.0
+
+
+def test_a_continuation_of_a_share_of_the_split_trains_whole_epochs_to_its_rung():
+    parent = fake_trial("0", 0.5, {"tuner/epochs": 1, "tuner/fraction": 0.33, "tuner/rung": 0},
+                        best_epoch=1)
+    values = continuation(parent, 2, 1)
+    # A third of an epoch is no whole epoch: the continuation trains both epochs in full.
+    assert (values["tuner/initial_epoch"], values["tuner/epochs"]) == (0, 2)
+    # A trial whose best epoch came early continues from the weights it kept.
+    early = fake_trial("1", 0.7, {"tuner/epochs": 7, "tuner/rung": 1}, best_epoch=5)
+    assert continuation(early, 20, 2)["tuner/initial_epoch"] == 5
+
+
+def test_phase_clock_charges_every_second_to_one_phase():
+    now = [100.0]
+    clock = PhaseClock(90.0, carried={"trials": 5.0}, now=lambda: now[0])
+    clock.switch("data")
+    now[0] = 103.0
+    clock.switch("trials")
+    with clock.phase("proposals"):
+        now[0] = 104.0
+    now[0] = 110.0
+    totals = clock.totals()
+    assert totals["startup"] == 10.0 and totals["data"] == 3.0
+    assert totals["proposals"] == 1.0 and totals["trials"] == 5.0 + 6.0
+    assert sum(totals.values()) == pytest.approx(20.0 + 5.0)

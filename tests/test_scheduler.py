@@ -1,0 +1,94 @@
+"""Successive halving on keras-tuner oracles: rungs, promotions, the finish and skips."""
+
+import pytest
+
+from automl.planner import Rung
+
+
+class FakePace:
+    """Time as the scheduler sees it, set by hand."""
+
+    def __init__(self, left, new_trial=10.0, per_epoch=2.0, overhead=1.0):
+        self.left, self.new_trial, self.per_epoch, self.overhead = left, new_trial, per_epoch, overhead
+
+    def time_left(self):
+        return self.left
+
+    def new_trial_seconds(self):
+        return self.new_trial
+
+    def epoch_seconds(self, trial):
+        return self.per_epoch
+
+    def continue_epoch_seconds(self, trial):
+        return self.per_epoch
+
+    def overhead_seconds(self):
+        return self.overhead
+
+    def finishes_in_retrain(self, trial):
+        return False
+
+    def skip_reason(self, values):
+        return "too costly" if values.get("width", 0) > 900 else None
+
+
+@pytest.fixture
+def scheduled_oracle(tmp_path):
+    def make(pace, first_rung=0):
+        return _scheduled_oracle(pace, first_rung, tmp_path)
+    return make
+
+
+def _scheduled_oracle(pace, first_rung, directory):
+    from automl.oracles import make_oracle, objective_for
+
+    rungs = [Rung(2, 0.5), Rung(7), Rung(20)]
+    oracle = make_oracle("random", objective_for("val_accuracy"), 1, None, 20, [],
+                         {"rungs": rungs, "first_rung": first_rung}, planner=pace)
+    oracle.hyperparameters.Int("width", 1, 1000)
+    oracle._set_project_dir(str(directory), "search")
+    return oracle
+
+
+def finish_trial(oracle, score):
+    trial = oracle.create_trial("tuner0")
+    oracle.update_trial(trial.trial_id, {"val_accuracy": score})
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+    return trial
+
+
+def test_new_configurations_enter_the_first_rung_on_a_share_of_train(scheduled_oracle):
+    oracle = scheduled_oracle(FakePace(left=1000.0), first_rung=1)
+    first = finish_trial(oracle, 0.5).hyperparameters.values
+    assert (first["tuner/rung"], first["tuner/epochs"], first["tuner/fraction"]) == (1, 7, 1.0)
+    second = finish_trial(oracle, 0.6).hyperparameters.values
+    assert (second["tuner/rung"], second["tuner/epochs"], second["tuner/fraction"]) == (0, 2, 0.5)
+
+
+def test_the_end_of_the_budget_goes_to_training_the_best_trial(scheduled_oracle):
+    pace = FakePace(left=1000.0)
+    oracle = scheduled_oracle(pace)
+    best = finish_trial(oracle, 0.9)
+    finish_trial(oracle, 0.5)
+    # The first rung saw one whole epoch (two on half the split). Finishing the best
+    # (1 s + 19 epochs x 2 s) plus a new configuration (10 s) needs 49 s.
+    pace.left = 48.0
+    values = oracle.create_trial("tuner0").hyperparameters.values
+    assert values["tuner/trial_id"] == best.trial_id
+    assert (values["tuner/initial_epoch"], values["tuner/epochs"], values["tuner/rung"]) == (1, 20, 2)
+    pace.left = 20.0
+    oracle.ongoing_trials.clear()
+    values = oracle.create_trial("tuner0").hyperparameters.values
+    assert values["tuner/epochs"] == 1 + 9  # only nine more epochs fit in 20 s
+
+
+
+
+def test_configurations_the_planner_cannot_afford_are_skipped_and_counted(scheduled_oracle):
+    oracle = scheduled_oracle(FakePace(left=1000.0))
+    widths = [finish_trial(oracle, 0.5).hyperparameters.values["width"] for _ in range(8)]
+    assert max(widths) <= 900
+    assert oracle.skipped["count"] >= 1 and oracle.skipped["last_reason"] == "too costly"
+    assert oracle.get_state()["skipped"]["count"] == oracle.skipped["count"]
