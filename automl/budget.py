@@ -32,17 +32,20 @@ def deadline_callback(keras, deadline, min_epochs=0):
     """A Keras callback that stops training once `deadline` (time.time()) passes.
 
     With `min_epochs`, training is not stopped before that many epochs completed.
-    Its `stopped` attribute says whether the deadline stopped training.
+    Its `stopped` attribute says whether the deadline stopped training, and
+    `batches_done` counts the batches trained.
     """
 
     class StopAtDeadline(keras.callbacks.Callback):
         stopped = False
         epochs_done = 0
+        batches_done = 0
 
         def on_epoch_end(self, epoch, logs=None):
             self.epochs_done += 1
 
         def on_train_batch_end(self, batch, logs=None):
+            self.batches_done += 1
             if self.epochs_done >= min_epochs and time.time() >= deadline:
                 self.stopped = True
                 self.model.stop_training = True

@@ -150,9 +150,7 @@ def _servicer_class():
                     return self.outgoing(trial, worker)
                 if trial.status != status.STOPPED:
                     return trial
-                limit = self.tuner.max_trials
-                self.stop_reason = ("max_trials" if limit and len(oracle.trials) >= limit
-                                    else "space_exhausted")
+                self.stop_reason = self.tuner.stopped_reason()
             waiting = oracle.ongoing_trials or oracle._retry_queue
             return trial_lib.Trial(oracle.get_space(),
                                    status=status.IDLE if waiting else status.STOPPED)

@@ -207,10 +207,9 @@ def _probe(task, dataset, feeds, settings, keras):
 
 def _check_budget(settings, elapsed, probe):
     """Refuse a budget too short for one trial at the smallest fidelity and the export."""
-    from automl.planner import SMALLEST_FRACTION, minimum_budget
+    from automl.planner import probe_minimum_budget
 
-    needed = minimum_budget(elapsed, probe.trial_seconds(1, SMALLEST_FRACTION),
-                            probe.export_seconds() + probe.evaluate_seconds())
+    needed = probe_minimum_budget(probe, elapsed)
     if settings.time_budget < needed:
         raise AutomlError(f"time budget {settings.time_budget:g}s is too short: one trial needs "
                           f"about {needed}s here")
@@ -275,46 +274,50 @@ class Retrained:
     note: str = None       # why the search model was kept
 
 
-def retrain(tuner, trial, settings, budget, progress, share=1.0):
+def retrain(tuner, trial, settings, progress, share=1.0):
     """`trial` retrained on train+val in the time left (`share` of it); a `Retrained`.
 
     The planner (`automl.planner.Planner.retrain_plan`) chooses: from scratch for the
     trial's best epoch count (or as many as fit, down to as many training steps as
     the trial's own model took), or, where that is not worth its share of the budget,
-    the trial's own weights continued on train+val to the top rung and beyond, as
-    far as the time allows. Where neither fits, or the retrain is cut short or
-    scores below the search model on val, the trial's search model (trained on
-    train only) is exported instead, with a note.
+    the trial's own weights continued on train+val until the time left is spent, its
+    learning rate decaying by the clock to zero at the end (so it reaches the top
+    rung and goes on as far as the machine's speed allows). Where neither fits, or a
+    retrain from scratch is cut short, or the model scores below the search model on
+    val, the trial's search model (trained on train only) is exported instead, with a
+    note.
     """
     planner = tuner.planner
-    export, evaluate = planner.finishing_estimates()
-    available = (budget.remaining() - export - evaluate) * share
-    mode, initial, epochs = planner.retrain_plan(trial, available)
+    deadline = planner.retrain_deadline()
+    deadline = time.time() + (deadline - time.time()) * share
+    mode, initial, epochs = planner.retrain_plan(trial, deadline - time.time())
     seen = int(trial.metrics.get_last_value("examples_seen") or 0)
     if mode is None:
         note = (f"kept the search model of trial {trial.trial_id}: retraining on train+val "
                 f"(about {planner.retrain_estimate(trial):.0f}s) did not fit the time budget")
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
-    verb = "continuing" if mode == "continued" else "retraining"
-    progress.phase(f"{verb} trial {trial.trial_id} on train+val to {epochs} epochs")
-    fitted = tuner.fit(trial.hyperparameters, "train+val", epochs,
-                       budget.end - export - evaluate, validation=False, seed=settings.seed,
-                       initial_epoch=initial,
-                       weights=tuner.weights_path(trial.trial_id) if mode == "continued" else None)
+    continued = mode == "continued"
+    progress.phase(f"continuing trial {trial.trial_id} on train+val until the budget's end"
+                   if continued and settings.time_budget is not None else
+                   f"retraining trial {trial.trial_id} on train+val for {epochs} epochs")
+    fitted = tuner.fit(trial.hyperparameters, "train+val", epochs, deadline,
+                       validation=False, seed=settings.seed, initial_epoch=initial,
+                       weights=tuner.weights_path(trial.trial_id) if continued else None,
+                       timed=continued and settings.time_budget is not None)
     ran = len(fitted.history.get("loss", []))
     if fitted.stopped:
-        note = (f"kept the search model of trial {trial.trial_id}: {verb} on train+val reached "
-                f"the time budget after {initial + ran} of {epochs} epochs")
+        note = (f"kept the search model of trial {trial.trial_id}: retraining on train+val "
+                f"reached the time budget after {initial + ran} of {epochs} epochs")
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
     if not _healthy(tuner, fitted.model, trial):
         note = (f"kept the search model of trial {trial.trial_id}: the model retrained on "
                 "train+val scored below it on val, which it had trained on")
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
-    examples = fitted.examples + (seen if mode == "continued" else 0)
-    return Retrained(fitted.model, mode, epochs, examples)
+    examples = fitted.examples + (seen if continued else 0)
+    return Retrained(fitted.model, mode, initial + ran if continued else epochs, examples)
 
 
-def retrain_members(tuner, members, models, settings, budget, progress):
+def retrain_members(tuner, members, models, settings, progress):
     """Ensemble members retrained on train+val where the budget allows; a list of `Retrained`.
 
     Members are chosen on val with their search models; each is then retrained on
@@ -325,7 +328,7 @@ def retrain_members(tuner, members, models, settings, budget, progress):
     retrained = []
     for index, (trial, model) in enumerate(zip(members, models)):
         share = 1.0 / (len(members) - index)
-        result = retrain(tuner, trial, settings, budget, progress, share=share)
+        result = retrain(tuner, trial, settings, progress, share=share)
         if result.mode is None:
             result.model = model
         else:
@@ -381,19 +384,24 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     members, models, val_probabilities = tuner.ensemble()
     best = members[0]
     val_scores = {settings.objective: best.score}
+    wrap, test_time = _test_time_choice(tuner, task, best, dataset)
+    tuner.planner.copies = max(test_time["cost"], 1.0) if test_time and test_time["used"] else 1
     if len(members) > 1:
-        exported = retrain_members(tuner, members, models, settings, budget, progress)
+        exported = retrain_members(tuner, members, models, settings, progress)
         model = average_model(keras, [m.model for m in exported], shape, dtype,
                               f"{task.name}_ensemble")
         epochs = 0
         val_scores["ensemble_accuracy"] = classification_scores(
             dataset.val.y, val_probabilities, dataset.classes)["accuracy"]
     else:
-        exported = [retrain(tuner, best, settings, budget, progress)]
+        exported = [retrain(tuner, best, settings, progress)]
         model, epochs = exported[0].model, exported[0].epochs
     retrained = sum(1 for m in exported if m.mode is not None)
     note = "; ".join(m.note for m in exported if m.note) or None
-    model, test_time = _test_time_augmentation(tuner, task, best, model, dataset)
+    if test_time is not None:
+        test_time["latency_ms"] = _latencies(model, wrap(model), dataset, tuner.feeds.input_dtype)
+        if test_time["used"]:
+            model = wrap(model)
     interrupt.check()
     clock.switch("evaluate")
     hp = best.hyperparameters
@@ -478,30 +486,40 @@ def _scheduler_summary(tuner):
             "first_rung": tuner.oracle.first_rung}
 
 
-def _test_time_augmentation(tuner, task, trial, model, dataset):
-    """`model`, wrapped in the task's test-time augmentation where that helps on val.
+def _test_time_choice(tuner, task, trial, dataset):
+    """`(wrap, summary)`: the task's test-time augmentation, and whether it helps on val.
 
-    The choice is made with the trial's search model, which has not trained on val.
-    Returns `(model, summary)`; the summary (None without an augmentation to try)
-    gives both validation accuracies and single-example latencies.
+    The choice is made with the trial's search model, which has not trained on val;
+    `wrap(model)` builds the augmented model. Without an augmentation to try, `(None,
+    None)`; the summary gives both validation accuracies and how many times as long
+    the augmented model takes to predict them (`cost`).
     """
     hp = trial.hyperparameters
     search_model = tuner.best_model(trial)
-    wrapped_search = task.test_time_model(hp, search_model, dataset.meta)
-    if wrapped_search is None:
-        return model, None
+
+    def wrap(model):
+        return task.test_time_model(hp, model, dataset.meta)
+
+    wrapped = wrap(search_model)
+    if wrapped is None:
+        return None, None
     batches = tuner.feeds.pipeline("val", hp, tuner.batch_size(hp), training=False)
-    accuracy = {
-        name: classification_scores(dataset.val.y, m.predict(batches, verbose=0),
-                                    dataset.classes)["accuracy"]
-        for name, m in (("without", search_model), ("with", wrapped_search))}
-    wrapped = task.test_time_model(hp, model, dataset.meta)
-    example = np.asarray(dataset.val.head(1)).astype(tuner.feeds.input_dtype)
-    latency = {"without": _latency_ms(model, example), "with": _latency_ms(wrapped, example)}
-    used = accuracy["with"] > accuracy["without"]
-    summary = {"kind": task.test_time_description, "used": used,
-               "val_accuracy": accuracy, "latency_ms": latency}
-    return (wrapped if used else model), summary
+    accuracy, seconds = {}, {}
+    for name, model in (("without", search_model), ("with", wrapped)):
+        started = time.perf_counter()
+        probabilities = model.predict(batches, verbose=0)
+        seconds[name] = time.perf_counter() - started
+        accuracy[name] = classification_scores(dataset.val.y, probabilities,
+                                               dataset.classes)["accuracy"]
+    return wrap, {"kind": task.test_time_description, "used": accuracy["with"] > accuracy["without"],
+                  "cost": round(seconds["with"] / max(seconds["without"], 1e-9), 2),
+                  "val_accuracy": accuracy}
+
+
+def _latencies(model, wrapped, dataset, dtype):
+    """Single-example milliseconds of `model` without and with test-time augmentation."""
+    example = np.asarray(dataset.val.head(1)).astype(dtype)
+    return {"without": _latency_ms(model, example), "with": _latency_ms(wrapped, example)}
 
 
 def _latency_ms(model, example, calls=20):

@@ -20,10 +20,11 @@ import statistics
 import time
 
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
-NEW_TRIAL_SHARE = 0.08     # a new configuration at the first rung costs at most this share
+NEW_TRIAL_SHARE = 0.15     # a new configuration at the first rung costs at most this share
 RETRAIN_SHARE = 0.25       # a retrain from scratch is planned only within this share
 RETRAIN_FIT_SHARE = 0.8    # a retrain's estimate overstates it by about this much
-SINGLE_CONFIG_SHARE = 0.5  # the most one configuration may train to the top rung
+SINGLE_CONFIG_SHARE = 0.6  # the most one configuration may train to the top rung
+FINAL_SHARE = 0.6          # a continued export trains at least this share of the budget
 SKIP_TOLERANCE = 1.2       # how far an estimate may exceed that share before a skip
 TRIAL_CAP_FACTOR = 3.0     # a trial may run this many times its estimate before it is cut
 SMALLEST_FRACTION = 0.1    # the smallest share of the training split a rung trains on
@@ -83,15 +84,17 @@ def plan_rungs(max_epochs, epoch_seconds, overhead_seconds, budget_seconds, eta=
         top = max(1, min(top, int(share / epoch_seconds)))
     rungs = [Rung(top)]
     while len(rungs) < MAX_RUNGS:
-        passes = rungs[0].passes / eta
-        if passes >= FIRST_RUNG_EPOCHS:
-            rungs.insert(0, Rung(max(1, int(round(passes)))))
-            continue
-        lowest_cost = overhead_seconds + rungs[0].passes * epoch_seconds
-        if not budgeted or lowest_cost <= NEW_TRIAL_SHARE * budget_seconds:
+        lowest = rungs[0]
+        costly = budgeted and (overhead_seconds + lowest.passes * epoch_seconds
+                               > NEW_TRIAL_SHARE * budget_seconds)
+        passes = lowest.passes / eta
+        if passes >= FIRST_RUNG_EPOCHS or (costly and passes >= 1):
+            rung = Rung(max(1, int(round(passes))))
+        elif costly:
+            rung = Rung(1, max(round(passes, 2), SMALLEST_FRACTION))
+        else:
             break
-        rung = Rung(1) if passes >= 1 else Rung(1, max(round(passes, 2), SMALLEST_FRACTION))
-        if rung.passes >= rungs[0].passes:
+        if rung.passes >= lowest.passes:
             break
         rungs.insert(0, rung)
     return rungs
@@ -142,20 +145,17 @@ def retrain_epochs(best_epochs, epoch_seconds, overhead_seconds, available_secon
     return min(best_epochs, fitting) if fitting >= fewest else 0
 
 
-def continued_epochs(done, top, most, epoch_seconds, overhead_seconds, available_seconds):
-    """Epochs (cumulative) to which a trial at `done` epochs continues on train+val; 0: none.
+def continued_epochs(done, top, epoch_seconds, overhead_seconds, available_seconds):
+    """Epochs (cumulative) a trial at `done` epochs is planned to reach on train+val; 0: none.
 
-    At least to the top rung `top`; beyond it, as many more as the time left allows,
-    up to `most`. 0 when even the top rung does not fit.
+    The top rung `top`, or as many epochs as the time left allows where more fit;
+    0 when not even one more epoch fits.
     """
-    if done >= most:
-        return 0
     if math.isinf(available_seconds):
         return max(top, done + 1)
     fitting = int((available_seconds / RETRAIN_FIT_SHARE - overhead_seconds)
                   / max(epoch_seconds, 1e-9))
-    target = min(most, done + fitting)
-    return target if target >= max(top, done + 1) else 0
+    return max(top, done + fitting) if fitting >= 1 else 0
 
 
 def trial_deadline(now, search_deadline, estimate, budget_seconds, first_minimum=None):
@@ -183,6 +183,12 @@ def minimum_budget(startup_seconds, smallest_trial_seconds, finishing_seconds):
     return int(math.ceil(1.2 * (startup_seconds + smallest_trial_seconds + finishing_seconds)))
 
 
+def probe_minimum_budget(probe, startup_seconds):
+    """`minimum_budget` for the configuration `probe` measured (`automl.probe.Probe`)."""
+    return minimum_budget(startup_seconds, probe.trial_seconds(1, SMALLEST_FRACTION),
+                          probe.export_seconds() + probe.evaluate_seconds())
+
+
 def calibrated_seconds(cost, measured):
     """Training seconds per example of a configuration of `cost`, from measured ones.
 
@@ -206,18 +212,22 @@ class Planner:
     `selection` is the read-only view of the trials (`automl.selection.Selection`);
     `cost(values)` the estimated cost of one training example of a configuration, or
     None where it cannot be estimated (such configurations are never skipped);
-    `probe_values` the configuration the probe measured; `now()` the clock.
+    `known_good` the task's known-good values (the probe measured the first); `now()`
+    the clock.
     """
 
     def __init__(self, budget, probe, settings, max_epochs, ensemble_size, train_examples,
-                 val_examples, selection, cost=None, probe_values=None, now=time.time):
+                 val_examples, selection, cost=None, known_good=(), now=time.time):
         self.budget, self.probe, self.settings = budget, probe, settings
         self.max_epochs, self.ensemble_size = max_epochs, ensemble_size
         self.train_examples, self.val_examples = train_examples, val_examples
         self.selection = selection
         self.cost = cost or (lambda values: None)
-        self.probe_values = probe_values
+        self.known_good = list(known_good)
+        self.probe_values = self.known_good[0] if self.known_good else None
         self.rungs = [Rung(max_epochs)]
+        self.finishing_in_retrain = False
+        self.copies = 1  # how many times as long the export predicts (test-time copies)
         self.now = now
         self._costs = {}
 
@@ -237,7 +247,35 @@ class Planner:
                                 self.budget_seconds)
         first = first_rung(self.rungs, lambda r: probe.trial_seconds(r.epochs, r.fraction),
                            self.budget_seconds)
+        self.finishing_in_retrain = self._exports_finish_in_retrain()
+        if self.finishing_in_retrain:
+            # The first trial is one of several contenders: it starts where they do.
+            first = next(i for i, r in enumerate(self.rungs) if r.fraction >= 1.0)
         return {"rungs": self.rungs, "first_rung": first}
+
+    def promotion_top(self):
+        """Index of the highest rung a trial is promoted to in the search.
+
+        Where the export finishes in the retrain, the top rung is reached there, on
+        train+val: the search promotes up to the rung below it.
+        """
+        return len(self.rungs) - (2 if self.finishing_in_retrain else 1)
+
+    def _exports_finish_in_retrain(self):
+        """Whether an affordable known-good configuration would be continued, not retrained.
+
+        Then the retrain, not the search, trains the export to the top rung, and the
+        first trial has no reason to enter higher than the configurations after it.
+        """
+        for values in self.known_good or [None]:
+            seconds = self.probe.example_seconds if values is None else self.example_seconds(values)
+            if seconds is None or (values is not None and self.skip_reason(values)):
+                continue
+            retrain = (self.probe.build_seconds + self.top.passes * self.examples_per_epoch()
+                       * seconds * self.retrain_growth())
+            if not retrain_from_scratch(retrain, self.budget_seconds):
+                return True
+        return False
 
     def use_rungs(self, rungs):
         """Take the rungs of a resumed oracle."""
@@ -363,6 +401,22 @@ class Planner:
                 and not retrain_from_scratch(self.fresh_retrain_estimate(trial),
                                              self.budget_seconds))
 
+    def new_configuration_fits(self):
+        """Whether a new configuration could still catch up with the trial to be exported.
+
+        Where that trial finishes in the retrain, a new configuration is worth
+        training only if it can reach the rung that trial reached before the search
+        deadline; otherwise the time left goes to the export's retrain.
+        """
+        final = self.selection.final()
+        if self.budget_seconds is None or final is None or not self.finishes_in_retrain(final):
+            return True
+        fresh = [self.epoch_seconds(t) for t in self.selection.completed()
+                 if not t.hyperparameters.values.get("tuner/trial_id")]
+        per_epoch = statistics.median(fresh) if fresh else self.epoch_seconds(final)
+        catch_up = self.overhead_seconds() + planned_passes(final) * per_epoch
+        return self.time_left() >= catch_up
+
     # Deadlines ---------------------------------------------------------------------
 
     def trial_limits(self, trial, first):
@@ -414,10 +468,19 @@ class Planner:
                 * self.fresh_epochs(trial))
 
     def continued_retrain_estimate(self, trial):
-        """Seconds continuing `trial` on train+val to the top rung takes."""
-        more = max(self.top.epochs - passes_done(trial), 1)
-        return (self.overhead_seconds() + RETRAIN_FIT_SHARE * more * self.epoch_seconds(trial)
-                * self.retrain_growth())
+        """Seconds kept for continuing `trial` on train+val.
+
+        Enough to reach the top rung, and at least what brings the configuration's
+        training to `FINAL_SHARE` of the budget: in a short search the export's own
+        training decides most of its accuracy.
+        """
+        done = passes_done(trial)
+        more = max(self.top.epochs - done, 1)
+        to_top = (self.overhead_seconds() + RETRAIN_FIT_SHARE * more * self.epoch_seconds(trial)
+                  * self.retrain_growth())
+        if self.budget_seconds is None:
+            return to_top
+        return max(to_top, FINAL_SHARE * self.budget_seconds - done * self.epoch_seconds(trial))
 
     def retrain_estimate(self, trial):
         """Seconds the retrain of `trial` takes, from scratch or continued."""
@@ -429,8 +492,9 @@ class Planner:
         """`(mode, initial epoch, epochs)` of `trial`'s retrain on train+val in the time given.
 
         `mode` is "fresh" (from scratch, for the trial's best epoch count or as many as
-        fit), "continued" (from the trial's weights, to the top rung or beyond), or
-        None when neither fits.
+        fit), "continued" (from the trial's weights; `epochs` is where its schedule is
+        laid out to, the top rung or as far as the time allows), or None when
+        neither fits.
         """
         growth = self.retrain_growth()
         if not self.finishes_in_retrain(trial):
@@ -438,16 +502,16 @@ class Planner:
                                     available_seconds, growth)
             return ("fresh", 0, epochs) if epochs else (None, 0, 0)
         done = passes_done(trial)
-        epochs = continued_epochs(done, self.top.epochs, self.max_epochs,
-                                  self.epoch_seconds(trial) * growth, self.overhead_seconds(),
-                                  available_seconds)
+        epochs = continued_epochs(done, self.top.epochs, self.epoch_seconds(trial) * growth,
+                                  self.overhead_seconds(), available_seconds)
         return ("continued", done, epochs) if epochs else (None, 0, 0)
 
     def finishing_estimates(self, members=1):
-        """`(export, evaluate)` seconds for a model of `members` members."""
+        """`(export, evaluate)` seconds for a model of `members` members (and its test-time copies)."""
         if self.probe is None:
             return 8.0, 2.0
-        return self.probe.export_seconds(members), self.probe.evaluate_seconds(members)
+        copies = members * self.copies
+        return self.probe.export_seconds(copies), self.probe.evaluate_seconds(copies)
 
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs.
@@ -477,12 +541,16 @@ class Planner:
         estimate = self.fresh_retrain_estimate(trial)
         return estimate if retrain_from_scratch(estimate, self.budget_seconds) else 0.0
 
-    def check_budget(self, elapsed):
-        """The shortest budget that works here, or None when `budget_seconds` is enough."""
-        probe = self.probe
-        needed = minimum_budget(elapsed, probe.trial_seconds(1, SMALLEST_FRACTION),
-                                probe.export_seconds() + probe.evaluate_seconds())
-        return needed if self.budget_seconds < needed else None
+    def retrain_deadline(self, members=1):
+        """When a retrain must end so that evaluation and export still fit."""
+        export, evaluate = self.finishing_estimates(members)
+        return self.budget.end - export - evaluate
+
+
+def planned_passes(trial):
+    """Epoch-equivalents of the training split a trial is planned to reach (its rung)."""
+    values = trial.hyperparameters.values
+    return float(values.get("tuner/epochs", 0)) * float(values.get("tuner/fraction", 1.0))
 
 
 def passes_done(trial):

@@ -9,7 +9,8 @@ reserves for evaluation and export, and the shortest budget that can work.
 import dataclasses
 import time
 
-PROBE_BATCHES = 6
+PROBE_WARMUP = 3    # batches that trace the model and fill the input pipeline
+PROBE_BATCHES = 10  # batches timed after them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,23 +41,35 @@ class Probe:
 
 
 def measure(hypermodel, feeds, hp, batch_size, keras):
-    """Build the configuration `hp`, train it on a few batches and time it."""
+    """Build the configuration `hp`, train it on a few batches and time it.
+
+    The first `PROBE_WARMUP` batches (tracing, the shuffle buffer filling) count as
+    building; the next `PROBE_BATCHES` give the time per example.
+    """
     from automl.memory import released_after
     from automl.space import TrainingPlan
 
     keras.utils.set_random_seed(0)
+    steps = min(PROBE_WARMUP + PROBE_BATCHES, feeds.steps("train", batch_size))
+    warmup = min(PROBE_WARMUP, steps - 1) if steps > 1 else 0
+    ends = []
+
+    class BatchTimes(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            ends.append(time.perf_counter())
+
     with released_after(keras):
         started = time.perf_counter()
-        steps = min(PROBE_BATCHES, feeds.steps("train", batch_size))
         plan = TrainingPlan(steps_per_epoch=steps)
         model = hypermodel.trainer(hp, hypermodel.build_for(hp, plan), plan)
         batches = feeds.pipeline("train", hp, batch_size, training=True)
-        model.fit(batches.take(1), epochs=1, verbose=0)
-        build_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        model.fit(batches.take(steps), epochs=1, verbose=0)
-        step_seconds = (time.perf_counter() - started) / steps
+        model.fit(batches.take(steps), epochs=1, verbose=0, callbacks=[BatchTimes()])
         del model
+    if warmup:
+        build_seconds = ends[warmup - 1] - started
+        step_seconds = (ends[-1] - ends[warmup - 1]) / (len(ends) - warmup)
+    else:
+        build_seconds = step_seconds = ends[-1] - started
     return Probe(build_seconds=build_seconds, example_seconds=step_seconds / batch_size,
                  train_examples=feeds.count("train"), val_examples=feeds.count("val"),
                  test_examples=feeds.count("test"))

@@ -32,6 +32,7 @@ from automl.planner import Rung, passes_done
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 RUNNING = trial_lib.TrialStatus.RUNNING
+STOPPED = trial_lib.TrialStatus.STOPPED
 ETA = 3
 
 
@@ -83,7 +84,8 @@ class Pace:
     training split, and `continue_epoch_seconds(trial)` what one more epoch of it
     costs the budget (its retrain included); `overhead_seconds()` what a trial costs
     besides its epochs; `finishes_in_retrain(trial)` whether the retrain, not the
-    search, trains `trial` to the top rung. `automl.planner.Planner` is the pace of
+    search, trains `trial` to the top rung; `new_configuration_fits()` whether a new
+    configuration can still reach the furthest rung a trial has reached. `automl.planner.Planner` is the pace of
     a search under a budget. Without a budget time is never short.
     """
 
@@ -105,6 +107,9 @@ class Pace:
     def finishes_in_retrain(self, trial):
         return False
 
+    def new_configuration_fits(self):
+        return True
+
 
 def successive_halving(oracle_class):
     """`oracle_class` whose new configurations enter at the first rung and are promoted."""
@@ -114,6 +119,7 @@ def successive_halving(oracle_class):
             super().__init__(*args, **kwargs)
             self.rungs = [Rung.from_value(r) for r in rungs]
             self.first_rung = int(first_rung)
+            self.out_of_time = False
             planner = kwargs.get("planner")
             self.pace = planner if planner is not None else Pace()
 
@@ -124,11 +130,14 @@ def successive_halving(oracle_class):
             if (best is not None and not self.pace.finishes_in_retrain(best)
                     and self._time_to_finish(best)):
                 return {"status": RUNNING, "values": self._last_continuation(best)}
-            parent = promotion(trials, len(self.rungs) - 1, ETA, maximize)
+            parent = promotion(trials, self._promotion_top(), ETA, maximize)
             if parent is not None:
                 rung = rung_of(parent) + 1
                 return {"status": RUNNING,
                         "values": continuation(parent, self.rungs[rung].epochs, rung)}
+            if trials and not self.pace.new_configuration_fits():
+                self.out_of_time = True
+                return {"status": STOPPED, "values": None}
             response = super().populate_space(trial_id)
             if response.get("status") == RUNNING:
                 rung = self.first_rung if not trials else 0
@@ -137,6 +146,10 @@ def successive_halving(oracle_class):
                     "tuner/epochs": self.rungs[rung].epochs,
                     "tuner/fraction": self.rungs[rung].fraction}
             return response
+
+        def _promotion_top(self):
+            top = getattr(self.pace, "promotion_top", None)
+            return top() if top is not None else len(self.rungs) - 1
 
         def _time_to_finish(self, best):
             """Whether the time left should go to training the best trial to the top rung.

@@ -25,7 +25,6 @@ from keras_tuner.src.engine import metrics_tracking
 
 from automl import ensemble, interrupt, report, space, tensorboard
 from automl.budget import deadline_callback
-from automl.cost import example_cost
 from automl.errors import first_line
 from automl.export import write_json
 from automl.memory import released_after
@@ -39,6 +38,7 @@ COMPLETED, FAILED = trial_lib.TrialStatus.COMPLETED, trial_lib.TrialStatus.FAILE
 REMOTE_DEADLINE, REMOTE_MIN_EPOCHS = "tuner/deadline", "tuner/min_epochs"
 DEFAULT_MAX_TRIALS = 20
 LOCAL_WORKER = "local"
+TIMED_EPOCHS = 10_000  # a timed fit ends at its deadline, long before this
 
 
 class TrialFailed(kt.errors.FailedTrialError):
@@ -91,8 +91,12 @@ class TaskHyperModel(kt.HyperModel):
         """Relative cost of one training example of the configuration `values` (`automl.cost`)."""
         hp = kt.HyperParameters()
         hp.values.update(values)
-        with released_after(self.keras):
-            return self.task.example_cost(hp, self.training_data, lambda: self.network(hp))
+
+        def network():
+            with released_after(self.keras):
+                return self.network(hp)
+
+        return self.task.example_cost(hp, self.training_data, network)
 
 
 def successive_halving_on(settings):
@@ -123,13 +127,13 @@ class SearchTuner(base_tuner.BaseTuner):
         hypermodel = TaskHyperModel(task, dataset, keras)
         objective = objective_for(settings.objective)
         self.files = TrialFiles(os.path.join(directory, "search"))
-        self.selection = Selection(lambda: self.oracle, objective, dataset.val.y,
-                                   self.ensemble_size, self.val_probabilities)
+        self.selection = Selection(lambda: getattr(self, "oracle", None), objective, dataset.val.y,
+                                   self.ensemble_size, self.val_probabilities,
+                                   trains_on=lambda trial: self.planner.finishes_in_retrain(trial))
         known_good = task.known_good(dataset.training_only())
         self.planner = Planner(budget, probe, settings, self.epochs, self.ensemble_size,
                                len(dataset.train), len(dataset.val), self.selection,
-                               cost=hypermodel.cost,
-                               probe_values=known_good[0] if known_good else None)
+                               cost=hypermodel.cost, known_good=known_good)
         schedule = self.planner.schedule() if successive_halving_on(settings) else None
         oracle = make_oracle(settings.tuner, objective, settings.seed, self.max_trials,
                              self.epochs, known_good, schedule, planner=self.planner)
@@ -166,15 +170,22 @@ class SearchTuner(base_tuner.BaseTuner):
     # Training ----------------------------------------------------------------
 
     def fit(self, hp, split, epochs, deadline, validation=True, seed=0, initial_epoch=0,
-            fraction=1.0, weights=None, min_epochs=0, on_epoch=None, log_dir=None):
-        """Build (or continue) and train one model on `split`; returns a `Fit`."""
+            fraction=1.0, weights=None, min_epochs=0, on_epoch=None, log_dir=None,
+            timed=False):
+        """Build (or continue) and train one model on `split`; returns a `Fit`.
+
+        With `timed`, the model trains until `deadline` with its learning rate
+        decaying by the clock (`automl.space.timed_decay`); `epochs` then only sets
+        where its schedule starts, and reaching the deadline is the plan.
+        """
         keras = self.keras
         keras.utils.set_random_seed(seed)
         batch_size = self.batch_size(hp) * self.strategy.num_replicas_in_sync
         for attempt in (0, 1):
             try:
                 plan = space.TrainingPlan(self.feeds.steps(split, batch_size, fraction),
-                                          epochs, initial_epoch)
+                                          epochs, initial_epoch,
+                                          until=deadline if timed else None)
                 with self.strategy.scope():
                     model = self.hypermodel.build_for(hp, plan)
                     if weights:
@@ -183,6 +194,8 @@ class SearchTuner(base_tuner.BaseTuner):
                 stop = deadline_callback(keras, deadline, min_epochs)
                 callbacks = [interrupt.keras_callback(keras), keras.callbacks.TerminateOnNaN(),
                              stop]
+                if timed:
+                    callbacks.append(space.timed_decay(keras, plan, time.time()))
                 if on_epoch is not None:
                     callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch))
                 if log_dir is not None:
@@ -198,12 +211,20 @@ class SearchTuner(base_tuner.BaseTuner):
                     self.feeds.pipeline(split, hp, batch_size, training=True, fraction=fraction),
                     validation_data=(self.feeds.pipeline("val", hp, batch_size, training=False)
                                      if validation else None),
-                    epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=callbacks)
+                    epochs=TIMED_EPOCHS if timed else epochs, initial_epoch=initial_epoch,
+                    verbose=0, callbacks=callbacks)
                 history = history.history
-                epochs_kept = self._epochs_kept(history) if validation else len(
-                    history.get("loss", []))
-                return Fit(model, history, time.time() - started, stop.stopped,
-                           epochs_kept * self.feeds.count(split, fraction))
+                if timed:
+                    examples = min(stop.batches_done * batch_size,
+                                   stop.batches_done // plan.steps_per_epoch
+                                   * self.feeds.count(split, fraction) + batch_size
+                                   * (stop.batches_done % plan.steps_per_epoch))
+                else:
+                    epochs_kept = self._epochs_kept(history) if validation else len(
+                        history.get("loss", []))
+                    examples = epochs_kept * self.feeds.count(split, fraction)
+                return Fit(model, history, time.time() - started,
+                           stop.stopped and not timed, examples)
             except self.tf.errors.ResourceExhaustedError:
                 if attempt or batch_size < 2:
                     raise TrialFailed("out of device memory, also at half the batch size") from None
@@ -346,6 +367,14 @@ class SearchTuner(base_tuner.BaseTuner):
     def time_for_another_trial(self):
         return self.planner.time_for_another_trial()
 
+    def stopped_reason(self):
+        """Why the oracle proposed no more trials: `max_trials`, `time_budget` or `space_exhausted`."""
+        if self.max_trials and len(self.oracle.trials) >= self.max_trials:
+            return "max_trials"
+        if getattr(self.oracle, "out_of_time", False):
+            return "time_budget"
+        return "space_exhausted"
+
     # The loop ----------------------------------------------------------------
 
     def search(self):
@@ -359,8 +388,7 @@ class SearchTuner(base_tuner.BaseTuner):
             with self.clock.phase("proposals"):
                 trial = self.oracle.create_trial(self.tuner_id)
             if trial.status == trial_lib.TrialStatus.STOPPED:
-                exhausted = self.max_trials and len(self.oracle.trials) >= self.max_trials
-                self.stop_reason = "max_trials" if exhausted else "space_exhausted"
+                self.stop_reason = self.stopped_reason()
                 break
             if trial.status == trial_lib.TrialStatus.IDLE:
                 continue

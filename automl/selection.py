@@ -10,15 +10,10 @@ every completed trial's saved validation probabilities (`automl.ensemble`).
 from keras_tuner.engine import trial as trial_lib
 
 from automl import ensemble
+from automl.planner import planned_passes
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 FAILED = trial_lib.TrialStatus.FAILED
-
-
-def planned_passes(trial):
-    """Epoch-equivalents of the training split a trial is planned to reach (its rung)."""
-    values = trial.hyperparameters.values
-    return float(values.get("tuner/epochs", 0)) * float(values.get("tuner/fraction", 1.0))
 
 
 def deepest(trials):
@@ -32,20 +27,25 @@ def deepest(trials):
 class Selection:
     """The trials of a search as selection and the planner see them.
 
-    `oracle()` returns the search's oracle (read, never changed); `val_probabilities(trial)`
-    a trial's saved validation probabilities; `val_labels` the validation labels.
+    `oracle()` returns the search's oracle (read, never changed; None before it exists); `val_probabilities(trial)`
+    a trial's saved validation probabilities; `val_labels` the validation labels;
+    `trains_on(trial)` whether the export of `trial` trains on well past its trial.
     """
 
-    def __init__(self, oracle, objective, val_labels, ensemble_size, val_probabilities):
+    def __init__(self, oracle, objective, val_labels, ensemble_size, val_probabilities,
+                 trains_on=lambda trial: False):
         self._oracle, self.objective = oracle, objective
         self.val_labels, self.ensemble_size = val_labels, ensemble_size
         self.val_probabilities = val_probabilities
+        self.trains_on = trains_on
 
     def all(self):
-        return list(self._oracle().trials.values())
+        oracle = self._oracle()
+        return list(oracle.trials.values()) if oracle is not None else []
 
     def get(self, trial_id):
-        return self._oracle().trials.get(trial_id) if trial_id else None
+        oracle = self._oracle()
+        return oracle.trials.get(trial_id) if trial_id and oracle is not None else None
 
     def completed(self):
         return [t for t in self.all() if t.status == COMPLETED]
@@ -71,13 +71,15 @@ class Selection:
         accuracy: of those whose validation accuracy is within one standard error of
         the best (the binomial error of the best score on this many validation
         examples), the one with the fewest parameters; differences smaller than that
-        are noise, and the smaller model generalises more reliably. Other objectives:
-        the best of those trials.
+        are noise, and the smaller model generalises more reliably. Other objectives,
+        and a best trial whose export trains on long after its trial (`trains_on`, a
+        continuation to the top rung and beyond: the larger of two models that score
+        alike gains more from it): the best of those trials.
         """
         ranked = self.ranked(deepest(self.ranked()))
         if not ranked:
             return None
-        if not self.objective.name.endswith("accuracy"):
+        if not self.objective.name.endswith("accuracy") or self.trains_on(ranked[0]):
             return ranked[0]
         return ensemble.one_standard_error(
             [(t, t.score, t.metrics.get_last_value("parameters")) for t in ranked],

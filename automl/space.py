@@ -4,7 +4,7 @@ import dataclasses
 import math
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-WARMUP_SHARE = 0.05  # share of a trial's steps spent warming the learning rate up
+WARMUP_SHARE = 0.1   # share of a trial's steps spent warming the learning rate up
 
 
 @dataclasses.dataclass(frozen=True)
@@ -13,12 +13,14 @@ class TrainingPlan:
 
     `initial_epoch` above 0 continues a model that has already trained that many
     epochs; its learning rate schedule picks up where a schedule over `epochs`
-    would stand.
+    would stand. With `until` (a `time.time()` reading), the model trains until then
+    instead, its cosine decay following the clock (`timed_decay`).
     """
 
     steps_per_epoch: int = 1
     epochs: int = 1
     initial_epoch: int = 0
+    until: float = None
 
 
 def add_head(hp, keras, features, num_classes):
@@ -45,6 +47,8 @@ def learning_rate(hp, keras, plan):
     schedule = hp.Choice("optimizer/schedule", ["cosine", "constant"], default="cosine")
     if schedule == "constant":
         return peak
+    if plan.until is not None:
+        return starting_rate(peak, plan)
     remaining = max(plan.epochs - plan.initial_epoch, 1) * plan.steps_per_epoch
     if plan.initial_epoch == 0:
         warmup = int(WARMUP_SHARE * remaining)
@@ -54,6 +58,32 @@ def learning_rate(hp, keras, plan):
     done = plan.initial_epoch / max(plan.epochs, 1)
     start = peak * 0.5 * (1 + math.cos(math.pi * done))
     return keras.optimizers.schedules.CosineDecay(start, remaining)
+
+
+def starting_rate(peak, plan):
+    """Where a cosine schedule over `plan.epochs` stands after `plan.initial_epoch` epochs."""
+    return peak * 0.5 * (1 + math.cos(math.pi * plan.initial_epoch / max(plan.epochs, 1)))
+
+
+def timed_decay(keras, plan, started):
+    """A callback that decays the learning rate by the clock, to zero at `plan.until`.
+
+    Cosine decay from the rate the optimizer starts with, as the share of the time
+    from `started` to `plan.until` that has passed: training ends on a schedule
+    that has finished, however fast the machine turns out to be.
+    """
+    import time
+
+    class TimedCosineDecay(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+        def on_train_batch_begin(self, batch, logs=None):
+            share = min(max((time.time() - started) / max(plan.until - started, 1e-9), 0.0), 1.0)
+            self.model.optimizer.learning_rate.assign(
+                self.start * 0.5 * (1 + math.cos(math.pi * share)))
+
+    return TimedCosineDecay()
 
 
 def make_optimizer(hp, keras, plan=TrainingPlan()):

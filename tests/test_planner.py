@@ -17,8 +17,8 @@ def test_rungs_count_examples_and_the_top_one_trains_the_whole_split():
     assert planner.plan_rungs(20, 0.0, 0.0, None) == [Rung(2), Rung(7), Rung(20)]
     assert planner.plan_rungs(12, 0.0, 0.0, None) == [Rung(4), Rung(12)]
     assert planner.plan_rungs(2, 0.0, 0.0, None) == [Rung(2)]
-    # 10 s epochs in a 300 s budget: one configuration may train 150 s, 5 s of it building.
-    assert planner.plan_rungs(20, 10.0, 5.0, 300) == [Rung(1), Rung(5), Rung(14)]
+    # 10 s epochs in a 300 s budget: one configuration may train 180 s, 5 s of it building.
+    assert planner.plan_rungs(20, 10.0, 5.0, 300) == [Rung(2), Rung(6), Rung(17)]
     assert planner.plan_rungs(20, 1.0, 1.0, 300) == [Rung(2), Rung(7), Rung(20)]
     # One epoch costs more than the budget allows a configuration: one epoch, then less.
     rungs = planner.plan_rungs(20, 400.0, 5.0, 300)
@@ -31,7 +31,7 @@ def test_an_epoch_at_13_percent_of_the_budget_gives_rungs_that_end_on_the_whole_
     rungs = planner.plan_rungs(20, 39.0, 4.0, 300)
     assert len(rungs) >= 2
     assert rungs[-1].fraction == 1.0 and rungs[-1].epochs >= 3
-    assert rungs[0].fraction < 1.0  # new configurations start on a share of the split
+    assert rungs[0].passes <= rungs[-1].passes / 3
     first = planner.first_rung(rungs, lambda r: 4.0 + r.passes * 39.0, 300)
     assert rungs[first].fraction == 1.0  # the first trial trains the whole split
     assert 4.0 + rungs[first].passes * 39.0 <= planner.FIRST_TRIAL_SHARE * 300
@@ -75,14 +75,13 @@ def test_a_retrain_runs_the_epochs_that_fit_down_to_the_trials_own_steps():
     assert planner.retrain_epochs(12, 2.0, 1.0, math.inf, 1.2) == 12
 
 
-def test_a_continued_trial_reaches_the_top_rung_and_goes_on_while_time_allows():
+def test_a_continued_trial_is_planned_to_the_top_rung_or_as_far_as_time_allows():
     # From epoch 2 to the top rung at 7, 10 s per epoch, 0.8 of the estimate used.
-    assert planner.continued_epochs(2, 7, 20, 10.0, 0.0, 40.0) == 7      # 5 epochs fit
-    assert planner.continued_epochs(2, 7, 20, 10.0, 0.0, 80.0) == 12     # 10 epochs fit
-    assert planner.continued_epochs(2, 7, 20, 10.0, 0.0, 39.0) == 0      # the top does not
-    assert planner.continued_epochs(2, 7, 9, 10.0, 0.0, 800.0) == 9      # never past --epochs
-    assert planner.continued_epochs(9, 7, 9, 10.0, 0.0, 800.0) == 0
-    assert planner.continued_epochs(2, 7, 20, 10.0, 0.0, math.inf) == 7
+    assert planner.continued_epochs(2, 7, 10.0, 0.0, 40.0) == 7       # 5 epochs fit
+    assert planner.continued_epochs(2, 7, 10.0, 0.0, 80.0) == 12      # 10 epochs fit
+    assert planner.continued_epochs(2, 7, 10.0, 0.0, 24.0) == 7       # 3 fit: still planned to 7
+    assert planner.continued_epochs(2, 7, 10.0, 0.0, 7.0) == 0        # not one epoch fits
+    assert planner.continued_epochs(2, 7, 10.0, 0.0, math.inf) == 7
 
 
 def test_calibrated_costs_follow_the_measured_rate():
@@ -151,7 +150,7 @@ def make_planner(clock, trials=(), budget=300.0, epoch_seconds=39.0, cost=None):
     settings = SimpleNamespace(time_budget=budget)
     made = Planner(Budget(budget, clock()), probe, settings, 20, 1, train, val,
                    FakeSelection(trials), cost=cost or (lambda values: values.get("cost")),
-                   probe_values={"cost": 10e6}, now=clock)
+                   known_good=[{"cost": 10e6}], now=clock)
     made.schedule()
     return made
 

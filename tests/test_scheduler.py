@@ -8,6 +8,8 @@ from automl.planner import Rung
 class FakePace:
     """Time as the scheduler sees it, set by hand."""
 
+    budget_seconds = None
+
     def __init__(self, left, new_trial=10.0, per_epoch=2.0, overhead=1.0):
         self.left, self.new_trial, self.per_epoch, self.overhead = left, new_trial, per_epoch, overhead
 
@@ -31,6 +33,9 @@ class FakePace:
 
     def skip_reason(self, values):
         return "too costly" if values.get("width", 0) > 900 else None
+
+    def new_configuration_fits(self):
+        return True
 
 
 @pytest.fixture

@@ -1,0 +1,167 @@
+"""The image task's training recipe: cost formula, mixing, test-time mirror, batch size."""
+
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+
+from conftest import invoke, write_image_folder
+
+
+@pytest.fixture(scope="module")
+def keras():
+    from automl import env
+
+    return env.import_tensorflow()[1]
+
+
+def fake_dataset(height, width, channels, classes=3, count=16):
+    from automl.data import Dataset, Split
+
+    rng = np.random.RandomState(0)
+    split = Split(rng.randint(0, 255, (count, height, width, channels)).astype("uint8"),
+                  np.arange(count) % classes)
+    return Dataset([str(c) for c in range(classes)], split, split, split, "fake",
+                   {"height": height, "width": width, "channels": channels})
+
+
+@pytest.mark.parametrize("size", [(8, 8, 1), (28, 28, 1), (32, 32, 3), (120, 90, 3)])
+def test_the_cost_formula_counts_what_the_built_network_holds(keras, size):
+    import keras_tuner as kt
+
+    from automl.cost import example_cost
+    from automl.search import TaskHyperModel
+    from automl_plugins.image import ImageTask
+
+    task = ImageTask()
+    dataset = fake_dataset(*size)
+    hypermodel = TaskHyperModel(task, dataset, keras)
+    rng = random.Random(sum(size))
+    configurations = task.known_good(dataset.training_only()) + [
+        {"image/family": rng.choice(["plain", "resnet", "separable"]),
+         "image/filters": rng.choice([16, 24, 32, 48, 64]), "image/growth": rng.choice([1.5, 2.0]),
+         "image/stages": rng.randint(1, 4), "image/layers_per_stage": rng.randint(1, 3),
+         "image/kernel_size": rng.choice([3, 5]), "image/stem_stride": rng.choice([1, 2]),
+         "image/translate": rng.choice([0.0, 0.1]), "image/flip": rng.random() < 0.5,
+         "image/resolution": rng.choice([64, 96, 128]), "head/dropout": rng.choice([0.0, 0.2])}
+        for _ in range(4)]
+    for values in configurations:
+        hp = kt.HyperParameters()
+        hp.values.update(values)
+        built = example_cost(hypermodel.network(hp))
+        assert task.example_cost(hp, dataset.training_only(), None) == pytest.approx(built)
+
+
+def test_the_first_known_good_network_is_cheaper_than_the_keras_example_convnet(keras):
+    import keras_tuner as kt
+
+    from automl.cost import example_cost
+    from automl_plugins.image import ImageTask
+
+    task = ImageTask()
+    dataset = fake_dataset(28, 28, 1, classes=10)
+    first, *rest = task.known_good(dataset)
+    hp = kt.HyperParameters()
+    hp.values.update(first)
+    ours = task.example_cost(hp, dataset, None)
+    layers = keras.layers
+    example = keras.Sequential([
+        keras.Input((28, 28, 1)), layers.Rescaling(1 / 255),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")])
+    assert ours <= example_cost(example)
+    assert first["image/translate"] == 0.1  # augmentation is on at 28 pixels
+    costs = []
+    for values in rest:
+        hp = kt.HyperParameters()
+        hp.values.update(values)
+        costs.append(task.example_cost(hp, dataset, None))
+    assert min(costs) >= ours  # heavier ones come after it
+
+
+@pytest.mark.parametrize("mode", ["mixup", "cutmix"])
+def test_mixing_blends_images_and_their_labels_alike(keras, mode):
+    import keras_tuner as kt
+    import tensorflow as tf
+
+    from automl_plugins.image import ImageTask
+
+    hp = kt.HyperParameters()
+    hp.values["image/mix"] = mode
+    tf.random.set_seed(1)
+    # Image k is all k: a mixed image's mean tells how much of each it holds.
+    x = tf.constant(np.arange(8, dtype="float32")[:, None, None, None] * np.ones((8, 6, 6, 1),
+                                                                              "float32"))
+    y = tf.one_hot(tf.range(8), 8)
+    mixed_x, mixed_y = ImageTask().mix(hp, x, y)
+    mixed_x, mixed_y = mixed_x.numpy(), mixed_y.numpy()
+    np.testing.assert_allclose(mixed_y.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(mixed_x.mean(axis=(1, 2, 3)), mixed_y @ np.arange(8), atol=1e-4)
+    assert (mixed_y.max(axis=1) < 1).any()  # something was mixed
+    hp.values["image/mix"] = "none"
+    same_x, same_y = ImageTask().mix(hp, x, y)
+    assert same_x is x and same_y is y
+
+
+def test_test_time_augmentation_averages_shifted_and_mirrored_copies(keras):
+    import keras_tuner as kt
+
+    from automl_plugins.image import ImageTask
+
+    inputs = keras.Input((None, None, 1))
+    resized = keras.layers.Resizing(4, 6)(inputs)
+    # A "model" that answers with its input's pixels: the average shows the copies.
+    model = keras.Model(inputs, keras.layers.Flatten()(resized))
+    meta = {"height": 4, "width": 6, "channels": 1}
+    image = np.arange(24, dtype="float32").reshape(1, 4, 6, 1)
+    right, down = np.roll(image, 1, axis=2), np.roll(image, 1, axis=1)
+    hp = kt.HyperParameters()
+    hp.values["image/flip"] = False
+    wrapped = ImageTask().test_time_model(hp, model, meta)
+    expected = (image + right + down) / 3
+    np.testing.assert_allclose(np.asarray(wrapped(image)), expected.reshape(1, -1), atol=1e-4)
+    hp.values["image/flip"] = True
+    wrapped = ImageTask().test_time_model(hp, model, meta)
+    expected = (image + right + down + image[:, :, ::-1]) / 4
+    np.testing.assert_allclose(np.asarray(wrapped(image)), expected.reshape(1, -1), atol=1e-4)
+    # Any input size: the copies are made at the training size.
+    assert np.asarray(wrapped(np.zeros((2, 9, 7, 1), "float32"))).shape == (2, 24)
+
+
+def test_batches_grow_with_the_training_split():
+    from automl_plugins.image import ImageTask
+
+    task = ImageTask()
+    sizes = {}
+    for train in (100, 1300, 5000, 17000, 60000):
+        task._train_size = train
+        sizes[train] = task.batch_size(None)
+    assert sizes == {100: 32, 1300: 32, 5000: 64, 17000: 128, 60000: 128}
+
+
+def test_a_budgeted_search_records_its_rungs_and_what_the_export_has_seen(tmp_path):
+    data = write_image_folder(tmp_path / "data", per_class=(40, 6, 6))
+    run = tmp_path / "run"
+    result = invoke("search", "--task", "image", "--data", data, "--out", run,
+                    "--time-budget", 45, "--epochs", 6)
+    assert result.exit_code == 0, result.output
+    card = json.load(open(os.path.join(run, "model", "model_card.json")))
+    search = card["search"]
+    rungs = search["scheduler"]["rungs"]
+    assert rungs[-1]["fraction"] == 1.0
+    train = card["data"]["examples"]["train"]
+    assert rungs[-1]["examples"] == rungs[-1]["epochs"] * train
+    seen = search["examples_seen"]
+    assert set(seen) == set(search["ensemble"])
+    exported = search["exported_trial"]
+    if search["retrain_mode"][exported] is not None:
+        # Retrained on train+val: at least the top rung's examples.
+        assert seen[exported] >= rungs[-1]["examples"]
+    assert search["skipped"]["count"] >= 0
+    folder = os.path.join(run, "search")
+    first_trial = sorted(d for d in os.listdir(folder) if d.startswith("trial_"))[0]
+    first = json.load(open(os.path.join(folder, first_trial, "trial.json")))["hyperparameters"]["values"]
+    assert first["tuner/fraction"] == 1.0  # the first trial trains the whole split
