@@ -17,6 +17,7 @@ _PUBLIC = {
     "LabelledExamples": "automl.data",
     "FileExamples": "automl.data",
     "AutomlError": "automl.errors",
+    "ELEMENT_COST": "automl.cost",
     "decode_folder": "automl.data",
     "load_tfds": "automl.data",
 }

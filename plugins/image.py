@@ -221,20 +221,19 @@ class ImageTask(automl.Task):
 
     def example_cost(self, hp, dataset, network):
         """The multiply-adds `automl.cost` counts on the network `build` makes, without building it."""
-        from automl.cost import ELEMENT_COST
-
+        element = automl.ELEMENT_COST
         values, meta = hp.values, dataset.meta
         height, width, channels = meta["height"], meta["width"], meta["channels"]
-        cost = ELEMENT_COST * height * width * channels  # the input resize
+        cost = element * height * width * channels  # the input resize
         if min(height, width) >= SMALL_SIDE:
-            cost += ELEMENT_COST * height * width * channels
+            cost += element * height * width * channels
         if max(height, width) > 96:
             scale = values.get("image/resolution", 96) / max(height, width)
             height, width = max(8, round(height * scale)), max(8, round(width * scale))
-            cost += ELEMENT_COST * height * width * channels
+            cost += element * height * width * channels
         side = min(height, width)
         augmentations = 2 + bool(values.get("image/translate")) + bool(values.get("image/flip"))
-        cost += augmentations * ELEMENT_COST * height * width * channels
+        cost += augmentations * element * height * width * channels
         family = values.get("image/family", "plain")
         filters = values.get("image/filters", 32)
         kernel = values.get("image/kernel_size", 3) ** 2
@@ -243,27 +242,27 @@ class ImageTask(automl.Task):
         height, width = -(-height // stride), -(-width // stride)
         stages = min(values.get("image/stages", 2), max(1, min(4, int(math.log2(max(side, 2))) - 1)))
         area = height * width
-        cost += area * filters * (kernel * channels + 2 * ELEMENT_COST)
+        cost += area * filters * (kernel * channels + 2 * element)
         depth = filters
         for stage in range(stages):
             if height > 2 and width > 2:
                 height, width = height // 2, width // 2
                 area = height * width
-                cost += ELEMENT_COST * area * depth
+                cost += element * area * depth
             out = int(filters * values.get("image/growth", 2.0) ** (stage + 1))
             for _ in range(values.get("image/layers_per_stage", 2)):
                 if family == "resnet":
                     if depth != out:
-                        cost += area * out * (depth + ELEMENT_COST)
-                    cost += area * out * (kernel * depth + kernel * out + 5 * ELEMENT_COST)
+                        cost += area * out * (depth + element)
+                    cost += area * out * (kernel * depth + kernel * out + 5 * element)
                 elif family == "separable":
-                    cost += area * depth * (kernel + 2 * ELEMENT_COST)
-                    cost += area * out * (depth + 2 * ELEMENT_COST)
+                    cost += area * depth * (kernel + 2 * element)
+                    cost += area * out * (depth + 2 * element)
                 else:
-                    cost += area * out * (kernel * depth + 2 * ELEMENT_COST)
+                    cost += area * out * (kernel * depth + 2 * element)
                 depth = out
         dropout = 1 if values.get("head/dropout", 0.2) else 0
-        return cost + ELEMENT_COST * depth * (1 + dropout) + depth * len(dataset.classes) * 1.0
+        return cost + element * depth * (1 + dropout) + depth * len(dataset.classes) * 1.0
 
     def augment(self, hp, x):
         """Resolution jitter on half the training batches (images of 32 pixels or more).

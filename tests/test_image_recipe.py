@@ -142,25 +142,41 @@ def test_batches_grow_with_the_training_split():
     assert sizes == {100: 32, 1300: 32, 5000: 64, 17000: 128, 60000: 128}
 
 
-def test_a_budgeted_search_records_its_rungs_and_what_the_export_has_seen(tmp_path):
+@pytest.mark.parametrize("continued", [False, True])
+def test_a_budgeted_search_records_its_rungs_and_what_the_export_has_seen(
+        tmp_path, monkeypatch, continued):
+    import time
+
+    from automl import planner
+
+    if continued:  # a retrain from scratch is never worth it: the export is continued
+        monkeypatch.setattr(planner, "RETRAIN_SHARE", 0.0)
     data = write_image_folder(tmp_path / "data", per_class=(40, 6, 6))
     run = tmp_path / "run"
+    started = time.time()
     result = invoke("search", "--task", "image", "--data", data, "--out", run,
                     "--time-budget", 45, "--epochs", 6)
+    wall = time.time() - started
     assert result.exit_code == 0, result.output
     card = json.load(open(os.path.join(run, "model", "model_card.json")))
     search = card["search"]
     rungs = search["scheduler"]["rungs"]
     assert rungs[-1]["fraction"] == 1.0
-    train = card["data"]["examples"]["train"]
-    assert rungs[-1]["examples"] == rungs[-1]["epochs"] * train
+    examples = card["data"]["examples"]
+    assert rungs[-1]["examples"] == rungs[-1]["epochs"] * examples["train"]
     seen = search["examples_seen"]
     assert set(seen) == set(search["ensemble"])
     exported = search["exported_trial"]
-    if search["retrain_mode"][exported] is not None:
-        # Retrained on train+val: at least the top rung's examples.
+    mode = search["retrain_mode"][exported]
+    if continued:
+        # Trained on train+val until the budget's end: at least the top rung's examples.
+        assert mode == "continued", search["retrain_note"]
         assert seen[exported] >= rungs[-1]["examples"]
-    assert search["skipped"]["count"] >= 0
+        assert "until the budget's end" in result.output
+        assert wall <= 45 * 1.1 + 5
+    elif mode == "fresh":
+        # Retrained from scratch for the epochs at which its trial peaked.
+        assert seen[exported] == search["retrain_epochs"] * (examples["train"] + examples["val"])
     folder = os.path.join(run, "search")
     first_trial = sorted(d for d in os.listdir(folder) if d.startswith("trial_"))[0]
     first = json.load(open(os.path.join(folder, first_trial, "trial.json")))["hyperparameters"]["values"]

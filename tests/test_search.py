@@ -200,7 +200,7 @@ def test_an_ensemble_export_averages_its_members(tmp_path):
     data = write_image_folder(tmp_path / "data", per_class=(3, 6, 4))
     run = tmp_path / "run"
     result = invoke("search", "--task", "image", "--data", data, "--out", run,
-                    "--tuner", "random", "--max-trials", 3, "--epochs", 4, "--ensemble", 3)
+                    "--tuner", "random", "--max-trials", 3, "--epochs", 8, "--ensemble", 3)
     assert result.exit_code == 0, result.output
     card = card_of(run)
     members = card["search"]["ensemble"]
