@@ -9,6 +9,7 @@ settings that change decoding, so later runs on the same data reuse the cache.
 The cache is written in a temporary folder and renamed into place when complete.
 """
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,9 +29,14 @@ DESCRIBE_SAMPLE = 500       # training examples `Task.describe` sees
 
 
 def root(settings):
+    """The cache folder of `settings`."""
+    return root_folder(settings.cache_dir)
+
+
+def root_folder(cache_dir=None):
     """The cache folder: `cache_dir`, else `$AUTOML_CACHE_DIR`, else the user cache directory."""
-    if settings.cache_dir:
-        return settings.cache_dir
+    if cache_dir:
+        return cache_dir
     if os.environ.get("AUTOML_CACHE_DIR"):
         return os.environ["AUTOML_CACHE_DIR"]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -50,7 +56,47 @@ def load(task, settings, source_print):
     folder = os.path.join(root(settings), key(task, source_print))
     if not os.path.isfile(os.path.join(folder, INDEX_FILE)):
         _write(task, settings, folder)
+    else:
+        os.utime(os.path.join(folder, INDEX_FILE))  # its last use, for `automl cache clean`
     return open_dataset(folder)
+
+
+@dataclasses.dataclass
+class Entry:
+    """One folder of the cache: a data set (`task` and `source` None for a leftover)."""
+
+    folder: str
+    task: str
+    source: str
+    size_bytes: int
+    last_used: float
+
+
+def entries(cache_root):
+    """Every folder under `cache_root`, complete or left by an interrupted write; oldest first."""
+    found = []
+    names = sorted(os.listdir(cache_root)) if os.path.isdir(cache_root) else []
+    for name in names:
+        folder = os.path.join(cache_root, name)
+        if not os.path.isdir(folder):
+            continue
+        index_path = os.path.join(folder, INDEX_FILE)
+        task = source = None
+        try:
+            with open(index_path, encoding="utf-8") as handle:
+                index = json.load(handle)
+            task, source = index["task"], index["source"]
+            last_used = os.path.getmtime(index_path)
+        except (OSError, ValueError, KeyError):
+            last_used = os.path.getmtime(folder)
+        size = sum(os.path.getsize(os.path.join(top, f))
+                   for top, _, files in os.walk(folder) for f in files)
+        found.append(Entry(folder, task, source, size, last_used))
+    return sorted(found, key=lambda entry: entry.last_used)
+
+
+def remove(entry):
+    shutil.rmtree(entry.folder, ignore_errors=True)
 
 
 def _write(task, settings, folder):
@@ -63,6 +109,7 @@ def _write(task, settings, folder):
     try:
         os.makedirs(parent, exist_ok=True)
         temporary = tempfile.mkdtemp(prefix=os.path.basename(folder) + ".", dir=parent)
+        as_created(temporary)
     except OSError as error:
         raise AutomlError(f"cannot write the data cache in {parent}: {error.strerror}") from None
     try:

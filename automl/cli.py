@@ -1,5 +1,6 @@
 """The `automl` command line."""
 
+import json
 import os
 import time
 
@@ -52,6 +53,9 @@ _SEARCH_OPTIONS = [
                       "[default: default]"),
     click.option("--precision", metavar="[float32|mixed]",
                  help="mixed: 16-bit compute on GPUs, float32 output.  [default: float32]"),
+    click.option("--keep-trials", is_flag=True, default=None,
+                 help="Keep every trial's weights after the export.  [default: only the "
+                      "exported members']"),
 ]
 
 _OVERWRITE_OPTION = click.option(
@@ -90,8 +94,15 @@ def _chief(chief, listen, worker_timeout):
                                     worker_timeout or distributed.DEFAULT_WORKER_TIMEOUT)
 
 
-_JSON_OPTION = click.option("--json", "as_json", is_flag=True,
-                            help="Print one JSON document on stdout (progress on stderr).")
+def _remember_json(ctx, param, value):
+    if value:
+        ctx.meta["automl.json"] = True
+    return value
+
+
+_JSON_OPTION = click.option("--json", "as_json", is_flag=True, callback=_remember_json,
+                            help="Print one JSON document on stdout (progress on stderr); "
+                                 "on failure, the error and the exit code.")
 
 
 def _verbose_option(function):
@@ -106,8 +117,6 @@ def _verbose_option(function):
 
 
 def _echo_json(document):
-    import json
-
     click.echo(json.dumps(document, indent=2, default=str))
 
 
@@ -134,20 +143,38 @@ def _task_name(args):
     return None
 
 
+def _run_task_name(args):
+    """The task of the run directory that is the first argument (its model card's)."""
+    run_dir = next((arg for arg in args if not arg.startswith("-")), None)
+    try:
+        with open(os.path.join(run_dir, "model", "model_card.json"), encoding="utf-8") as handle:
+            return json.load(handle).get("task")
+    except (TypeError, OSError, ValueError, AttributeError):
+        return None
+
+
 class SearchCommand(click.Command):
     """`automl search`: the options of the task named by `--task` join the core ones."""
+
+    task_name = staticmethod(_task_name)
 
     def parse_args(self, ctx, args):
         from automl.registry import task_options
 
         core = [p for p in self.params if not getattr(p, "task_option", False)]
         extra = []
-        for option in task_options(_task_name(args) or ""):
+        for option in task_options(self.task_name(args) or ""):
             param = task_option(option)
             param.task_option = True
             extra.append(param)
         self.params = core + extra
         return super().parse_args(ctx, args)
+
+
+class EvaluateCommand(SearchCommand):
+    """`automl evaluate`: the options of the run's task (its data columns) join the core ones."""
+
+    task_name = staticmethod(_run_task_name)
 
 
 class AutomlGroup(click.Group):
@@ -157,22 +184,28 @@ class AutomlGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AutomlError as error:
-            click.echo(f"Error: {error}", err=True)
-            ctx.exit(2)
+            _fail(ctx, f"Error: {error}", 2)
         except click.UsageError as error:
-            hint = f" (see `automl {error.ctx.info_name} --help`)" if error.ctx else ""
-            click.echo(f"Error: {error.format_message()}{hint}", err=True)
-            ctx.exit(2)
+            hint = ""
+            if error.ctx:
+                command = "automl" if error.ctx.parent is None else f"automl {error.ctx.info_name}"
+                hint = f" (see `{command} --help`)"
+            _fail(ctx, f"Error: {error.format_message()}{hint}", 2)
         except SearchFailed as error:
-            click.echo(f"Error: {error}", err=True)
-            ctx.exit(1)
+            _fail(ctx, f"Error: {error}", 1)
         except SearchInterrupted as error:
-            click.echo(f"\ninterrupted; the search state is saved: resume with "
-                       f"`automl resume {error.run_dir}`", err=True)
-            ctx.exit(130)
+            _fail(ctx, f"\ninterrupted; the search state is saved: resume with "
+                       f"`automl resume {error.run_dir}`", interrupt.exit_code())
         except KeyboardInterrupt:
-            click.echo("\ninterrupted before the search started; nothing new was written", err=True)
-            ctx.exit(130)
+            _fail(ctx, "\ninterrupted; nothing new was written", interrupt.exit_code())
+
+
+def _fail(ctx, message, code):
+    """Report a failure on stderr (and as one JSON object on stdout under --json); exit `code`."""
+    click.echo(message, err=True)
+    if ctx.meta.get("automl.json"):
+        _echo_json({"error": message.strip().removeprefix("Error: "), "exit_code": code})
+    ctx.exit(code)
 
 
 @click.group(cls=AutomlGroup, context_settings={"max_content_width": 100})
@@ -212,8 +245,13 @@ def _search_options(function):
 
 @cli.command(cls=SearchCommand,
              epilog="\b\nThe task's own options are listed with --task NAME --help.\n\n"
-                    "Example:\n  automl search --task image --data photos/ --out runs/photos "
-                    "--time-budget 10m")
+                    "\b\nExamples:\n"
+                    "  automl search --task image --data photos/ --out runs/photos \\\n"
+                    "      --time-budget 10m\n"
+                    "  automl search --task text --data reviews.csv --out runs/reviews \\\n"
+                    "      --time-budget 10m\n"
+                    "  automl search --task audio --data clips/ --out runs/clips \\\n"
+                    "      --time-budget 10m")
 @_search_options
 @_OVERWRITE_OPTION
 @_chief_options
@@ -270,6 +308,8 @@ def resume(run_dir, chief, listen, worker_timeout, as_json):
     if finished:
         click.echo(f"the search in {run_dir} has already finished; model in "
                    f"{os.path.join(run_dir, 'model')}", err=as_json)
+        with open(os.path.join(run_dir, "model", "model_card.json"), encoding="utf-8") as handle:
+            card = json.load(handle)
     if as_json:
         _echo_json({"run": run_dir, "model": os.path.join(run_dir, "model"),
                     "already_finished": finished, "card": card})
@@ -327,6 +367,7 @@ def predict(run_dir, inputs, texts, top_k, skip_bad, as_json):
     """Classify files (or folders of files) with the exported model in RUN."""
     from automl.serving import ExportedModel
 
+    interrupt.stop_at_once()
     model = ExportedModel(run_dir)
     results, skipped = model.predict_inputs(list(inputs), list(texts), top_k, skip_bad)
     for message in skipped:
@@ -339,17 +380,23 @@ def predict(run_dir, inputs, texts, top_k, skip_bad, as_json):
         click.echo(f"{result['input']}\t{ranked}")
 
 
-@cli.command(epilog="\b\nExample:\n  automl evaluate runs/photos more-labelled-photos/ --json")
+@cli.command(cls=EvaluateCommand,
+             epilog="\b\nExample:\n  automl evaluate runs/photos more-labelled-photos/ --json")
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 @click.argument("data")
 @click.option("--data-dir", metavar="PATH", help="TensorFlow Datasets data folder.")
 @_JSON_OPTION
 @_verbose_option
-def evaluate(run_dir, data, data_dir, as_json):
-    """Score the exported model in RUN on other labelled DATA (every split of it)."""
+def evaluate(run_dir, data, data_dir, as_json, **options):
+    """Score the exported model in RUN on other labelled DATA (every split of it).
+
+    The task's data options (a CSV's column names) are those of the search unless given.
+    """
     from automl.serving import ExportedModel
 
-    scores = ExportedModel(run_dir).evaluate(data, data_dir=data_dir)
+    interrupt.stop_at_once()
+    given = {name: value for name, value in options.items() if value is not None}
+    scores = ExportedModel(run_dir).evaluate(data, data_dir=data_dir, options=given)
     if as_json:
         _echo_json(scores)
         return
@@ -357,6 +404,68 @@ def evaluate(run_dir, data, data_dir, as_json):
     for name, row in scores["per_class"].items():
         click.echo(f"  {name}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  "
                    f"f1 {row['f1']:.3f}  ({row['support']})")
+
+
+@cli.group()
+def cache():
+    """See and reclaim the data cache."""
+
+
+_CACHE_DIR_OPTION = click.option(
+    "--cache-dir", metavar="PATH",
+    help="Data cache folder.  [default: $AUTOML_CACHE_DIR or ~/.cache/keras-automl]")
+
+
+@cache.command("list", epilog="\b\nExample:\n  automl cache list --json")
+@_CACHE_DIR_OPTION
+@_JSON_OPTION
+def cache_list(cache_dir, as_json):
+    """List the cached data sets: task, source, size and last use."""
+    from automl import cache as cache_lib
+
+    root = cache_lib.root_folder(cache_dir)
+    found = cache_lib.entries(root)
+    if as_json:
+        _echo_json([{"folder": e.folder, "task": e.task, "source": e.source,
+                     "size_bytes": e.size_bytes,
+                     "last_used": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(e.last_used))}
+                    for e in found])
+        return
+    for entry in found:
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.last_used))
+        what = f"{entry.task}\t{entry.source}" if entry.task else "-\t(incomplete write)"
+        click.echo(f"{_size(entry.size_bytes):>9}  {used}  {what}  {os.path.basename(entry.folder)}")
+    total = sum(e.size_bytes for e in found)
+    click.echo(f"{len(found)} folder{'s' * (len(found) != 1)}, {_size(total)} in {root}")
+
+
+@cache.command("clean", epilog="\b\nExamples:\n  automl cache clean --older-than 30d\n"
+                              "  automl cache clean --all")
+@click.option("--older-than", metavar="DURATION",
+              help="Remove data sets not used for this long (e.g. 30d, 12h).")
+@click.option("--all", "remove_all", is_flag=True, help="Remove every cached data set.")
+@_CACHE_DIR_OPTION
+def cache_clean(older_than, remove_all, cache_dir):
+    """Remove cached data sets; a later search decodes its data again."""
+    from automl import cache as cache_lib
+    from automl.settings import parse_duration
+
+    if not remove_all and older_than is None:
+        raise AutomlError("say what to remove: --older-than DURATION or --all")
+    cutoff = time.time() - (0 if remove_all else parse_duration(older_than, "--older-than"))
+    root = cache_lib.root_folder(cache_dir)
+    removed = [e for e in cache_lib.entries(root) if remove_all or e.last_used < cutoff]
+    for entry in removed:
+        cache_lib.remove(entry)
+    click.echo(f"removed {len(removed)} folder{'s' * (len(removed) != 1)}, "
+               f"{_size(sum(e.size_bytes for e in removed))} from {root}")
+
+
+def _size(count):
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
 
 
 @cli.group()

@@ -11,12 +11,15 @@ import os
 import shutil
 import tempfile
 
+from automl.permissions import as_created
+
 
 def write_json(path, value):
     """Write JSON to `path` through a temporary file and an atomic rename."""
     folder = os.path.dirname(path) or "."
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:
+        as_created(temporary)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(value, stream, indent=2, default=_jsonable)
             stream.write("\n")
@@ -38,17 +41,18 @@ def _jsonable(value):
 def replace_folder(build, target):
     """Build a folder with `build(temporary_path)`, then swap it in for `target`.
 
-    Leftovers of an earlier interrupted build are removed first.
+    What an earlier interrupted swap left is tidied first (`recover_folder`), so at
+    every moment either the old or the new `target` is in place or can be restored.
     """
-    parent = os.path.dirname(os.path.abspath(target))
-    for stale in glob.glob(os.path.join(parent, f".{os.path.basename(target)}.tmp-*")):
-        shutil.rmtree(stale, ignore_errors=True)
-    temporary = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(target)}.tmp-")
+    parent, name = _beside(target)
+    recover_folder(target)
+    temporary = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
     try:
+        as_created(temporary)
         build(temporary)
         previous = None
         if os.path.exists(target):
-            previous = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(target)}.old-")
+            previous = tempfile.mkdtemp(dir=parent, prefix=f".{name}.old-")
             os.rmdir(previous)
             os.rename(target, previous)
         os.rename(temporary, target)
@@ -57,6 +61,20 @@ def replace_folder(build, target):
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def recover_folder(target):
+    """Undo an interrupted `replace_folder`: restore a `target` moved aside, drop leftovers."""
+    parent, name = _beside(target)
+    moved_aside = sorted(glob.glob(os.path.join(parent, f".{name}.old-*")), key=os.path.getmtime)
+    if moved_aside and not os.path.exists(target):
+        os.rename(moved_aside.pop(), target)
+    for stale in moved_aside + glob.glob(os.path.join(parent, f".{name}.tmp-*")):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _beside(target):
+    return os.path.dirname(os.path.abspath(target)), os.path.basename(os.path.normpath(target))
 
 
 def save_saved_model(tf, keras, model, classes, input_shape, input_dtype, path):

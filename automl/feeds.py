@@ -10,7 +10,6 @@ split.
 import numpy as np
 
 SHUFFLE_BYTES = 64 << 20    # most memory the shuffle buffer of a training pipeline holds
-MIN_SHUFFLE = 1024          # smallest shuffle buffer, in examples
 
 
 class Feeds:
@@ -59,7 +58,7 @@ class Feeds:
     def shuffle_buffer(self, split, count):
         """Examples the shuffle buffer holds: all of them, or as many as `SHUFFLE_BYTES` allow."""
         size = max(self.dataset.split(name).example_bytes() for name in split.split("+"))
-        return int(min(count, max(MIN_SHUFFLE, SHUFFLE_BYTES // size)))
+        return int(max(1, min(count, SHUFFLE_BYTES // max(size, 1))))
 
     def pipeline(self, split, hp, batch_size, training, fraction=1.0):
         """Batches of (example, one-hot label); shuffled and augmented when `training`."""

@@ -1,37 +1,61 @@
-"""Ctrl-C that always stops a command cleanly.
+"""Ctrl-C and SIGTERM that always stop a command cleanly.
 
-The SIGINT handler only records the interrupt; the command stops at the next safe
-point: between batches (a Keras callback), between trials and phases, and while
-data is read. State saved so far stays consistent, and the command exits with 130.
-A second Ctrl-C stops at once, as Python's own handler would.
+The handler only records which signal asked to stop; a search stops at the next
+safe point: between batches (a Keras callback), between trials and phases, and
+while data is read. State saved so far stays consistent, and the command exits
+with 128 plus the signal's number (130 for Ctrl-C, 143 for SIGTERM, as batch
+schedulers, Docker and Kubernetes send). A second signal stops at once, as
+Python's own handler would. Commands with nothing to save (`predict`, `evaluate`)
+stop at the first one (`stop_at_once`).
 """
 
 import signal
 
-_interrupted = False
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_received = None
 
 
 def install():
-    """Record SIGINT instead of raising wherever the interpreter happens to be."""
-    global _interrupted
-    _interrupted = False
+    """Record SIGINT and SIGTERM instead of raising wherever the interpreter happens to be."""
+    global _received
+    _received = None
+    _handle(_record)
+
+
+def stop_at_once():
+    """Raise KeyboardInterrupt as soon as SIGINT or SIGTERM arrives."""
+    _handle(_raise)
+
+
+def _handle(handler):
     try:
-        signal.signal(signal.SIGINT, _record)
+        for number in SIGNALS:
+            signal.signal(number, handler)
     except ValueError:  # not the main thread: Python's own handling stays
         pass
 
 
 def _record(signum, frame):
-    global _interrupted
-    if _interrupted:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        raise KeyboardInterrupt
-    _interrupted = True
+    global _received
+    if _received is not None:
+        _raise(signum, frame)
+    _received = signum
+
+
+def _raise(signum, frame):
+    global _received
+    _received = signum
+    raise KeyboardInterrupt
+
+
+def exit_code():
+    """The exit code for the signal that stopped the command: 128 plus its number."""
+    return 128 + int(_received or signal.SIGINT)
 
 
 def check():
-    """Raise KeyboardInterrupt at this safe point if Ctrl-C was pressed."""
-    if _interrupted:
+    """Raise KeyboardInterrupt at this safe point if a stop was asked for."""
+    if _received is not None:
         raise KeyboardInterrupt
 
 

@@ -20,7 +20,7 @@ from automl import report as report_lib, settings as settings_lib
 from automl.budget import Budget
 from automl.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
-from automl.export import export_model, write_json
+from automl.export import export_model, recover_folder, write_json
 from automl.metrics import classification_scores
 from automl.progress import Progress
 from automl.timing import PhaseClock
@@ -46,11 +46,27 @@ class RunDir:
         return os.path.isdir(self.search) or os.path.exists(self.recipe)
 
     def read_state(self):
+        """The saved budget and progress; a fresh state where none was saved yet."""
+        if not os.path.exists(self.state):
+            return fresh_state()
         try:
             with open(self.state, encoding="utf-8") as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return {"elapsed_seconds": 0.0, "finished": False}
+                state = json.load(handle)
+            float(state["elapsed_seconds"])
+            return state
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise AutomlError(f"cannot read {self.state} ({type(error).__name__}): "
+                              "the budget spent so far is unknown") from None
+
+    def recover(self):
+        """Put back a model or report folder an interrupted export left moved aside."""
+        if os.path.isdir(self.path):
+            for folder in (self.model, self.report):
+                recover_folder(folder)
+
+
+def fresh_state():
+    return {"elapsed_seconds": 0.0, "finished": False}
 
 
 def check_output(run, task_name, overwrite, resume=False, command="search"):
@@ -65,6 +81,7 @@ def check_output(run, task_name, overwrite, resume=False, command="search"):
         raise AutomlError(f"output path {path} is below {existing}, which is a file")
     if not os.access(existing, os.W_OK):
         raise AutomlError(f"output path is not writable: {path}")
+    run.recover()
     if resume or overwrite or not run.has_search():
         return
     again = ("--out, or replace it with --overwrite" if command == "search" else
@@ -110,10 +127,11 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     """
     started_at = started_at or time.time()
     run = RunDir(settings.out)
-    state = run.read_state() if resume else {"elapsed_seconds": 0.0, "finished": False}
+    state = run.read_state() if resume else fresh_state()
     clock = PhaseClock(started_at, state.get("seconds"))
     task = registry.get_task(settings.task)
     check_output(run, task.name, overwrite, resume, command)
+    settings = _with_absolute_data(settings, task)
     tf, keras = env.import_tensorflow()
     devices.set_threads(tf, settings.threads)
     strategy = devices.configure(tf, keras, settings)
@@ -143,6 +161,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     os.makedirs(run.path, exist_ok=True)
     if not resume:
         if overwrite:
+            write_json(run.state, fresh_state())  # the old model is not this search's
             for folder in (run.search, run.logs):
                 shutil.rmtree(folder, ignore_errors=True)
         _write_recipe(settings, run.recipe)
@@ -190,6 +209,20 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
         raise SearchInterrupted(run.path) from None
     save_state(True)
     return card
+
+
+def _with_absolute_data(settings, task):
+    """`settings` with a local data path made absolute, so the run resumes from any folder.
+
+    A path that is not there is reported as missing, before its fingerprint would
+    call it changed.
+    """
+    source = settings.data
+    if source.startswith("tfds:") or source in task.builtin_sources():
+        return settings
+    if not os.path.exists(source):
+        raise AutomlError(f"data not found: {source}")
+    return dataclasses.replace(settings, data=os.path.abspath(source))
 
 
 def _probe(task, dataset, feeds, settings, keras):
@@ -423,7 +456,9 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         "input": {"name": "inputs", "shape": [None, *shape], "dtype": dtype},
         "outputs": {"probabilities": [None, len(dataset.classes)], "label": [None]},
         "data": {"source": settings.data, **dataset.meta,
-                 "examples": {s: len(dataset.split(s)) for s in ("train", "val", "test")}},
+                 "examples": {s: len(dataset.split(s)) for s in ("train", "val", "test")},
+                 "shuffle_buffer": tuner.feeds.shuffle_buffer("train+val", len(dataset.train)
+                                                              + len(dataset.val))},
         "options": settings.options,
         "hyperparameters": {k: v for k, v in hp.values.items() if not k.startswith("tuner/")},
         "metrics": {"val": val_scores, "test": test_scores},
@@ -459,8 +494,11 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     export_model(tf, keras, model, card, shape, dtype, run.model)
     card["search"]["seconds"] = clock.totals()
     card["search"]["wall_seconds"] = round(budget.elapsed(), 1)
+    kept = [t.trial_id for t in trials] if settings.keep_trials else [t.trial_id for t in members]
+    card["search"]["weights_kept"] = kept
     write_json(run.card, card)
     write_run_report(run, settings.objective, card, trials=trials)
+    tuner.files.remove_weights(keep=set(kept))
     accuracy = test_scores["accuracy"]
     warning = (f" (near chance: always answering the most common class scores {chance:.4f}; "
                "the model has not learned from this data)" if test_scores["near_chance"] else "")

@@ -163,9 +163,14 @@ def trial_rows(records, objective):
             "epochs": "" if record["epochs"] is None else int(record["epochs"]),
             "message": record["message"],
         }
-        row.update({name: record["hyperparameters"].get(name, "") for name in names})
+        row.update({name: _csv_value(record["hyperparameters"].get(name, "")) for name in names})
         rows.append(row)
     return ["trial_id", "status", objective, "seconds", "epochs", "worker", "message", *names], rows
+
+
+def _csv_value(value):
+    """A hyperparameter as the table shows it: floats to 10 significant digits (0.3, not 0.30000000000000004)."""
+    return float(f"{value:.10g}") if isinstance(value, float) else value
 
 
 def _csv_text(header, rows):

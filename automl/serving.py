@@ -7,6 +7,7 @@ import numpy as np
 
 from automl import data as data_lib, env, registry
 from automl.errors import AutomlError, first_line
+from automl.export import recover_folder
 from automl.metrics import classification_scores
 from automl.settings import from_mapping
 
@@ -17,6 +18,8 @@ class ExportedModel:
     """The SavedModel and model card of a run directory, with its task plugin."""
 
     def __init__(self, run_dir):
+        if os.path.isdir(run_dir):
+            recover_folder(os.path.join(run_dir, "model"))
         card_path = os.path.join(run_dir, "model", "model_card.json")
         if not os.path.isfile(card_path):
             raise AutomlError(f"no exported model in {run_dir} (missing model/model_card.json)")
@@ -101,10 +104,11 @@ class ExportedModel:
                 {"label": self.classes[i], "probability": float(row[i])} for i in ranked]})
         return results, skipped
 
-    def evaluate(self, source, data_dir=None):
-        """Scores on every example of a labelled data source."""
+    def evaluate(self, source, data_dir=None, options=None):
+        """Scores on every example of a labelled data source; `options` override the search's."""
         settings = from_mapping({"task": self.card["task"], "data": source, "out": self.run_dir,
-                                 "data_dir": data_dir, **self.card.get("options", {})},
+                                 "data_dir": data_dir, **self.card.get("options", {}),
+                                 **(options or {})},
                                 source="evaluate option")
         decoded = self.task.read_source(settings)
         examples = [e for part in decoded.values() for e in part.examples]

@@ -44,6 +44,7 @@ class Settings:
     threads: Optional[int] = None
     strategy: str = "default"
     precision: str = "float32"
+    keep_trials: bool = False
     options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -92,21 +93,22 @@ class Settings:
         return {**{k: v for k, v in values.items() if k != "options"}, **values["options"]}
 
 
-def parse_duration(text):
-    """Seconds from `120`, `90s`, `10m` or `1.5h`."""
+def parse_duration(text, what="time budget"):
+    """Seconds from `120`, `90s`, `10m`, `1.5h` or `30d`; `what` names the value in errors."""
     if isinstance(text, bool):
-        raise AutomlError(f"malformed time budget '{text}'")
+        raise AutomlError(f"malformed {what} '{text}'")
     if isinstance(text, (int, float)):
         seconds = float(text)
     else:
-        match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
+        match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(text))
         if not match:
             raise AutomlError(
-                f"malformed time budget '{text}' (use seconds, or a number with s, m or h)"
+                f"malformed {what} '{text}' (use seconds, or a number with s, m, h or d)"
             )
-        seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+        seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600,
+                                            "d": 86400}[match.group(2)]
     if seconds <= 0:
-        raise AutomlError(f"time budget must be positive, got '{text}'")
+        raise AutomlError(f"{what} must be positive, got '{text}'")
     return seconds
 
 

@@ -34,6 +34,20 @@ class TrialFiles:
         model.save_weights(temporary)
         os.replace(temporary, path)
 
+    def remove_weights(self, keep):
+        """Delete the weights of every trial not in `keep`; returns the ids whose weights remain."""
+        kept = []
+        for name in sorted(os.listdir(self.project_dir)):
+            trial_id = name[len("trial_"):]
+            path = self.weights_path(trial_id)
+            if not name.startswith("trial_") or not os.path.exists(path):
+                continue
+            if trial_id in keep:
+                kept.append(trial_id)
+            else:
+                os.remove(path)
+        return kept
+
     def keep_history(self, trial_id, history, parent, initial_epoch):
         """Save a trial's per-epoch metrics after its parent's first `initial_epoch` epochs."""
         earlier = {}

@@ -173,7 +173,8 @@ class ImageTask(automl.Task):
 
         meta = dataset.meta
         side = min(meta["height"], meta["width"])
-        x = layers.Resizing(meta["height"], meta["width"], name="input_resize")(inputs)
+        x = layers.Resizing(meta["height"], meta["width"], antialias=True,
+                            name="input_resize")(inputs)
         if side >= SMALL_SIDE:
             # A 3x3 mean filter evens out the small blur that resizing adds to images
             # served at another resolution, so labels do not hinge on the finest detail.
@@ -183,7 +184,7 @@ class ImageTask(automl.Task):
             scale = target / max(meta["height"], meta["width"])
             height, width = (max(8, round(meta["height"] * scale)),
                              max(8, round(meta["width"] * scale)))
-            x = layers.Resizing(height, width, name="resize")(x)
+            x = layers.Resizing(height, width, antialias=True, name="resize")(x)
             side = min(height, width)
         x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
         if self._statistics is None or self._statistics[0] is not dataset:
@@ -326,7 +327,7 @@ class ImageTask(automl.Task):
         height, width, channels = meta["height"], meta["width"], meta["channels"]
         step = max(1, round(min(height, width) / SHIFT_SIDE))
         inputs = keras.Input(shape=(None, None, channels), name="inputs")
-        x = layers.Resizing(height, width, name="tta_resize")(inputs)
+        x = layers.Resizing(height, width, antialias=True, name="tta_resize")(inputs)
         variants = [x, _circular_shift(layers, x, step, axis=2, name="tta_right"),
                     _circular_shift(layers, x, step, axis=1, name="tta_down")]
         if hp.values.get("image/flip"):

@@ -11,9 +11,16 @@ from click.testing import CliRunner
 from PIL import Image
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ["AUTOML_CACHE_DIR"] = tempfile.mkdtemp(prefix="automl-test-cache-")
+TEST_CACHE = os.environ["AUTOML_CACHE_DIR"] = tempfile.mkdtemp(prefix="automl-test-cache-")
 
 from automl.cli import cli  # noqa: E402
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The data cache the tests wrote goes with them."""
+    import shutil
+
+    shutil.rmtree(TEST_CACHE, ignore_errors=True)
 
 PATTERNS = {
     "bottom": lambda img: img.__setitem__((slice(4, 8), slice(None)), 230),

@@ -34,6 +34,11 @@ def test_unknown_task(image_folder, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_an_unknown_command_points_to_the_top_level_help():
+    assert_one_line_error(invoke("nosuch"), "No such command 'nosuch'", "(see `automl --help`)")
+    assert_one_line_error(invoke("cache", "nosuch"), "(see `automl cache --help`)")
+
+
 def test_missing_data_path(tmp_path):
     result = search(str(tmp_path / "nowhere"), tmp_path / "run")
     assert_one_line_error(result, "data not found", "nowhere")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from automl.permissions import umask
 from conftest import assert_one_line_error, invoke, write_image_folder
 
 
@@ -44,6 +45,8 @@ def test_a_folder_is_decoded_once_then_streamed_from_the_cache(tmp_path, monkeyp
     assert first.train.head(100).dtype == np.uint8
     cached = [name for name in os.listdir(tmp_path / "cache")]
     assert len(cached) == 1 and os.path.isfile(tmp_path / "cache" / cached[0] / "index.json")
+    mode = os.stat(tmp_path / "cache" / cached[0]).st_mode & 0o777
+    assert mode == 0o777 & ~umask()  # as mkdir makes it, not tempfile's 0700
 
     os.utime(os.path.join(data, "train", "top", "top_0.png"), ns=(1, 1))
     task.load(_settings(data, tmp_path))
@@ -115,7 +118,9 @@ def test_feeds_stream_with_a_bounded_shuffle_buffer(tmp_path):
     assert feeds.count("train", 0.5) == len(list(feeds.source("train", 0.5)[0]))
     big = 1 << 20  # a megabyte per example: the buffer holds at most SHUFFLE_BYTES of them
     dataset.train.x.shape = (big,)
-    assert feeds.shuffle_buffer("train", 100_000) == feeds_lib.MIN_SHUFFLE
+    assert feeds.shuffle_buffer("train", 100_000) == feeds_lib.SHUFFLE_BYTES // big == 64
+    dataset.train.x.shape = (256, 256, 3)  # 192 KiB photos: 341 fit in 64 MiB
+    assert feeds.shuffle_buffer("train", 2_000) == 341
     dataset.train.x.shape = (10,)
     assert feeds.shuffle_buffer("train", 500) == 500
 
@@ -163,3 +168,32 @@ def test_tfds_sets_stream_into_the_cache(tmp_path):
     assert total == 40  # mock train and test, val carved from train
     index = json.load(open(next((tmp_path / "cache").glob("*/index.json"))))
     assert index["splits"]["val"]["ids"][0].startswith("train:")
+
+
+def test_cache_list_and_clean_see_and_reclaim_the_cache(tmp_path):
+    import time
+
+    from automl_plugins.image import ImageTask
+
+    data = write_image_folder(tmp_path / "data")
+    ImageTask().load(_settings(data, tmp_path))
+    cache = tmp_path / "cache"
+    (cache / "leftover.abc").mkdir()  # an interrupted write
+    (cache / "leftover.abc" / "shard").write_bytes(b"x" * 10)
+    result = invoke("cache", "list", "--cache-dir", cache, "--json")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)
+    complete = [e for e in listed if e["task"] == "image"]
+    assert len(listed) == 2 and len(complete) == 1
+    assert complete[0]["source"] == str(data) and complete[0]["size_bytes"] > 1000
+    assert "incomplete write" in invoke("cache", "list", "--cache-dir", cache).output
+    month_ago = time.time() - 40 * 86400
+    os.utime(cache / "leftover.abc", (month_ago, month_ago))
+    assert_one_line_error(invoke("cache", "clean", "--cache-dir", cache), "--older-than", "--all")
+    result = invoke("cache", "clean", "--cache-dir", cache, "--older-than", "30d")
+    assert result.exit_code == 0 and "removed 1 folder" in result.output
+    assert [e["task"] for e in json.loads(invoke("cache", "list", "--cache-dir", cache,
+                                                 "--json").stdout)] == ["image"]
+    result = invoke("cache", "clean", "--cache-dir", cache, "--all")
+    assert result.exit_code == 0 and "removed 1 folder" in result.output
+    assert os.listdir(cache) == []

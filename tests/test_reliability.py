@@ -134,6 +134,7 @@ def test_an_interrupted_overwrite_keeps_the_previous_export_and_report(image_run
         time.sleep(0.05)
     process.kill()
     process.wait()
+    assert json.load(open(run / "state.json"))["finished"] is False
     assert (run / "model" / "model_card.json").read_bytes() == card
     assert (run / "model" / "saved_model" / "saved_model.pb").exists()
     assert (run / "report" / "index.html").read_bytes() == page
@@ -190,30 +191,39 @@ def test_a_search_killed_mid_trial_resumes_where_it_stopped(image_folder, tmp_pa
     assert (run / "model" / "saved_model" / "saved_model.pb").exists()
 
 
-def test_ctrl_c_saves_state_and_prints_the_resume_command(image_folder, tmp_path):
+@pytest.mark.parametrize("stop, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_saves_state_and_prints_the_resume_command(image_folder, tmp_path,
+                                                                     stop, code):
     run = tmp_path / "run"
     process = _start_search(image_folder, run, 3)
     _wait_for(process, run, 1)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130
+    assert process.returncode == code
     assert f"automl resume {run}" in stderr
     assert "Traceback" not in stderr
     page = (run / "report" / "index.html").read_text()
     assert "search in progress or interrupted" in page and "<table>" in page
+    completed = _completed(run)
+    state = json.load(open(run / "state.json"))
+    assert state["finished"] is False and state["elapsed_seconds"] > 0
     result = invoke("resume", run)
     assert result.exit_code == 0, result.output
     assert len(_completed(run)) == 3
+    for name, content in completed.items():
+        assert open(run / "search" / name / "trial.json", "rb").read() == content
 
 
-@pytest.mark.parametrize("delay", [0.5, 3.0])
-def test_ctrl_c_during_start_up_exits_130_without_a_traceback(image_folder, tmp_path, delay):
+@pytest.mark.parametrize("delay, stop, code", [(0.5, signal.SIGINT, 130),
+                                               (3.0, signal.SIGTERM, 143)])
+def test_a_stop_during_start_up_exits_without_a_traceback(image_folder, tmp_path, delay,
+                                                          stop, code):
     run = tmp_path / "run"
     process = _start_search(image_folder, run, 2)
     time.sleep(delay)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    assert process.returncode == code, stderr
     assert "interrupted" in stderr
     assert "Traceback" not in stderr and "Aborted" not in stderr and "ignored" not in stderr
 
@@ -403,3 +413,25 @@ def test_resume_refuses_data_that_changed_naming_the_change(image_folder, image_
                           "added.png")
     os.remove(data / "train" / "top" / "added.png")
     assert invoke("resume", run).exit_code == 0
+
+
+def test_a_run_resumes_from_any_folder_and_says_when_its_data_is_gone(image_folder, tmp_path,
+                                                                      monkeypatch):
+    import shutil
+
+    shutil.copytree(image_folder, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("search", "--task", "image", "--data", "data", "--out", "run",
+                    "--tuner", "random", "--max-trials", 1, "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    recipe = (tmp_path / "run" / "recipe.yaml").read_text()
+    assert f"data: {tmp_path / 'data'}" in recipe
+    shutil.rmtree(tmp_path / "run" / "model")  # a finished search whose export is missing
+    monkeypatch.chdir("/")
+    result = invoke("resume", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "model" / "model_card.json").exists()
+    shutil.rmtree(tmp_path / "run" / "model")
+    shutil.move(tmp_path / "data", tmp_path / "elsewhere")
+    result = invoke("resume", tmp_path / "run")
+    assert_one_line_error(result, f"data not found: {tmp_path / 'data'}")

@@ -123,6 +123,11 @@ def test_json_outputs_parse(image_run, image_folder, tmp_path):
     assert predictions[0]["predictions"][0]["label"] == "top"
     resumed = json.loads(invoke("resume", image_run, "--json").stdout)
     assert resumed["already_finished"] is True
+    assert resumed["card"]["task"] == "image" and resumed["card"]["classes"]
+    failed = invoke("evaluate", image_run, tmp_path / "nowhere", "--json")
+    assert failed.exit_code == 2
+    assert json.loads(failed.stdout) == {"error": f"data not found: {tmp_path / 'nowhere'}",
+                                         "exit_code": 2}
     scores = json.loads(invoke("evaluate", image_run, image_folder, "--json").stdout)
     files = sum(len(files) for _, _, files in os.walk(image_folder))
     assert scores["examples"] == files and scores["accuracy"] >= 0.9

@@ -200,9 +200,12 @@ def test_an_ensemble_export_averages_its_members(tmp_path):
     data = write_image_folder(tmp_path / "data", per_class=(3, 6, 4))
     run = tmp_path / "run"
     result = invoke("search", "--task", "image", "--data", data, "--out", run,
-                    "--tuner", "random", "--max-trials", 3, "--epochs", 8, "--ensemble", 3)
+                    "--tuner", "random", "--max-trials", 3, "--epochs", 8, "--ensemble", 3,
+                    "--keep-trials")
     assert result.exit_code == 0, result.output
     card = card_of(run)
+    assert card["search"]["weights_kept"] == ["0", "1", "2"]
+    assert len(list(run.glob("search/trial_*/best.weights.h5"))) == 3
     members = card["search"]["ensemble"]
     assert members[0] == card["search"]["exported_trial"] and len(members) >= 2
     assert card["search"]["retrain_epochs"] == 0 and "ensemble_accuracy" in card["metrics"]["val"]

@@ -188,6 +188,16 @@ def test_csv_missing_columns_are_named(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_evaluate_takes_the_column_names_its_error_advises(text_run, tmp_path):
+    write_csv(tmp_path / "more.csv", synthetic_texts(12, 7), header=("review", "sentiment"))
+    result = invoke("evaluate", text_run, tmp_path / "more.csv")
+    assert_one_line_error(result, "no column 'text', 'label'", "--text-column / --label-column")
+    result = invoke("evaluate", text_run, tmp_path / "more.csv", "--text-column", "review",
+                    "--label-column", "sentiment", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["examples"] == 12
+
+
 def test_csv_columns_can_be_named(tmp_path):
     write_csv(tmp_path / "data.csv", synthetic_texts(45, 5), header=("review", "sentiment"))
     from automl.settings import from_mapping

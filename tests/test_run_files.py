@@ -1,0 +1,69 @@
+"""Files of a run directory: ordinary modes, swaps a crash cannot break, readable state."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from automl.errors import AutomlError
+from automl.export import recover_folder, replace_folder, write_json
+from automl.pipeline import RunDir
+
+
+@pytest.fixture(params=[0o022, 0o077])
+def umask(request):
+    previous = os.umask(request.param)
+    yield request.param
+    os.umask(previous)
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_written_files_and_folders_get_the_modes_of_open_and_mkdir(tmp_path, umask):
+    write_json(tmp_path / "card.json", {"a": 1})
+
+    def build(folder):
+        with open(os.path.join(folder, "weights.bin"), "wb") as handle:
+            handle.write(b"x")
+        os.mkdir(os.path.join(folder, "variables"))
+
+    replace_folder(build, tmp_path / "model")
+    assert mode(tmp_path / "card.json") == 0o666 & ~umask
+    assert mode(tmp_path / "model") == 0o777 & ~umask
+    assert mode(tmp_path / "model" / "weights.bin") == 0o666 & ~umask
+    assert mode(tmp_path / "model" / "variables") == 0o777 & ~umask
+
+
+def test_a_swap_interrupted_between_its_renames_is_undone(tmp_path):
+    target = tmp_path / "model"
+    moved = tmp_path / ".model.old-abc"
+    moved.mkdir()
+    (moved / "model_card.json").write_text("old")
+    (tmp_path / ".model.tmp-def").mkdir()
+    recover_folder(target)
+    assert (target / "model_card.json").read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_leftovers_beside_a_model_in_place_are_removed(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model_card.json").write_text("new")
+    (tmp_path / ".model.old-abc").mkdir()
+    replace_folder(lambda folder: open(os.path.join(folder, "model_card.json"), "w").write("newer"),
+                   tmp_path / "model")
+    assert (tmp_path / "model" / "model_card.json").read_text() == "newer"
+    assert sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_an_unreadable_state_is_an_error_not_a_fresh_budget(tmp_path):
+    run = RunDir(str(tmp_path))
+    assert run.read_state() == {"elapsed_seconds": 0.0, "finished": False}
+    (tmp_path / "state.json").write_text("{not json")
+    with pytest.raises(AutomlError, match="state.json.*the budget spent so far is unknown"):
+        run.read_state()
+    write_json(str(tmp_path / "state.json"), {"elapsed_seconds": 12.5, "finished": False})
+    assert run.read_state()["elapsed_seconds"] == 12.5
+    assert json.load(open(tmp_path / "state.json"))["finished"] is False
