@@ -296,14 +296,23 @@ def _run(settings, started, as_json, overwrite, command, chief=None):
 @cli.command(epilog="\b\nExample:\n  automl resume runs/photos")
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 @_chief_options
+@click.option("--local", is_flag=True,
+              help="Finish a distributed search here, without workers.  [default: as the "
+                   "chief it was]")
 @_JSON_OPTION
 @_verbose_option
-def resume(run_dir, chief, listen, worker_timeout, as_json):
-    """Continue an interrupted search in RUN (or re-export a finished one)."""
+def resume(run_dir, chief, listen, worker_timeout, local, as_json):
+    """Continue an interrupted search in RUN (or re-export a finished one).
+
+    A distributed search resumes as its chief, where it listened before: its workers
+    reconnect and carry on.
+    """
     from automl.pipeline import resume_search
 
+    if local and chief:
+        raise AutomlError("--local and --chief exclude each other")
     card = resume_search(run_dir, started_at=time.time(), quiet_stdout=as_json,
-                         chief=_chief(chief, listen, worker_timeout))
+                         chief=_chief(chief, listen, worker_timeout), local=local)
     finished = card is None
     if finished:
         click.echo(f"the search in {run_dir} has already finished; model in "

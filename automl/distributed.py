@@ -31,7 +31,9 @@ from automl import interrupt
 from automl.errors import AutomlError
 
 ENDED_FILE = "ended"          # RUN/search/ended: the search handed out its last trial
+CHIEF_FILE = "chief.json"     # RUN/search/chief.json: where the chief of the search listens
 MESSAGE = "tuner/message"     # a failed trial's message, sent back by its worker
+ATTEMPT = "tuner/attempt"     # which hand-out of a trial a worker runs, sent with its reports
 DEFAULT_PORT = 8470
 DEFAULT_WORKER_TIMEOUT = 60.0
 
@@ -57,6 +59,31 @@ def parse_address(text, default_host="127.0.0.1"):
     return host.strip("[]") or default_host, number
 
 
+def save_options(options, run_path):
+    """Record where the chief listens, so that `automl resume RUN` serves the workers again."""
+    from automl.export import write_json
+
+    write_json(os.path.join(run_path, "search", CHIEF_FILE), dataclasses.asdict(options))
+
+
+def recorded_options(run_path):
+    """The `ChiefOptions` a distributed search in `run_path` was served with, or None."""
+    import json
+
+    try:
+        with open(os.path.join(run_path, "search", CHIEF_FILE), encoding="utf-8") as handle:
+            return ChiefOptions(**json.load(handle))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as error:
+        raise AutomlError(f"cannot read {CHIEF_FILE} of {run_path} ({type(error).__name__}): "
+                          "resume with --chief or --local") from None
+
+
+def _token(value):
+    return None if value is None else int(value)
+
+
 def ended_path(run_path):
     return os.path.join(run_path, "search", ENDED_FILE)
 
@@ -79,6 +106,9 @@ def _servicer_class():
             self.lock = threading.RLock()
             self.heard = {}
             self.started = {}
+            self.handouts = {}   # trial id -> (attempt token, worker) of its latest hand-out
+            self.last_token = 0
+            self.results = {}    # trial id -> (token, metrics, step) waiting for its EndTrial
             self.failures = 0
             self.stop_reason = None
 
@@ -93,30 +123,42 @@ def _servicer_class():
                 return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
 
         def UpdateTrial(self, request, context):
+            """A worker's results (kept until its EndTrial) or, without any, its heartbeat."""
+            metrics = dict(request.metrics)
+            token = _token(metrics.pop(ATTEMPT, None))
             with self.lock:
                 trial = self.oracle.trials.get(request.trial_id)
-                if trial is None or not self.running(request.trial_id):  # reassigned meanwhile
-                    return protos.get_service().UpdateTrialResponse(
-                        trial=(trial or trial_lib.Trial(self.oracle.get_space())).to_proto())
-                self.hear_trial(request.trial_id)
-                metrics = dict(request.metrics)
-                metrics["finished_at"] = self.tuner.budget.elapsed()
-                trial = self.oracle.update_trial(request.trial_id, metrics, step=request.step)
-                return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
+                if trial is not None and self.owns(request.trial_id, token):
+                    self.hear_trial(request.trial_id)
+                    if metrics:
+                        self.results[request.trial_id] = (token, metrics, request.step)
+                return protos.get_service().UpdateTrialResponse(
+                    trial=(trial or trial_lib.Trial(self.oracle.get_space())).to_proto())
 
         def EndTrial(self, request, context):
+            ended = trial_lib.Trial.from_proto(request.trial)
+            values = ended.hyperparameters.values
+            ended.message = values.pop(MESSAGE, None)
+            token = _token(values.pop(ATTEMPT, None))
+            for name in (REMOTE_DEADLINE, REMOTE_MIN_EPOCHS):
+                values.pop(name, None)
+            trial_id = ended.trial_id
             with self.lock:
-                ended = trial_lib.Trial.from_proto(request.trial)
-                values = ended.hyperparameters.values
-                ended.message = values.pop(MESSAGE, None)
-                for name in (REMOTE_DEADLINE, REMOTE_MIN_EPOCHS):
-                    values.pop(name, None)
-                trial_id = ended.trial_id
-                if trial_id in self.oracle._retry_queue:  # its worker came back in time
-                    self.oracle._retry_queue.remove(trial_id)
-                elif not self.running(trial_id):
+                if trial_id not in self.oracle.trials or not self.owns(trial_id, token):
+                    if token is not None:
+                        self.tuner.files.discard(trial_id, token)
                     return protos.get_service().EndTrialResponse()
                 self.hear_trial(trial_id)
+                result = self.results.pop(trial_id, None)
+                if ended.status == status.COMPLETED:
+                    if result is None or result[0] != token:
+                        ended.status = status.FAILED
+                        ended.message = "its results never reached the chief"
+                    else:
+                        self.oracle.update_trial(trial_id, result[1], step=result[2])
+                if token is not None:
+                    self.tuner.files.promote(trial_id, token)
+                self.handouts.pop(trial_id, None)
                 self.oracle.end_trial(ended)
                 trial = self.oracle.trials[trial_id]
                 self.failures = self.failures + 1 if trial.status == status.FAILED else 0
@@ -127,8 +169,35 @@ def _servicer_class():
 
         def GetTrial(self, request, context):
             with self.lock:
-                self.hear_trial(request.trial_id)  # a worker's heartbeat
                 return super().GetTrial(request, context)
+
+        # Ownership ---------------------------------------------------------------
+
+        def owns(self, trial_id, token):
+            """Whether the attempt `token` is the one that counts for `trial_id`.
+
+            A trial being run counts only its latest hand-out. A trial waiting in the
+            retry queue (its worker fell silent, or the chief restarted under it) is
+            taken back by the first attempt that reports on it before it is handed
+            out again: that worker carries on as its owner.
+            """
+            if self.running(trial_id):
+                handed = self.handouts.get(trial_id)
+                return handed is not None and handed[0] == token
+            if token is None or trial_id not in self.oracle._retry_queue:
+                return False
+            self.oracle._retry_queue.remove(trial_id)
+            worker = self.tuner.workers.get(trial_id)
+            if worker is None or worker in self.oracle.ongoing_trials:
+                worker = f"adopted-{token}"
+            trial = self.oracle.trials[trial_id]
+            trial.status = status.RUNNING
+            self.oracle.ongoing_trials[worker] = trial
+            self.handouts[trial_id] = (token, worker)
+            self.heard[worker] = time.time()
+            self.started.setdefault(trial_id, time.time())
+            self.tuner.progress.phase(f"trial {trial_id} is back with worker {worker}")
+            return True
 
         # Scheduling --------------------------------------------------------------
 
@@ -156,8 +225,11 @@ def _servicer_class():
                                    status=status.IDLE if waiting else status.STOPPED)
 
         def outgoing(self, trial, worker):
-            """A copy of `trial` carrying its deadline, recorded as run by `worker`."""
+            """A copy of `trial` carrying its deadline and attempt, recorded as run by `worker`."""
             deadline, min_epochs = self.tuner.trial_limits(trial)
+            handed = self.handouts.get(trial.trial_id)
+            if handed is None or handed[1] != worker:
+                handed = self.handouts[trial.trial_id] = (self.new_token(), worker)
             self.tuner.workers[trial.trial_id] = worker
             self.tuner.save_workers()
             if trial.trial_id not in self.started:
@@ -167,7 +239,13 @@ def _servicer_class():
             sent.hyperparameters.values[REMOTE_DEADLINE] = (
                 0.0 if deadline == float("inf") else float(deadline))
             sent.hyperparameters.values[REMOTE_MIN_EPOCHS] = int(min_epochs)
+            sent.hyperparameters.values[ATTEMPT] = handed[0]
             return sent
+
+        def new_token(self):
+            """A number no earlier attempt had, of this chief or one before it: microseconds."""
+            self.last_token = max(self.last_token + 1, int(time.time() * 1e6))
+            return self.last_token
 
         def running(self, trial_id):
             return any(t.trial_id == trial_id for t in self.oracle.ongoing_trials.values())
@@ -226,6 +304,7 @@ def serve(tuner, options, run_path, trial_ended):
         raise AutomlError(f"cannot listen on {address}: the port is taken or the address "
                           "is not this machine's")
     server.start()
+    save_options(options, run_path)
     tuner.progress.phase(
         f"chief listening on {address} (unauthenticated: keep it on a private network); "
         f"start workers with `automl worker --connect {address} --out {run_path}`")

@@ -6,7 +6,8 @@ restarts with numeric gradients over a scikit-learn Gaussian process) can take
 longer than the trials themselves; here the upper confidence bound is instead
 evaluated on a few thousand random candidates in one vectorised call, and Bayesian
 optimisation is used only while its proposals cost a small share of the search
-(otherwise a random proposal is made). Under a time budget, a configuration the
+(otherwise a random proposal is made; only under a time budget, so that without one
+the same seed gives the same sequence). Under a time budget, a configuration the
 planner (`automl.planner`) says cannot reach the top rung in its share of the budget
 is skipped before it trains, and the skips are counted. Under successive halving
 (see `automl.scheduler`) the oracle also promotes trials; Hyperband keeps its own
@@ -171,8 +172,13 @@ def _search_oracle(oracle_class):
             return values
 
         def _proposals_too_costly(self):
-            """Whether a model-based proposal would push proposals past their share of time."""
-            if not isinstance(self, BoundedBayesianOptimizationOracle):
+            """Whether a model-based proposal would push proposals past their share of time.
+
+            Only under a budget: without one, proposals never depend on measured time,
+            so the same seed gives the same sequence.
+            """
+            if (not isinstance(self, BoundedBayesianOptimizationOracle) or self.planner is None
+                    or self.planner.budget_seconds is None):
                 return False
             trial_seconds = sum(t.metrics.get_last_value("trial_seconds") or 0.0
                                 for t in self.trials.values()

@@ -311,14 +311,14 @@ def retrain(tuner, trial, settings, progress, share=1.0):
     """`trial` retrained on train+val in the time left (`share` of it); a `Retrained`.
 
     The planner (`automl.planner.Planner.retrain_plan`) chooses: from scratch for the
-    trial's best epoch count (or as many as fit, down to as many training steps as
-    the trial's own model took), or, where that is not worth its share of the budget,
+    trial's best epoch count where it fits, or, where that is not worth its share of the budget,
     the trial's own weights continued on train+val until the time left is spent, its
     learning rate decaying by the clock to zero at the end (so it reaches the top
     rung and goes on as far as the machine's speed allows). Where neither fits, or a
-    retrain from scratch is cut short, or the model scores below the search model on
-    val, the trial's search model (trained on train only) is exported instead, with a
-    note.
+    retrain from scratch is cut short, or the model does worse than the search model
+    on val (which it trained on: a lower score, or a higher loss, so less sure of
+    its answers), the trial's search model (trained on train only) is exported
+    instead, with a note.
     """
     planner = tuner.planner
     deadline = planner.retrain_deadline()
@@ -331,12 +331,14 @@ def retrain(tuner, trial, settings, progress, share=1.0):
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
     continued = mode == "continued"
     progress.phase(f"continuing trial {trial.trial_id} on train+val until the budget's end"
-                   if continued and settings.time_budget is not None else
+                   if continued and settings.time_budget is not None and settings.epochs is None
+                   else
                    f"retraining trial {trial.trial_id} on train+val for {epochs} epochs")
     fitted = tuner.fit(trial.hyperparameters, "train+val", epochs, deadline,
                        validation=False, seed=settings.seed, initial_epoch=initial,
                        weights=tuner.weights_path(trial.trial_id) if continued else None,
-                       timed=continued and settings.time_budget is not None)
+                       timed=(continued and settings.time_budget is not None
+                              and settings.epochs is None))
     ran = len(fitted.history.get("loss", []))
     if fitted.stopped:
         note = (f"kept the search model of trial {trial.trial_id}: retraining on train+val "
@@ -344,7 +346,7 @@ def retrain(tuner, trial, settings, progress, share=1.0):
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
     if not _healthy(tuner, fitted.model, trial):
         note = (f"kept the search model of trial {trial.trial_id}: the model retrained on "
-                "train+val scored below it on val, which it had trained on")
+                "train+val did worse than it on val, which it had trained on")
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
     examples = fitted.examples + (seen if continued else 0)
     return Retrained(fitted.model, mode, initial + ran if continued else epochs, examples)
@@ -372,19 +374,22 @@ def retrain_members(tuner, members, models, settings, progress):
 
 
 def _healthy(tuner, model, best):
-    """Whether a model retrained on train+val scores at least the search score on val.
+    """Whether a model retrained on train+val does at least as well as the search model on val.
 
     Val is part of its training data, so a sound retrain matches or beats the search
-    model there; falling below it means the retrain diverged or landed badly.
+    model's score there, and its loss is no higher (it is at least as sure of the
+    right answers); otherwise the retrain diverged, landed badly or ended too soon.
     """
     objective = tuner.oracle.objective
     hp = best.hyperparameters
     logs = model.evaluate(tuner.feeds.pipeline("val", hp, tuner.batch_size(hp), training=False),
                           verbose=0, return_dict=True)
     score = logs.get(objective.name.removeprefix("val_"))
-    if score is None:
-        return True
-    return score <= best.score if objective.direction == "min" else score >= best.score
+    if score is not None and (score > best.score if objective.direction == "min"
+                              else score < best.score):
+        return False
+    search_loss = tuner.files.val_loss(best.trial_id, int(best.metrics.get_last_value("best_epoch")))
+    return search_loss is None or logs.get("loss", search_loss) <= search_loss
 
 
 def chance_accuracy(labels):
@@ -571,10 +576,12 @@ def _latency_ms(model, example, calls=20):
     return round(1000 * sorted(times)[len(times) // 2], 3)
 
 
-def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None):
+def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, local=False):
     """Continue the search in `run_dir`, or re-export a finished one whose export is missing.
 
-    Returns the model card, or None when the search had already finished.
+    A distributed search resumes as the chief it was (its workers reconnect), unless
+    `chief` gives other options or `local` runs the rest here. Returns the model
+    card, or None when the search had already finished.
     """
     run = RunDir(run_dir)
     if not os.path.isfile(run.recipe):
@@ -583,5 +590,9 @@ def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None):
     state = run.read_state()
     if state.get("finished") and os.path.isfile(run.card):
         return None
+    if chief is None and not local:
+        from automl import distributed
+
+        chief = distributed.recorded_options(run_dir)
     return run_search(settings, started_at=started_at, resume=True, quiet_stdout=quiet_stdout,
                       chief=chief)

@@ -126,23 +126,21 @@ def retrain_from_scratch(retrain_seconds, budget_seconds):
     return budget_seconds is None or retrain_seconds <= RETRAIN_SHARE * budget_seconds
 
 
-def retrain_epochs(best_epochs, epoch_seconds, overhead_seconds, available_seconds, growth):
+def retrain_epochs(best_epochs, epoch_seconds, overhead_seconds, available_seconds):
     """Epochs a retrain from scratch on train+val runs in `available_seconds`; 0: none.
 
-    The trial's best epoch count where it fits, else as many epochs as fit, down to
-    as many training steps as the trial's own model took (`best_epochs / growth`,
-    where `growth` is how much larger train+val is than train): the retrain's
-    learning-rate schedule is laid out over the epochs it runs, so it finishes
-    instead of being cut short. `epoch_seconds` is one epoch on train+val as measured
-    in the trial, validation and the traced first epoch included, so a retrain takes
-    about `RETRAIN_FIT_SHARE` of its estimate.
+    The trial's best epoch count, or none: a retrain from scratch that ran fewer
+    epochs than the trial it copies would end less sure of its answers than the
+    search model it replaces (its learning-rate schedule laid out over fewer
+    epochs). `epoch_seconds` is one epoch on train+val as measured in the trial,
+    validation and the traced first epoch included, so a retrain takes about
+    `RETRAIN_FIT_SHARE` of its estimate.
     """
     if math.isinf(available_seconds):
         return best_epochs
     fitting = int((available_seconds / RETRAIN_FIT_SHARE - overhead_seconds)
                   / max(epoch_seconds, 1e-9))
-    fewest = math.ceil(best_epochs / growth)
-    return min(best_epochs, fitting) if fitting >= fewest else 0
+    return best_epochs if fitting >= best_epochs else 0
 
 
 def continued_epochs(done, top, epoch_seconds, overhead_seconds, available_seconds):
@@ -498,12 +496,14 @@ class Planner:
         """
         growth = self.retrain_growth()
         if not self.finishes_in_retrain(trial):
-            epochs = retrain_epochs(self.fresh_epochs(trial), self.epoch_seconds(trial) * growth, self.overhead_seconds(),
-                                    available_seconds, growth)
+            epochs = retrain_epochs(self.fresh_epochs(trial), self.epoch_seconds(trial) * growth,
+                                    self.overhead_seconds(), available_seconds)
             return ("fresh", 0, epochs) if epochs else (None, 0, 0)
         done = passes_done(trial)
         epochs = continued_epochs(done, self.top.epochs, self.epoch_seconds(trial) * growth,
                                   self.overhead_seconds(), available_seconds)
+        if self.settings.epochs is not None:  # --epochs given: it caps the continuation too
+            epochs = min(epochs, max(self.settings.epochs, done + 1))
         return ("continued", done, epochs) if epochs else (None, 0, 0)
 
     def finishing_estimates(self, members=1):

@@ -4,32 +4,66 @@
 promotions continue them, exports may use them), `history.json` (its per-epoch
 metrics, its parent's first epochs included) and, for ensembles,
 `val_probabilities.npy`. Every file is written to a temporary name and renamed.
+
+A worker of a distributed search writes them under its attempt
+(`trial_<id>/attempt-<token>/`, `staging`); the chief moves them into place when it
+accepts that attempt's result (`promote`), so an attempt the chief no longer
+counts (its trial was handed to another worker) never overwrites the owner's files.
 """
 
 import json
 import os
+import shutil
 
 import numpy as np
 
 from automl import report
 from automl.export import write_json
 
+WEIGHTS_FILE = "best.weights.h5"
+PROBABILITIES_FILE = "val_probabilities.npy"
+
 
 class TrialFiles:
     """The files of the trials of the search project at `project_dir`."""
 
-    def __init__(self, project_dir):
+    def __init__(self, project_dir, staging=None):
         self.project_dir = project_dir
+        self.staging = staging  # an attempt's token: files are written under it
         self._probabilities = {}
 
     def folder(self, trial_id):
         return os.path.join(self.project_dir, f"trial_{trial_id}")
 
+    def attempt_folder(self, trial_id, token):
+        return os.path.join(self.folder(trial_id), f"attempt-{token}")
+
+    def _written(self, trial_id, name):
+        """Where a file of `trial_id` is written: in place, or under the attempt being staged."""
+        folder = (self.folder(trial_id) if self.staging is None
+                  else self.attempt_folder(trial_id, self.staging))
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, name)
+
+    def promote(self, trial_id, token):
+        """Move the files an attempt wrote into place (the chief accepted its result)."""
+        staged = self.attempt_folder(trial_id, token)
+        if not os.path.isdir(staged):
+            return
+        for name in sorted(os.listdir(staged)):
+            if not (name.startswith(".") or name.endswith(".tmp") or ".tmp." in name):
+                os.replace(os.path.join(staged, name), os.path.join(self.folder(trial_id), name))
+        shutil.rmtree(staged, ignore_errors=True)
+
+    def discard(self, trial_id, token):
+        """Remove what an attempt the chief refused wrote."""
+        shutil.rmtree(self.attempt_folder(trial_id, token), ignore_errors=True)
+
     def weights_path(self, trial_id):
-        return os.path.join(self.folder(trial_id), "best.weights.h5")
+        return os.path.join(self.folder(trial_id), WEIGHTS_FILE)
 
     def keep_weights(self, trial_id, model):
-        path = self.weights_path(trial_id)
+        path = self._written(trial_id, WEIGHTS_FILE)
         temporary = path.replace(".weights.h5", ".tmp.weights.h5")
         model.save_weights(temporary)
         os.replace(temporary, path)
@@ -58,13 +92,23 @@ class TrialFiles:
                     earlier = json.load(handle)
         curves = {name: [float(v) for v in earlier.get(name, [])[:initial_epoch]]
                   + [float(v) for v in values] for name, values in history.items()}
-        write_json(os.path.join(self.folder(trial_id), report.HISTORY_FILE), curves)
+        write_json(self._written(trial_id, report.HISTORY_FILE), curves)
+
+    def val_loss(self, trial_id, epoch):
+        """A trial's validation loss after `epoch` (counted from 1), or None where not saved."""
+        try:
+            with open(os.path.join(self.folder(trial_id), report.HISTORY_FILE),
+                      encoding="utf-8") as handle:
+                losses = json.load(handle).get("val_loss", [])
+        except (OSError, ValueError):
+            return None
+        return float(losses[epoch - 1]) if 0 < epoch <= len(losses) else None
 
     def probabilities_path(self, trial_id):
-        return os.path.join(self.folder(trial_id), "val_probabilities.npy")
+        return os.path.join(self.folder(trial_id), PROBABILITIES_FILE)
 
     def keep_val_probabilities(self, trial_id, probabilities):
-        path = self.probabilities_path(trial_id)
+        path = self._written(trial_id, PROBABILITIES_FILE)
         with open(path + ".tmp", "wb") as handle:
             np.save(handle, probabilities)
         os.replace(path + ".tmp", path)

@@ -80,17 +80,17 @@ def _client_class():
 
 
 class Heartbeat:
-    """Tells the chief every few seconds that this worker still runs `trial_id`."""
+    """Tells the chief every few seconds that this worker still runs attempt `token` of `trial_id`."""
 
-    def __init__(self, client, trial_id):
-        self.client, self.trial_id = client, trial_id
+    def __init__(self, client, trial_id, token):
+        self.client, self.trial_id, self.token = client, trial_id, token
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._beat, daemon=True)
 
     def _beat(self):
         while not self.stopped.wait(HEARTBEAT_SECONDS):
             try:
-                self.client.get_trial(self.trial_id)
+                self.client.update_trial(self.trial_id, {distributed.ATTEMPT: float(self.token)})
             except Exception:  # the chief is away: the trial's result is sent when it returns
                 pass
 
@@ -195,13 +195,16 @@ def _run(tuner, client, trial, worker_id):
 
     trial.metrics = metrics_tracking.MetricsTracker()
     trial.score, trial.best_step = None, 0
+    token = int(trial.hyperparameters.values[distributed.ATTEMPT])
     _say(f"worker {worker_id}: trial {trial.trial_id} started")
     started = time.time()
-    with Heartbeat(client, trial.trial_id):
+    tuner.files.staging = token  # the chief moves the files into place if it counts this run
+    with Heartbeat(client, trial.trial_id, token):
         try:
             with released_after(tuner.keras):
                 results = tuner.run_trial(trial)
             results["trial_seconds"] = time.time() - started
+            results[distributed.ATTEMPT] = float(token)
             trial.status = "COMPLETED"
         except Exception as error:
             import keras_tuner as kt
@@ -210,13 +213,19 @@ def _run(tuner, client, trial, worker_id):
                 raise
             results, trial.status = None, "FAILED"
             trial.hyperparameters.values[distributed.MESSAGE] = _one_line(error)
-    for attempt in range(RECONNECT_SECONDS // 2):
+        finally:
+            tuner.files.staging = None
+    reported = time.time()
+    while True:
         try:
             if results is not None:
                 client.update_trial(trial.trial_id, results)
             client.end_trial(trial)
             break
         except grpc.RpcError:
+            if time.time() - reported > RECONNECT_SECONDS:
+                raise AutomlError(f"could not report trial {trial.trial_id} to the chief for "
+                                  f"{RECONNECT_SECONDS}s: gave up; its result is lost") from None
             time.sleep(2)
     score = results.get(tuner.oracle.objective.name) if results else None
     outcome = f"{score:.4f}" if score is not None else trial.status.lower()

@@ -144,13 +144,14 @@ class TextTask(automl.Task):
 
         `tokens` is "words" or "characters" (character n-grams of 2 to 5, spaces
         included). `weighting` gives a bag's values: "multi_hot" (0 or 1),
-        "tf_idf", or "naive_bayes" (presence times the token's largest absolute
-        log-count ratio between a class and the rest, on training labels: the
-        feature scaling of NBSVM, Wang and Manning 2012). Without a weighting the
-        layer outputs token ids padded to `sequence_length`.
+        "tf_idf" (count times inverse document frequency), or "naive_bayes" (count
+        times the token's largest absolute log-count ratio between a class and the
+        rest, on training labels: the feature scaling of NBSVM, Wang and Manning
+        2012). Without a weighting the layer outputs token ids padded to
+        `sequence_length`.
 
-        One vocabulary per token kind, adapted at the largest size and cut to
-        `max_tokens` (most frequent first), and its weights are cached; the layer
+        One vocabulary per token kind and n-gram order, adapted at the largest size
+        and cut to `max_tokens` (most frequent first), and its weights are cached; the layer
         itself is new for every model, since a layer called in several models keeps
         every one of them alive.
         """

@@ -167,3 +167,103 @@ def test_chief_flags_are_checked(tmp_path):
     assert_one_line_error(result, "malformed address 'nowhere'")
     result = invoke("worker", "--out", tmp_path / "run")
     assert_one_line_error(result, "--connect")
+
+
+def _completed_ids(run):
+    done = []
+    for name in sorted(os.listdir(run / "search")):
+        path = run / "search" / name / "trial.json"
+        if name.startswith("trial_") and path.exists():
+            try:
+                if json.load(open(path))["status"] == "COMPLETED":
+                    done.append(name)
+            except ValueError:  # being written
+                pass
+    return done
+
+
+def _wait(condition, seconds, what):
+    started = time.time()
+    while not condition():
+        assert time.time() - started < seconds, what
+        time.sleep(0.2)
+
+
+def test_a_resumed_chief_takes_back_its_workers_and_counts_each_trial_once(image_folder, tmp_path):
+    run, port = tmp_path / "run", _free_port()
+    chief = _chief(image_folder, run, port, "--max-trials", 6, "--epochs", 3)
+    workers = [_worker(run, port, name) for name in ("alpha", "beta")]
+    _wait(lambda: len(_completed_ids(run)) >= 2, 240, "two trials never completed")
+    chief.send_signal(signal.SIGKILL)
+    chief.wait()
+    before = set(_completed_ids(run))
+    resumed = _start("resume", run)  # listens where the chief did: search/chief.json
+    code, output = _finish(resumed, 300)
+    assert code == 0, output
+    ended = time.time()
+    for worker in workers:
+        worker_code, worker_output = _finish(worker, 60)
+        assert worker_code == 0, worker_output
+    assert time.time() - ended < 30
+    rows = _trial_rows(run)
+    assert sorted(r["trial_id"] for r in rows) == [str(i) for i in range(6)]
+    assert all(r["status"] == "COMPLETED" for r in rows)
+    after = {r["trial_id"]: r["worker"] for r in rows if f"trial_{r['trial_id']}" not in before}
+    assert after and set(after.values()) <= {"alpha", "beta"}  # run by workers, not locally
+    assert not list(run.glob("search/trial_*/attempt-*"))
+    assert os.path.exists(run / "model" / "saved_model" / "saved_model.pb")
+
+
+def test_a_late_report_of_a_trial_handed_to_another_worker_is_refused(image_folder, tmp_path):
+    run, port = tmp_path / "run", _free_port()
+    chief = _chief(image_folder, run, port, "--max-trials", 3, "--epochs", 3,
+                   "--worker-timeout", 5)
+    paused = _worker(run, port, "paused")
+    _wait(lambda: (run / "search" / "trial_0" / "trial.json").exists(), 120,
+          "the first trial never started")
+    paused.send_signal(signal.SIGSTOP)
+    other = _worker(run, port, "other")
+    _wait(lambda: "trial_0" in _completed_ids(run), 240, "trial 0 never ran again")
+    paused.send_signal(signal.SIGCONT)
+    code, output = _finish(chief, 300)
+    assert code == 0, output
+    assert "worker paused is silent: trial 0 will run again" in output
+    for worker in (paused, other):
+        worker_code, worker_output = _finish(worker, 60)
+        assert worker_code == 0, worker_output
+    rows = _trial_rows(run)
+    assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2"]
+    assert next(r["worker"] for r in rows if r["trial_id"] == "0") == "other"
+    assert not list(run.glob("search/trial_*/attempt-*"))
+    # The weights on disk are those of the run that was counted: they score as recorded.
+    code = f"""
+import json, sys
+from automl.pipeline import RunDir
+from automl.settings import load_recipe
+from automl import registry, env
+from automl.feeds import Feeds
+from automl.search import SearchTuner
+from automl.budget import Budget
+from automl.progress import Progress
+from automl.timing import PhaseClock
+import time
+run = {str(run)!r}
+settings = load_recipe(run + "/recipe.yaml", ["out=" + run], legacy=True)
+tf, keras = env.import_tensorflow()
+task = registry.get_task("image")
+dataset = task.load(settings)
+feeds = Feeds(task, dataset, settings.seed, tf)
+budget = Budget(None, time.time())
+tuner = SearchTuner(task, dataset, feeds, settings, budget, keras, tf, run,
+                    Progress(settings, budget, live=False, to_stderr=True), PhaseClock(time.time()))
+trial = tuner.oracle.trials["0"]
+hp = trial.hyperparameters
+model = tuner.best_model(trial)
+logs = model.evaluate(feeds.pipeline("val", hp, tuner.batch_size(hp), training=False),
+                      verbose=0, return_dict=True)
+print("scores", round(logs["accuracy"], 3), round(trial.score, 3))
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured, recorded = result.stdout.split()[-2:]
+    assert measured == recorded

@@ -155,7 +155,7 @@ def test_a_budgeted_search_records_its_rungs_and_what_the_export_has_seen(
     run = tmp_path / "run"
     started = time.time()
     result = invoke("search", "--task", "image", "--data", data, "--out", run,
-                    "--time-budget", 45, "--epochs", 6)
+                    "--time-budget", 45)
     wall = time.time() - started
     assert result.exit_code == 0, result.output
     card = json.load(open(os.path.join(run, "model", "model_card.json")))

@@ -66,13 +66,35 @@ def test_worth_starting_and_minimum_budget():
     assert planner.minimum_budget(10, 5, 3) == 22
 
 
-def test_a_retrain_runs_the_epochs_that_fit_down_to_the_trials_own_steps():
+def test_a_retrain_from_scratch_runs_the_trials_epochs_or_none():
     # 12 best epochs, 2 s per train+val epoch as measured (a retrain takes about 80%
-    # of that), 1 s to build; train+val is 1.2x train.
-    assert planner.retrain_epochs(12, 2.0, 1.0, 100.0, 1.2) == 12
-    assert planner.retrain_epochs(12, 2.0, 1.0, 17.0, 1.2) == 10   # 10 epochs = 12 on train
-    assert planner.retrain_epochs(12, 2.0, 1.0, 15.0, 1.2) == 0    # 9 would be fewer steps
-    assert planner.retrain_epochs(12, 2.0, 1.0, math.inf, 1.2) == 12
+    # of that), 1 s to build.
+    assert planner.retrain_epochs(12, 2.0, 1.0, 100.0) == 12
+    assert planner.retrain_epochs(12, 2.0, 1.0, 20.0) == 12   # 20 / 0.8 - 1 = 24 s: 12 fit
+    assert planner.retrain_epochs(12, 2.0, 1.0, 17.0) == 0    # 10 fit: fewer than the trial's
+    assert planner.retrain_epochs(12, 2.0, 1.0, math.inf) == 12
+
+
+def test_a_retrain_less_sure_than_its_search_model_is_not_exported(tmp_path):
+    from types import SimpleNamespace as Fake
+
+    from automl.pipeline import _healthy
+    from automl.trial_files import TrialFiles
+
+    files = TrialFiles(str(tmp_path))
+    files.keep_history("0", {"val_loss": [0.9, 0.4, 0.5]}, None, 0)
+    best = Fake(trial_id="0", score=1.0, hyperparameters=None,
+                metrics=Fake(get_last_value=lambda name: 2))  # best at epoch 2: val loss 0.4
+    tuner = Fake(oracle=Fake(objective=Fake(name="val_accuracy", direction="max")),
+                 feeds=Fake(pipeline=lambda *args, **kwargs: None), batch_size=lambda hp: 8,
+                 files=files)
+
+    def retrained(accuracy, loss):
+        return Fake(evaluate=lambda *args, **kwargs: {"accuracy": accuracy, "loss": loss})
+
+    assert _healthy(tuner, retrained(1.0, 0.3), best)
+    assert not _healthy(tuner, retrained(1.0, 0.45), best)  # as accurate, but less sure
+    assert not _healthy(tuner, retrained(0.9, 0.1), best)   # surer, but less accurate
 
 
 def test_a_continued_trial_is_planned_to_the_top_rung_or_as_far_as_time_allows():
