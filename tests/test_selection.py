@@ -59,17 +59,26 @@ def test_the_schedule_warms_up_decays_and_continues_where_it_stood(keras):
     assert learning_rate(hp, keras, TrainingPlan()) == 0.01
 
 
-def test_bayesian_proposals_give_way_to_random_ones_while_trials_are_short(monkeypatch):
+@pytest.mark.parametrize("budget", [60.0, None])
+def test_bayesian_proposals_give_way_to_random_ones_while_trials_are_short(monkeypatch, budget):
+    from types import SimpleNamespace
+
     from automl.oracles import BoundedBayesianOptimizationOracle, make_oracle, objective_for
 
-    oracle = make_oracle("bayesian", objective_for("val_accuracy"), 1, 10, 2, [], None)
+    planner = SimpleNamespace(budget_seconds=budget, skip_reason=lambda values: None)
+    oracle = make_oracle("bayesian", objective_for("val_accuracy"), 1, 10, 2, [], None,
+                         planner=planner)
     oracle.hyperparameters.Float("x", 0.0, 1.0)
     calls = []
     monkeypatch.setattr(BoundedBayesianOptimizationOracle, "populate_space",
                         lambda self, trial_id: calls.append(trial_id) or {"status": "RUNNING",
                                                                          "values": {"x": 0.5}})
     response = oracle.populate_space("00")
-    assert response["status"] == "RUNNING" and calls == []  # no trial time yet: random
+    assert response["status"] == "RUNNING"
+    if budget is None:  # without a budget measured time never decides: the model proposes
+        assert calls == ["00"]
+        return
+    assert calls == []  # no trial time yet: random
     oracle._proposals_too_costly = lambda: False
     assert oracle.populate_space("01")["values"] == {"x": 0.5} and calls == ["01"]
 
