@@ -230,6 +230,10 @@ class SearchTuner(base_tuner.BaseTuner):
                     raise TrialFailed("out of device memory, also at half the batch size") from None
                 batch_size //= 2
                 keras.backend.clear_session()
+            except (TrialFailed, kt.errors.FatalError):
+                raise
+            except Exception as error:  # the model's own: the task's network or its training
+                raise TrialFailed(f"{type(error).__name__}: {first_line(error, 280)}") from error
 
     def _epochs_kept(self, history):
         """Epochs up to the best one, whose weights early stopping restores."""
@@ -407,9 +411,7 @@ class SearchTuner(base_tuner.BaseTuner):
                 self.oracle.update_trial(trial.trial_id, results)
                 trial.status = COMPLETED
                 failures = 0
-            except Exception as error:
-                if isinstance(error, kt.errors.FatalError):
-                    raise
+            except kt.errors.FailedTrialError as error:  # an error elsewhere is a bug: it stops
                 trial.status = FAILED
                 trial.message = _one_line(error)
                 failures += 1

@@ -188,6 +188,7 @@ def _ask(client, worker_id, run_path):
 def _run(tuner, client, trial, worker_id):
     """Run one trial as a local search does, then report it to the chief."""
     import grpc
+    import keras_tuner as kt
     from keras_tuner.src.engine import metrics_tracking
 
     from automl.memory import released_after
@@ -206,11 +207,7 @@ def _run(tuner, client, trial, worker_id):
             results["trial_seconds"] = time.time() - started
             results[distributed.ATTEMPT] = float(token)
             trial.status = "COMPLETED"
-        except Exception as error:
-            import keras_tuner as kt
-
-            if isinstance(error, kt.errors.FatalError):
-                raise
+        except kt.errors.FailedTrialError as error:  # an error elsewhere is a bug: it stops
             results, trial.status = None, "FAILED"
             trial.hyperparameters.values[distributed.MESSAGE] = _one_line(error)
         finally:

@@ -435,3 +435,18 @@ def test_a_run_resumes_from_any_folder_and_says_when_its_data_is_gone(image_fold
     shutil.move(tmp_path / "data", tmp_path / "elsewhere")
     result = invoke("resume", tmp_path / "run")
     assert_one_line_error(result, f"data not found: {tmp_path / 'data'}")
+
+
+def test_a_bug_outside_the_model_stops_the_search_instead_of_failing_a_trial(fake_tasks, tmp_path,
+                                                                             monkeypatch):
+    from automl.trial_files import TrialFiles
+
+    def broken(self, *args):
+        raise RuntimeError("a bug in keeping the history")
+
+    monkeypatch.setattr(TrialFiles, "keep_history", broken)
+    with pytest.raises(RuntimeError, match="a bug in keeping the history"):
+        invoke("search", "--task", "vectors", "--data", "blobs", "--out", tmp_path / "run",
+               "--tuner", "random", "--max-trials", 3)
+    trial = json.load(open(tmp_path / "run" / "search" / "trial_0" / "trial.json"))
+    assert trial["status"] != "FAILED"
