@@ -448,5 +448,7 @@ def test_a_bug_outside_the_model_stops_the_search_instead_of_failing_a_trial(fak
     with pytest.raises(RuntimeError, match="a bug in keeping the history"):
         invoke("search", "--task", "vectors", "--data", "blobs", "--out", tmp_path / "run",
                "--tuner", "random", "--max-trials", 3)
-    trial = json.load(open(tmp_path / "run" / "search" / "trial_0" / "trial.json"))
-    assert trial["status"] != "FAILED"
+    # Trials 0 and 1 fail in their models (they raise, they diverge); trial 2's model is
+    # sound, and the bug after its training is not put down to it.
+    trial = json.load(open(tmp_path / "run" / "search" / "trial_2" / "trial.json"))
+    assert trial["status"] == "RUNNING"
