@@ -291,13 +291,16 @@ def _tfds_labels(builder, split, feature, full_name):
         try:
             records = builder.as_dataset(split=split, shuffle_files=False,
                                          decoders={feature: tfds.decode.SkipDecoding()})
-        except Exception:  # a feature that cannot skip decoding
+        except Exception:  # a feature that cannot skip decoding (any other error recurs below)
             records = builder.as_dataset(split=split, shuffle_files=False)
-    except Exception:
-        raise AutomlError(
-            f"tfds:{full_name} is not prepared in {builder.data_dir}: run again with "
-            "--download (needs network), or prepare it with "
-            f"`tfds build {full_name}` and pass --data-dir") from None
+    except Exception as error:
+        if not builder.is_prepared():
+            raise AutomlError(
+                f"tfds:{full_name} is not prepared in {builder.data_dir}: run again with "
+                "--download (needs network), or prepare it with "
+                f"`tfds build {full_name}` and pass --data-dir") from None
+        raise AutomlError(f"cannot read tfds:{full_name} split {split}: "
+                          f"{type(error).__name__}: {first_line(error)}") from None
     labels = []
     for batch in tfds.as_numpy(records.map(lambda record: record["label"]).batch(4096)):
         interrupt.check()
