@@ -149,7 +149,18 @@ def test_help_shows_types_defaults_and_an_example():
     text = invoke("search", "--help").output
     assert re.search(r"--max-trials INTEGER", text)
     assert re.search(r"--time-budget DURATION", text)
-    assert "[required]" in text and "[default: 0]" in text and "Example:" in text
+    assert "[required]" in text and "[default: 0]" in text and "Examples:" in text
+    for task in ("image", "text", "audio"):  # each task's own example, never cut mid-command
+        assert re.search(rf"^    automl search --task {task} .* \\$", text, re.MULTILINE), text
+
+
+def test_trials_csv_rounds_values_as_the_report_does():
+    from automl.report import trial_rows
+
+    record = {"id": "0", "status": "COMPLETED", "worker": "local", "score": 0.5, "seconds": 1.0,
+              "epochs": 2, "message": "", "hyperparameters": {"x/rate": 0.1 + 0.2, "x/n": 3}}
+    _, rows = trial_rows([record], "val_accuracy")
+    assert rows[0]["x/rate"] == 0.3 and rows[0]["x/n"] == 3
 
 
 def test_all_missing_required_options_are_named_at_once():
