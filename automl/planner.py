@@ -536,10 +536,18 @@ class Planner:
                                  max(self._reserved_retrain(t) for t in contenders))
 
     def _reserved_retrain(self, trial):
+        """Seconds kept for `trial`'s retrain: what it is expected to take.
+
+        A retrain from scratch takes about `RETRAIN_FIT_SHARE` of its estimate (the
+        trial's epochs were timed with validation and tracing); the reserve's own
+        margin (`finishing_reserve`) covers the rest.
+        """
         if self.finishes_in_retrain(trial):
             return self.continued_retrain_estimate(trial)
         estimate = self.fresh_retrain_estimate(trial)
-        return estimate if retrain_from_scratch(estimate, self.budget_seconds) else 0.0
+        if not retrain_from_scratch(estimate, self.budget_seconds):
+            return 0.0
+        return RETRAIN_FIT_SHARE * estimate
 
     def retrain_deadline(self, members=1):
         """When a retrain must end so that evaluation and export still fit."""

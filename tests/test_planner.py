@@ -227,6 +227,11 @@ def test_a_cheap_best_trial_is_retrained_from_scratch():
     assert not plan.finishes_in_retrain(trial)
     assert plan.retrain_plan(trial, 100.0) == ("fresh", 0, 16)  # its best epoch count
     assert plan.continue_epoch_seconds(trial) == pytest.approx(2.0 * (1 + 1.2))
+    # The reserve keeps what the retrain is expected to take (its estimate times the
+    # share a retrain uses), with the reserve's margin on top.
+    export, evaluate = plan.finishing_estimates()
+    assert plan.finishing_reserve() == pytest.approx(
+        export + evaluate + 1.1 * planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(trial))
     # A trial scored below the top rung is retrained for the top rung's epochs.
     short = fake_trial("1", 0.8, {"cost": 10e6, "tuner/epochs": 7}, epoch_seconds=2.0,
                        fit_seconds=14.0, epochs_run=7, trial_seconds=16.0, best_epoch=6)
