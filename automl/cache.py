@@ -21,6 +21,7 @@ import numpy as np
 from automl import data as data_lib
 from automl import interrupt
 from automl.errors import AutomlError
+from automl.permissions import as_created
 
 FORMAT = 1
 INDEX_FILE = "index.json"
