@@ -587,6 +587,7 @@ def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, loca
     if not os.path.isfile(run.recipe):
         raise AutomlError(f"{run_dir} holds no search to resume (no recipe.yaml)")
     settings = settings_lib.load_recipe(run.recipe, [f"out={run_dir}"], legacy=True)
+    run.recover()
     state = run.read_state()
     if state.get("finished") and os.path.isfile(run.card):
         return None
