@@ -171,7 +171,7 @@ def test_chief_flags_are_checked(tmp_path):
 
 def _completed_ids(run):
     done = []
-    for name in sorted(os.listdir(run / "search")):
+    for name in sorted(os.listdir(run / "search")) if (run / "search").is_dir() else []:
         path = run / "search" / name / "trial.json"
         if name.startswith("trial_") and path.exists():
             try:

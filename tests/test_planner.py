@@ -169,7 +169,7 @@ def make_planner(clock, trials=(), budget=300.0, epoch_seconds=39.0, cost=None):
     per_example = epoch_seconds / (train + val / 3)
     probe = Probe(build_seconds=4.0, example_seconds=per_example, train_examples=train,
                   val_examples=val, test_examples=2000)
-    settings = SimpleNamespace(time_budget=budget)
+    settings = SimpleNamespace(time_budget=budget, epochs=None)
     made = Planner(Budget(budget, clock()), probe, settings, 20, 1, train, val,
                    FakeSelection(trials), cost=cost or (lambda values: values.get("cost")),
                    known_good=[{"cost": 10e6}], now=clock)
