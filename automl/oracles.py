@@ -119,6 +119,9 @@ def _search_oracle(oracle_class):
             self._last_model_proposal = time.perf_counter() - started
             return response
 
+        def _budgeted(self):
+            return self.planner is not None and self.planner.budget_seconds is not None
+
         def _mutation_turn(self):
             """Whether the next new configuration mutates the best one (under a budget only).
 
@@ -126,7 +129,7 @@ def _search_oracle(oracle_class):
             around the best configuration finds better ones more often than drawing
             every value at random (the exploitation step of regularised evolution).
             """
-            if self.planner is None or self.planner.budget_seconds is None:
+            if not self._budgeted():
                 return False
             proposed = [t for t in self.trials.values()
                         if not t.hyperparameters.values.get("tuner/trial_id")]
@@ -177,8 +180,7 @@ def _search_oracle(oracle_class):
             Only under a budget: without one, proposals never depend on measured time,
             so the same seed gives the same sequence.
             """
-            if (not isinstance(self, BoundedBayesianOptimizationOracle) or self.planner is None
-                    or self.planner.budget_seconds is None):
+            if not isinstance(self, BoundedBayesianOptimizationOracle) or not self._budgeted():
                 return False
             trial_seconds = sum(t.metrics.get_last_value("trial_seconds") or 0.0
                                 for t in self.trials.values()

@@ -330,15 +330,14 @@ def retrain(tuner, trial, settings, progress, share=1.0):
                 f"(about {planner.retrain_estimate(trial):.0f}s) did not fit the time budget")
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
     continued = mode == "continued"
+    timed = continued and planner.continues_by_clock()
     progress.phase(f"continuing trial {trial.trial_id} on train+val until the budget's end"
-                   if continued and settings.time_budget is not None and settings.epochs is None
-                   else
+                   if timed else
                    f"retraining trial {trial.trial_id} on train+val for {epochs} epochs")
     fitted = tuner.fit(trial.hyperparameters, "train+val", epochs, deadline,
                        validation=False, seed=settings.seed, initial_epoch=initial,
                        weights=tuner.weights_path(trial.trial_id) if continued else None,
-                       timed=(continued and settings.time_budget is not None
-                              and settings.epochs is None))
+                       timed=timed)
     ran = len(fitted.history.get("loss", []))
     if fitted.stopped:
         note = (f"kept the search model of trial {trial.trial_id}: retraining on train+val "

@@ -251,14 +251,6 @@ class Planner:
             first = next(i for i, r in enumerate(self.rungs) if r.fraction >= 1.0)
         return {"rungs": self.rungs, "first_rung": first}
 
-    def promotion_top(self):
-        """Index of the highest rung a trial is promoted to in the search.
-
-        Where the export finishes in the retrain, the top rung is reached there, on
-        train+val: the search promotes up to the rung below it.
-        """
-        return len(self.rungs) - (2 if self.finishing_in_retrain else 1)
-
     def _exports_finish_in_retrain(self):
         """Whether an affordable known-good configuration would be continued, not retrained.
 
@@ -485,6 +477,10 @@ class Planner:
         if self.finishes_in_retrain(trial):
             return self.continued_retrain_estimate(trial)
         return self.fresh_retrain_estimate(trial)
+
+    def continues_by_clock(self):
+        """Whether a continued export trains to the budget's end (no `--epochs` caps it)."""
+        return self.budget_seconds is not None and self.settings.epochs is None
 
     def retrain_plan(self, trial, available_seconds):
         """`(mode, initial epoch, epochs)` of `trial`'s retrain on train+val in the time given.

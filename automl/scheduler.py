@@ -89,6 +89,8 @@ class Pace:
     a search under a budget. Without a budget time is never short.
     """
 
+    finishing_in_retrain = False  # whether the export, not the search, reaches the top rung
+
     def time_left(self):
         return math.inf
 
@@ -130,7 +132,9 @@ def successive_halving(oracle_class):
             if (best is not None and not self.pace.finishes_in_retrain(best)
                     and self._time_to_finish(best)):
                 return {"status": RUNNING, "values": self._last_continuation(best)}
-            parent = promotion(trials, self._promotion_top(), ETA, maximize)
+            # Where the export finishes in the retrain, the top rung is reached there.
+            top = len(self.rungs) - (2 if self.pace.finishing_in_retrain else 1)
+            parent = promotion(trials, top, ETA, maximize)
             if parent is not None:
                 rung = rung_of(parent) + 1
                 return {"status": RUNNING,
@@ -146,10 +150,6 @@ def successive_halving(oracle_class):
                     "tuner/epochs": self.rungs[rung].epochs,
                     "tuner/fraction": self.rungs[rung].fraction}
             return response
-
-        def _promotion_top(self):
-            top = getattr(self.pace, "promotion_top", None)
-            return top() if top is not None else len(self.rungs) - 1
 
         def _time_to_finish(self, best):
             """Whether the time left should go to training the best trial to the top rung.

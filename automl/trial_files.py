@@ -27,9 +27,9 @@ PROBABILITIES_FILE = "val_probabilities.npy"
 class TrialFiles:
     """The files of the trials of the search project at `project_dir`."""
 
-    def __init__(self, project_dir, staging=None):
+    def __init__(self, project_dir):
         self.project_dir = project_dir
-        self.staging = staging  # an attempt's token: files are written under it
+        self.staging = None  # an attempt's token: files are then written under it
         self._probabilities = {}
 
     def folder(self, trial_id):
@@ -69,39 +69,31 @@ class TrialFiles:
         os.replace(temporary, path)
 
     def remove_weights(self, keep):
-        """Delete the weights of every trial not in `keep`; returns the ids whose weights remain."""
-        kept = []
-        for name in sorted(os.listdir(self.project_dir)):
-            trial_id = name[len("trial_"):]
-            path = self.weights_path(trial_id)
-            if not name.startswith("trial_") or not os.path.exists(path):
-                continue
-            if trial_id in keep:
-                kept.append(trial_id)
-            else:
+        """Delete the weights of every trial whose id is not in `keep`."""
+        for name in os.listdir(self.project_dir):
+            path = self.weights_path(name[len("trial_"):])
+            if name.startswith("trial_") and name[len("trial_"):] not in keep and os.path.exists(path):
                 os.remove(path)
-        return kept
 
     def keep_history(self, trial_id, history, parent, initial_epoch):
         """Save a trial's per-epoch metrics after its parent's first `initial_epoch` epochs."""
-        earlier = {}
-        if parent:
-            path = os.path.join(self.folder(parent), report.HISTORY_FILE)
-            if os.path.exists(path):
-                with open(path, encoding="utf-8") as handle:
-                    earlier = json.load(handle)
+        earlier = self.history(parent) if parent else {}
         curves = {name: [float(v) for v in earlier.get(name, [])[:initial_epoch]]
                   + [float(v) for v in values] for name, values in history.items()}
         write_json(self._written(trial_id, report.HISTORY_FILE), curves)
 
-    def val_loss(self, trial_id, epoch):
-        """A trial's validation loss after `epoch` (counted from 1), or None where not saved."""
+    def history(self, trial_id):
+        """A trial's saved per-epoch metrics (`{}` where none were saved)."""
         try:
             with open(os.path.join(self.folder(trial_id), report.HISTORY_FILE),
                       encoding="utf-8") as handle:
-                losses = json.load(handle).get("val_loss", [])
+                return json.load(handle)
         except (OSError, ValueError):
-            return None
+            return {}
+
+    def val_loss(self, trial_id, epoch):
+        """A trial's validation loss after `epoch` (counted from 1), or None where not saved."""
+        losses = self.history(trial_id).get("val_loss", [])
         return float(losses[epoch - 1]) if 0 < epoch <= len(losses) else None
 
     def probabilities_path(self, trial_id):

@@ -3,9 +3,10 @@
 import pytest
 
 from automl.planner import Rung
+from automl.scheduler import Pace
 
 
-class FakePace:
+class FakePace(Pace):
     """Time as the scheduler sees it, set by hand."""
 
     budget_seconds = None
