@@ -33,6 +33,7 @@ MAX_RUNGS = 4
 ETA = 3
 COST_OFFSET = 5e6          # cost units every example pays besides its layers (input, steps)
 VALIDATION_COST = 1 / 3    # inference on one val example, against training on one
+MEMBER_LOAD_SHARE = 0.25   # building and loading a member's weights, against a trial's overhead
 
 
 @dataclasses.dataclass(frozen=True)
@@ -515,13 +516,14 @@ class Planner:
         The retrain is reserved for the trials that would be exported now (and, for a
         single model, the best trial, should it become the export): from scratch where
         that costs at most `RETRAIN_SHARE` of the budget, else continued to the top
-        rung. With an ensemble, also selection itself: building and loading each member.
+        rung. With an ensemble, also selection itself: building and loading each member
+        (`MEMBER_LOAD_SHARE` of a trial's overhead, which also traces and fits).
         """
         if self.ensemble_size > 1 and len(self.selection.ranked()) > 1:
             members = self.selection.members()
             export, evaluate = self.finishing_estimates(len(members))
             retrain = sum(self._reserved_retrain(t) for t in members)
-            return (len(members) * self.overhead_seconds()
+            return (len(members) * MEMBER_LOAD_SHARE * self.overhead_seconds()
                     + finishing_reserve(export, evaluate, retrain))
         export, evaluate = self.finishing_estimates()
         final = self.selection.final()

@@ -44,6 +44,11 @@ def parent_of(trial):
     return trial.hyperparameters.values.get("tuner/trial_id")
 
 
+def converged(trial):
+    """Whether early stopping ended `trial` before its planned epochs: it stopped improving."""
+    return bool(trial.metrics.exists("converged") and trial.metrics.get_last_value("converged"))
+
+
 def promotion(trials, top_rung, eta=ETA, maximize=True):
     """The completed trial to promote next, highest rung first, or None.
 
@@ -168,10 +173,16 @@ def successive_halving(oracle_class):
             return pace.time_left() < finish + pace.new_trial_seconds()
 
         def _best_unfinished(self, trials, maximize):
-            """The best completed trial that no other trial continues yet."""
+            """The best completed trial that no other trial continues yet.
+
+            A trial that early stopping ended at the top rung is finished: training
+            it on would not improve it.
+            """
             continued = {parent_of(t) for t in trials}
+            top = len(self.rungs) - 1
             open_trials = [t for t in trials if t.status == COMPLETED and t.score is not None
-                           and t.trial_id not in continued]
+                           and t.trial_id not in continued
+                           and not (converged(t) and rung_of(t) >= top)]
             if not open_trials:
                 return None
             return (max if maximize else min)(open_trials, key=lambda t: t.score)

@@ -275,6 +275,7 @@ class SearchTuner(base_tuner.BaseTuner):
                    "epochs_run": len(scores), "fit_seconds": fitted.seconds,
                    "epoch_seconds": fitted.seconds / len(scores) / fraction,
                    "examples_seen": earlier + fitted.examples,
+                   "converged": float(not fitted.stopped and initial + len(scores) < epochs),
                    "parameters": fitted.model.count_params()}
         if self.ensemble_size > 1:
             results["temperature"] = self.keep_val_probabilities(trial, fitted.model)

@@ -238,6 +238,22 @@ def test_a_cheap_best_trial_is_retrained_from_scratch():
     assert plan.retrain_plan(short, 100.0) == ("fresh", 0, 20)
 
 
+def test_an_ensemble_reserves_each_members_retrain_once():
+    clock = FakeClock()
+    trials = [fake_trial(str(i), 0.8 - i / 100, {"cost": 10e6, "tuner/epochs": 20},
+                         epoch_seconds=2.0, fit_seconds=40.0, epochs_run=20, trial_seconds=50.0,
+                         best_epoch=16) for i in range(3)]
+    plan = make_planner(clock, trials, epoch_seconds=2.0)
+    plan.ensemble_size = 3
+    plan.selection.members = lambda: trials
+    export, evaluate = plan.finishing_estimates(3)
+    retrains = sum(planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(t) for t in trials)
+    # A trial's overhead (10 s: building, tracing, saving) is in each retrain's estimate;
+    # selection only builds each member and loads its weights.
+    assert plan.finishing_reserve() == pytest.approx(
+        3 * planner.MEMBER_LOAD_SHARE * 10.0 + export + evaluate + 1.1 * retrains)
+
+
 def test_trials_stop_when_only_the_finish_fits():
     clock = FakeClock()
     trial = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 1, "tuner/rung": 0},

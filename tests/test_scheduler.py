@@ -91,6 +91,18 @@ def test_the_end_of_the_budget_goes_to_training_the_best_trial(scheduled_oracle)
 
 
 
+def test_a_trial_early_stopping_ended_at_the_top_rung_is_not_continued_again(scheduled_oracle):
+    pace = FakePace(left=1000.0)
+    oracle = scheduled_oracle(pace, first_rung=2)
+    trial = oracle.create_trial("tuner0")
+    oracle.update_trial(trial.trial_id, {"val_accuracy": 0.9, "best_epoch": 8, "converged": 1.0})
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+    pace.left = 20.0  # too little for a new configuration: only a continuation could use it
+    values = oracle.create_trial("tuner0").hyperparameters.values
+    assert values.get("tuner/trial_id") != trial.trial_id
+    assert values["tuner/rung"] == 0
+
 
 def test_configurations_the_planner_cannot_afford_are_skipped_and_counted(scheduled_oracle):
     oracle = scheduled_oracle(FakePace(left=1000.0))
