@@ -355,13 +355,14 @@ def retrain_members(tuner, members, models, settings, progress):
     """Ensemble members retrained on train+val where the budget allows; a list of `Retrained`.
 
     Members are chosen on val with their search models; each is then retrained on
-    train+val like a single exported trial (`retrain`), in order, a member continued
-    from its weights taking its share of the time left. A member whose retrain does
-    not fit or fails keeps its search model.
+    train+val like a single exported trial (`retrain`), in order, each taking the
+    share of the time left that its estimate is of the estimates of the members still
+    to retrain. A member whose retrain does not fit or fails keeps its search model.
     """
+    estimates = [max(tuner.planner.retrain_estimate(t), 1e-3) for t in members]
     retrained = []
     for index, (trial, model) in enumerate(zip(members, models)):
-        share = 1.0 / (len(members) - index)
+        share = estimates[index] / sum(estimates[index:])
         result = retrain(tuner, trial, settings, progress, share=share)
         if result.mode is None:
             result.model = model

@@ -446,12 +446,15 @@ class Planner:
     def fresh_epochs(self, trial):
         """Epochs a retrain of `trial` from scratch runs: its best epoch count at the top rung.
 
-        A trial scored below the top rung is retrained for the top rung's epochs.
+        A trial scored below the top rung is retrained for the top rung's epochs,
+        unless early stopping ended it (it had stopped improving at its best epoch).
         """
         best = int(trial.metrics.get_last_value("best_epoch"))
         planned = int(trial.hyperparameters.values.get("tuner/epochs", best)) * float(
             trial.hyperparameters.values.get("tuner/fraction", 1.0))
-        return best if planned >= self.top.passes else max(best, self.top.epochs)
+        if planned >= self.top.passes or converged(trial):
+            return best
+        return max(best, self.top.epochs)
 
     def fresh_retrain_estimate(self, trial):
         """Seconds a retrain of `trial` from scratch on train+val takes."""
@@ -557,6 +560,11 @@ def planned_passes(trial):
     """Epoch-equivalents of the training split a trial is planned to reach (its rung)."""
     values = trial.hyperparameters.values
     return float(values.get("tuner/epochs", 0)) * float(values.get("tuner/fraction", 1.0))
+
+
+def converged(trial):
+    """Whether early stopping ended `trial` before its planned epochs: it stopped improving."""
+    return bool(trial.metrics.exists("converged") and trial.metrics.get_last_value("converged"))
 
 
 def passes_done(trial):

@@ -28,7 +28,7 @@ import math
 
 from keras_tuner.engine import trial as trial_lib
 
-from automl.planner import Rung, passes_done
+from automl.planner import Rung, converged, passes_done
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 RUNNING = trial_lib.TrialStatus.RUNNING
@@ -42,11 +42,6 @@ def rung_of(trial):
 
 def parent_of(trial):
     return trial.hyperparameters.values.get("tuner/trial_id")
-
-
-def converged(trial):
-    """Whether early stopping ended `trial` before its planned epochs: it stopped improving."""
-    return bool(trial.metrics.exists("converged") and trial.metrics.get_last_value("converged"))
 
 
 def promotion(trials, top_rung, eta=ETA, maximize=True):

@@ -49,7 +49,8 @@ def report_searches(task, data, test_data, budget, seeds):
                   f"{card['search']['trials']} trials, wall {wall:.0f}s for a {budget}s budget, "
                   f"exported {card['hyperparameters'][f'{task}/family']}, "
                   f"ensemble of trials {', '.join(card['search']['ensemble'])}, "
-                  f"retrain: {card['search']['retrain_note'] or card['search']['retrain_epochs']}")
+                  f"retrain: {card['search']['retrain_note'] or card['search']['retrain_epochs']}, "
+                  f"seconds {card['search']['seconds']}")
 
 
 def benchmark_args(data_default=None):

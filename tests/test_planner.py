@@ -236,6 +236,11 @@ def test_a_cheap_best_trial_is_retrained_from_scratch():
     short = fake_trial("1", 0.8, {"cost": 10e6, "tuner/epochs": 7}, epoch_seconds=2.0,
                        fit_seconds=14.0, epochs_run=7, trial_seconds=16.0, best_epoch=6)
     assert plan.retrain_plan(short, 100.0) == ("fresh", 0, 20)
+    # Unless early stopping ended it: it had stopped improving at its best epoch.
+    stopped = fake_trial("2", 0.8, {"cost": 10e6, "tuner/epochs": 7}, epoch_seconds=2.0,
+                         fit_seconds=10.0, epochs_run=5, trial_seconds=12.0, best_epoch=3,
+                         converged=1.0)
+    assert plan.retrain_plan(stopped, 100.0) == ("fresh", 0, 3)
 
 
 def test_an_ensemble_reserves_each_members_retrain_once():
@@ -319,3 +324,21 @@ def test_phase_clock_charges_every_second_to_one_phase():
     assert totals["startup"] == 10.0 and totals["data"] == 3.0
     assert totals["proposals"] == 1.0 and totals["trials"] == 5.0 + 6.0
     assert sum(totals.values()) == pytest.approx(20.0 + 5.0)
+
+
+def test_ensemble_members_share_the_time_left_in_proportion_to_their_estimates(monkeypatch):
+    from automl import pipeline
+
+    estimates = {"a": 10.0, "b": 30.0, "c": 60.0}
+    shares = []
+
+    def fake_retrain(tuner, trial, settings, progress, share=1.0):
+        shares.append(share)
+        return pipeline.Retrained(model=None)
+
+    monkeypatch.setattr(pipeline, "retrain", fake_retrain)
+    tuner = SimpleNamespace(planner=SimpleNamespace(retrain_estimate=lambda t: estimates[t.trial_id]))
+    members = [SimpleNamespace(trial_id=i) for i in "abc"]
+    pipeline.retrain_members(tuner, members, ["ma", "mb", "mc"], None, None)
+    # The first takes a tenth of the time left, the second a third of what remains.
+    assert shares == pytest.approx([0.1, 30 / 90, 1.0])
