@@ -307,7 +307,7 @@ class Retrained:
     note: str = None       # why the search model was kept
 
 
-def retrain(tuner, trial, settings, progress, share=1.0):
+def retrain(tuner, trial, settings, progress, share=1.0, members=1):
     """`trial` retrained on train+val in the time left (`share` of it); a `Retrained`.
 
     The planner (`automl.planner.Planner.retrain_plan`) chooses: from scratch for the
@@ -318,10 +318,11 @@ def retrain(tuner, trial, settings, progress, share=1.0):
     retrain from scratch is cut short, or the model does worse than the search model
     on val (which it trained on: a lower score, or a higher loss, so less sure of
     its answers), the trial's search model (trained on train only) is exported
-    instead, with a note.
+    instead, with a note. `members` is how many models the export holds: their
+    evaluation and export follow the retrain.
     """
     planner = tuner.planner
-    deadline = planner.retrain_deadline()
+    deadline = planner.retrain_deadline(members)
     deadline = time.time() + (deadline - time.time()) * share
     mode, initial, epochs = planner.retrain_plan(trial, deadline - time.time())
     seen = int(trial.metrics.get_last_value("examples_seen") or 0)
@@ -359,11 +360,11 @@ def retrain_members(tuner, members, models, settings, progress):
     share of the time left that its estimate is of the estimates of the members still
     to retrain. A member whose retrain does not fit or fails keeps its search model.
     """
-    estimates = [max(tuner.planner.retrain_estimate(t), 1e-3) for t in members]
+    estimates = [max(tuner.planner.retrain_estimate(t, alone=False), 1e-3) for t in members]
     retrained = []
     for index, (trial, model) in enumerate(zip(members, models)):
         share = estimates[index] / sum(estimates[index:])
-        result = retrain(tuner, trial, settings, progress, share=share)
+        result = retrain(tuner, trial, settings, progress, share=share, members=len(members))
         if result.mode is None:
             result.model = model
         else:

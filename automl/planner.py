@@ -461,25 +461,26 @@ class Planner:
         return (self.overhead_seconds() + self.epoch_seconds(trial) * self.retrain_growth()
                 * self.fresh_epochs(trial))
 
-    def continued_retrain_estimate(self, trial):
+    def continued_retrain_estimate(self, trial, alone=True):
         """Seconds kept for continuing `trial` on train+val.
 
-        Enough to reach the top rung, and at least what brings the configuration's
-        training to `FINAL_SHARE` of the budget: in a short search the export's own
-        training decides most of its accuracy.
+        Enough to reach the top rung, and, for a model exported `alone` (not one
+        member of an ensemble), at least what brings the configuration's training to
+        `FINAL_SHARE` of the budget: in a short search the export's own training
+        decides most of its accuracy.
         """
         done = passes_done(trial)
         more = max(self.top.epochs - done, 1)
         to_top = (self.overhead_seconds() + RETRAIN_FIT_SHARE * more * self.epoch_seconds(trial)
                   * self.retrain_growth())
-        if self.budget_seconds is None:
+        if self.budget_seconds is None or not alone:
             return to_top
         return max(to_top, FINAL_SHARE * self.budget_seconds - done * self.epoch_seconds(trial))
 
-    def retrain_estimate(self, trial):
-        """Seconds the retrain of `trial` takes, from scratch or continued."""
+    def retrain_estimate(self, trial, alone=True):
+        """Seconds the retrain of `trial` takes, from scratch or continued (`alone`: as above)."""
         if self.finishes_in_retrain(trial):
-            return self.continued_retrain_estimate(trial)
+            return self.continued_retrain_estimate(trial, alone)
         return self.fresh_retrain_estimate(trial)
 
     def continues_by_clock(self):
@@ -525,7 +526,7 @@ class Planner:
         if self.ensemble_size > 1 and len(self.selection.ranked()) > 1:
             members = self.selection.members()
             export, evaluate = self.finishing_estimates(len(members))
-            retrain = sum(self._reserved_retrain(t) for t in members)
+            retrain = sum(self._reserved_retrain(t, alone=False) for t in members)
             return (len(members) * MEMBER_LOAD_SHARE * self.overhead_seconds()
                     + finishing_reserve(export, evaluate, retrain))
         export, evaluate = self.finishing_estimates()
@@ -536,7 +537,7 @@ class Planner:
         return finishing_reserve(export, evaluate,
                                  max(self._reserved_retrain(t) for t in contenders))
 
-    def _reserved_retrain(self, trial):
+    def _reserved_retrain(self, trial, alone=True):
         """Seconds kept for `trial`'s retrain: what it is expected to take.
 
         A retrain from scratch takes about `RETRAIN_FIT_SHARE` of its estimate (the
@@ -544,7 +545,7 @@ class Planner:
         margin (`finishing_reserve`) covers the rest.
         """
         if self.finishes_in_retrain(trial):
-            return self.continued_retrain_estimate(trial)
+            return self.continued_retrain_estimate(trial, alone)
         estimate = self.fresh_retrain_estimate(trial)
         if not retrain_from_scratch(estimate, self.budget_seconds):
             return 0.0

@@ -45,36 +45,6 @@ def _trial_rows(run):
     return list(csv.DictReader(open(os.path.join(run, "report", "trials.csv"))))
 
 
-def test_a_chief_and_two_workers_share_the_trials(image_folder, tmp_path):
-    run, port = tmp_path / "run", _free_port()
-    chief = _chief(image_folder, run, port, "--max-trials", 4)
-    workers = [_worker(run, port, name) for name in ("alpha", "beta")]
-    code, output = _finish(chief, 300)
-    assert code == 0, output
-    ended = time.time()
-    assert "oneDNN" not in output and not TF_LOG_LINE.search(output)
-    for worker in workers:
-        worker_code, worker_output = _finish(worker, 60)
-        assert worker_code == 0, worker_output
-        assert "the search is over" in worker_output
-        assert "oneDNN" not in worker_output and not TF_LOG_LINE.search(worker_output)
-    assert time.time() - ended < 30
-    rows = _trial_rows(run)
-    assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2", "3"]
-    assert all(r["status"] == "COMPLETED" for r in rows)
-    assert {r["worker"] for r in rows} == {"alpha", "beta"}
-    card = json.load(open(run / "model" / "model_card.json"))
-    assert card["search"]["completed"] == 4
-    assert card["search"]["workers"] == {r["trial_id"]: r["worker"] for r in rows}
-    assert card["search"]["exported_trial"] in card["search"]["workers"]
-    assert os.path.exists(run / "model" / "saved_model" / "saved_model.pb")
-    assert os.path.exists(run / "search" / "ended")
-    # A worker started after the end finds the search over and exits at once.
-    late = _worker(run, port, "late")
-    late_code, late_output = _finish(late, 30)
-    assert late_code == 0 and "is over" in late_output
-
-
 def test_the_trial_of_a_killed_worker_runs_again_on_another(image_folder, tmp_path):
     run, port = tmp_path / "run", _free_port()
     chief = _chief(image_folder, run, port, "--max-trials", 3, "--worker-timeout", 5)
@@ -189,9 +159,10 @@ def _wait(condition, seconds, what):
         time.sleep(0.2)
 
 
-def test_a_resumed_chief_takes_back_its_workers_and_counts_each_trial_once(image_folder, tmp_path):
+def test_workers_share_the_trials_and_rejoin_a_resumed_chief_counting_each_trial_once(
+        image_folder, tmp_path):
     run, port = tmp_path / "run", _free_port()
-    chief = _chief(image_folder, run, port, "--max-trials", 6, "--epochs", 3)
+    chief = _chief(image_folder, run, port, "--max-trials", 6, "--epochs", 2)
     workers = [_worker(run, port, name) for name in ("alpha", "beta")]
     _wait(lambda: len(_completed_ids(run)) >= 2, 240, "two trials never completed")
     chief.send_signal(signal.SIGKILL)
@@ -201,17 +172,29 @@ def test_a_resumed_chief_takes_back_its_workers_and_counts_each_trial_once(image
     code, output = _finish(resumed, 300)
     assert code == 0, output
     ended = time.time()
+    assert "oneDNN" not in output and not TF_LOG_LINE.search(output)
     for worker in workers:
         worker_code, worker_output = _finish(worker, 60)
         assert worker_code == 0, worker_output
+        assert "the search is over" in worker_output
+        assert "oneDNN" not in worker_output and not TF_LOG_LINE.search(worker_output)
     assert time.time() - ended < 30
     rows = _trial_rows(run)
     assert sorted(r["trial_id"] for r in rows) == [str(i) for i in range(6)]
     assert all(r["status"] == "COMPLETED" for r in rows)
+    assert {r["worker"] for r in rows} == {"alpha", "beta"}
     after = {r["trial_id"]: r["worker"] for r in rows if f"trial_{r['trial_id']}" not in before}
     assert after and set(after.values()) <= {"alpha", "beta"}  # run by workers, not locally
     assert not list(run.glob("search/trial_*/attempt-*"))
+    card = json.load(open(run / "model" / "model_card.json"))
+    assert card["search"]["completed"] == 6
+    assert card["search"]["workers"] == {r["trial_id"]: r["worker"] for r in rows}
+    assert card["search"]["exported_trial"] in card["search"]["workers"]
     assert os.path.exists(run / "model" / "saved_model" / "saved_model.pb")
+    assert os.path.exists(run / "search" / "ended")
+    # A worker started after the end finds the search over and exits at once.
+    late_code, late_output = _finish(_worker(run, port, "late"), 30)
+    assert late_code == 0 and "is over" in late_output
 
 
 def test_a_late_report_of_a_trial_handed_to_another_worker_is_refused(image_folder, tmp_path):

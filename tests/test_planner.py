@@ -214,6 +214,10 @@ def test_an_expensive_best_trial_is_finished_in_the_retrain_on_train_and_val():
     assert plan.retrain_plan(trial, 10.0) == (None, 0, 0)
     # The search keeps back the continuation to the top rung, export and evaluation.
     assert plan.search_deadline() < clock() + 300 - (top - 1) * 39.0 * 0.8
+    # As one member of an ensemble it is kept only the time to reach the top rung.
+    to_top = plan.overhead_seconds() + 0.8 * (top - 1) * 39.0 * plan.retrain_growth()
+    assert plan.continued_retrain_estimate(trial, alone=False) == pytest.approx(to_top)
+    assert plan.continued_retrain_estimate(trial) > to_top
     # One epoch of it costs the budget once: it is not trained twice.
     assert plan.continue_epoch_seconds(trial) == 39.0
 
@@ -332,12 +336,13 @@ def test_ensemble_members_share_the_time_left_in_proportion_to_their_estimates(m
     estimates = {"a": 10.0, "b": 30.0, "c": 60.0}
     shares = []
 
-    def fake_retrain(tuner, trial, settings, progress, share=1.0):
+    def fake_retrain(tuner, trial, settings, progress, share=1.0, members=1):
         shares.append(share)
+        assert members == 3  # each retrain's deadline leaves room to export all three
         return pipeline.Retrained(model=None)
 
     monkeypatch.setattr(pipeline, "retrain", fake_retrain)
-    tuner = SimpleNamespace(planner=SimpleNamespace(retrain_estimate=lambda t: estimates[t.trial_id]))
+    tuner = SimpleNamespace(planner=SimpleNamespace(retrain_estimate=lambda t, alone=True: estimates[t.trial_id]))
     members = [SimpleNamespace(trial_id=i) for i in "abc"]
     pipeline.retrain_members(tuner, members, ["ma", "mb", "mc"], None, None)
     # The first takes a tenth of the time left, the second a third of what remains.
