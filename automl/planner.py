@@ -22,7 +22,7 @@ import time
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
 NEW_TRIAL_SHARE = 0.15     # a new configuration at the first rung costs at most this share
 RETRAIN_SHARE = 0.25       # a retrain from scratch is planned only within this share
-RETRAIN_FIT_SHARE = 0.8    # a retrain's estimate overstates it by about this much
+RETRAIN_FIT_SHARE = 0.9    # a retrain epoch skips validation: about this share of a trial epoch
 SINGLE_CONFIG_SHARE = 0.6  # the most one configuration may train to the top rung
 FINAL_SHARE = 0.6          # a continued export trains at least this share of the budget
 SKIP_TOLERANCE = 1.2       # how far an estimate may exceed that share before a skip
@@ -133,8 +133,8 @@ def retrain_epochs(best_epochs, epoch_seconds, overhead_seconds, available_secon
     The trial's best epoch count, or none: a retrain from scratch that ran fewer
     epochs than the trial it copies would end less sure of its answers than the
     search model it replaces (its learning-rate schedule laid out over fewer
-    epochs). `epoch_seconds` is one epoch on train+val as measured in the trial,
-    validation and the traced first epoch included, so a retrain takes about
+    epochs). `epoch_seconds` is one traced epoch on train+val as measured in the
+    trial, validation included, so a retrain (which skips it) takes about
     `RETRAIN_FIT_SHARE` of its estimate.
     """
     if math.isinf(available_seconds):
@@ -336,8 +336,9 @@ class Planner:
         return metrics.get_last_value("fit_seconds") / max(metrics.get_last_value("epochs_run"), 1)
 
     def overhead_seconds(self):
-        """Median seconds a trial spends outside its epochs (building, tracing, saving)."""
+        """Median seconds a trial spends besides its traced epochs (building, tracing, saving)."""
         overheads = [t.metrics.get_last_value("trial_seconds") - t.metrics.get_last_value("fit_seconds")
+                     + (t.metrics.get_last_value("trace_seconds") or 0.0)
                      for t in self.selection.completed() if t.metrics.exists("trial_seconds")]
         if overheads:
             return max(statistics.median(overheads), 0.0)
@@ -541,7 +542,7 @@ class Planner:
         """Seconds kept for `trial`'s retrain: what it is expected to take.
 
         A retrain from scratch takes about `RETRAIN_FIT_SHARE` of its estimate (the
-        trial's epochs were timed with validation and tracing); the reserve's own
+        trial's epochs were timed with validation); the reserve's own
         margin (`finishing_reserve`) covers the rest.
         """
         if self.finishes_in_retrain(trial):

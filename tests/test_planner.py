@@ -347,3 +347,17 @@ def test_ensemble_members_share_the_time_left_in_proportion_to_their_estimates(m
     pipeline.retrain_members(tuner, members, ["ma", "mb", "mc"], None, None)
     # The first takes a tenth of the time left, the second a third of what remains.
     assert shares == pytest.approx([0.1, 30 / 90, 1.0])
+
+
+def test_a_trials_epoch_time_leaves_the_first_epochs_tracing_to_its_overhead():
+    from automl.search import Fit
+
+    fitted = Fit(None, {}, 14.0, False, 0, [8.0, 2.0, 2.2, 1.8])
+    assert fitted.steady_epoch_seconds() == pytest.approx(2.0)
+    assert fitted.trace_seconds() == pytest.approx(6.0)
+    assert Fit(None, {}, 5.0, False, 0, [5.0]).trace_seconds() == 0.0
+    trial = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 4}, epoch_seconds=2.0,
+                       fit_seconds=14.0, epochs_run=4, trial_seconds=20.0, trace_seconds=6.0,
+                       best_epoch=4)
+    plan = make_planner(FakeClock(), [trial], epoch_seconds=2.0)
+    assert plan.overhead_seconds() == pytest.approx(12.0)  # building and saving 6 s, tracing 6 s
