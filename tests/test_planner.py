@@ -67,11 +67,11 @@ def test_worth_starting_and_minimum_budget():
 
 
 def test_a_retrain_from_scratch_runs_the_trials_epochs_or_none():
-    # 12 best epochs, 2 s per train+val epoch as measured (a retrain takes about 80%
+    # 12 best epochs, 2 s per train+val epoch as measured (a retrain takes about 90%
     # of that), 1 s to build.
     assert planner.retrain_epochs(12, 2.0, 1.0, 100.0) == 12
-    assert planner.retrain_epochs(12, 2.0, 1.0, 20.0) == 12   # 20 / 0.8 - 1 = 24 s: 12 fit
-    assert planner.retrain_epochs(12, 2.0, 1.0, 17.0) == 0    # 10 fit: fewer than the trial's
+    assert planner.retrain_epochs(12, 2.0, 1.0, 22.5) == 12   # 22.5 / 0.9 - 1 = 24 s: 12 fit
+    assert planner.retrain_epochs(12, 2.0, 1.0, 19.0) == 0    # 11 fit: fewer than the trial's
     assert planner.retrain_epochs(12, 2.0, 1.0, math.inf) == 12
 
 
@@ -98,11 +98,11 @@ def test_a_retrain_less_sure_than_its_search_model_is_not_exported(tmp_path):
 
 
 def test_a_continued_trial_is_planned_to_the_top_rung_or_as_far_as_time_allows():
-    # From epoch 2 to the top rung at 7, 10 s per epoch, 0.8 of the estimate used.
-    assert planner.continued_epochs(2, 7, 10.0, 0.0, 40.0) == 7       # 5 epochs fit
-    assert planner.continued_epochs(2, 7, 10.0, 0.0, 80.0) == 12      # 10 epochs fit
-    assert planner.continued_epochs(2, 7, 10.0, 0.0, 24.0) == 7       # 3 fit: still planned to 7
-    assert planner.continued_epochs(2, 7, 10.0, 0.0, 7.0) == 0        # not one epoch fits
+    # From epoch 2 to the top rung at 7, 10 s per epoch, 0.9 of the estimate used.
+    assert planner.continued_epochs(2, 7, 10.0, 0.0, 45.0) == 7       # 5 epochs fit
+    assert planner.continued_epochs(2, 7, 10.0, 0.0, 90.0) == 12      # 10 epochs fit
+    assert planner.continued_epochs(2, 7, 10.0, 0.0, 27.0) == 7       # 3 fit: still planned to 7
+    assert planner.continued_epochs(2, 7, 10.0, 0.0, 8.0) == 0        # not one epoch fits
     assert planner.continued_epochs(2, 7, 10.0, 0.0, math.inf) == 7
 
 
@@ -213,9 +213,9 @@ def test_an_expensive_best_trial_is_finished_in_the_retrain_on_train_and_val():
     assert (mode, initial) == ("continued", 1) and epochs >= top
     assert plan.retrain_plan(trial, 10.0) == (None, 0, 0)
     # The search keeps back the continuation to the top rung, export and evaluation.
-    assert plan.search_deadline() < clock() + 300 - (top - 1) * 39.0 * 0.8
+    assert plan.search_deadline() < clock() + 300 - (top - 1) * 39.0 * planner.RETRAIN_FIT_SHARE
     # As one member of an ensemble it is kept only the time to reach the top rung.
-    to_top = plan.overhead_seconds() + 0.8 * (top - 1) * 39.0 * plan.retrain_growth()
+    to_top = plan.overhead_seconds() + planner.RETRAIN_FIT_SHARE * (top - 1) * 39.0 * plan.retrain_growth()
     assert plan.continued_retrain_estimate(trial, alone=False) == pytest.approx(to_top)
     assert plan.continued_retrain_estimate(trial) > to_top
     # One epoch of it costs the budget once: it is not trained twice.
