@@ -307,8 +307,8 @@ class Retrained:
     note: str = None       # why the search model was kept
 
 
-def retrain(tuner, trial, settings, progress, share=1.0, members=1):
-    """`trial` retrained on train+val in the time left (`share` of it); a `Retrained`.
+def retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
+    """`trial` retrained on train+val in the time left but `kept_back` seconds; a `Retrained`.
 
     The planner (`automl.planner.Planner.retrain_plan`) chooses: from scratch for the
     trial's best epoch count where it fits, or, where that is not worth its share of the budget,
@@ -322,8 +322,7 @@ def retrain(tuner, trial, settings, progress, share=1.0, members=1):
     evaluation and export follow the retrain.
     """
     planner = tuner.planner
-    deadline = planner.retrain_deadline(members)
-    deadline = time.time() + (deadline - time.time()) * share
+    deadline = planner.retrain_deadline(members) - kept_back
     mode, initial, epochs = planner.retrain_plan(trial, deadline - time.time())
     seen = int(trial.metrics.get_last_value("examples_seen") or 0)
     if mode is None:
@@ -356,15 +355,16 @@ def retrain_members(tuner, members, models, settings, progress):
     """Ensemble members retrained on train+val where the budget allows; a list of `Retrained`.
 
     Members are chosen on val with their search models; each is then retrained on
-    train+val like a single exported trial (`retrain`), in order, each taking the
-    share of the time left that its estimate is of the estimates of the members still
-    to retrain. A member whose retrain does not fit or fails keeps its search model.
+    train+val like a single exported trial (`retrain`), in order, each in the time
+    left but what the members after it are expected to need (the first members,
+    chosen first on val, matter most). A member whose retrain does not fit or fails
+    keeps its search model.
     """
-    estimates = [max(tuner.planner.retrain_estimate(t, alone=False), 1e-3) for t in members]
+    needs = [tuner.planner.reserved_retrain(t, alone=False) for t in members]
     retrained = []
     for index, (trial, model) in enumerate(zip(members, models)):
-        share = estimates[index] / sum(estimates[index:])
-        result = retrain(tuner, trial, settings, progress, share=share, members=len(members))
+        result = retrain(tuner, trial, settings, progress, kept_back=sum(needs[index + 1:]),
+                         members=len(members))
         if result.mode is None:
             result.model = model
         else:

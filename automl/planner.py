@@ -527,7 +527,7 @@ class Planner:
         if self.ensemble_size > 1 and len(self.selection.ranked()) > 1:
             members = self.selection.members()
             export, evaluate = self.finishing_estimates(len(members))
-            retrain = sum(self._reserved_retrain(t, alone=False) for t in members)
+            retrain = sum(self.reserved_retrain(t, alone=False) for t in members)
             return (len(members) * MEMBER_LOAD_SHARE * self.overhead_seconds()
                     + finishing_reserve(export, evaluate, retrain))
         export, evaluate = self.finishing_estimates()
@@ -536,9 +536,9 @@ class Planner:
             return export + evaluate
         contenders = [final, *self.selection.ranked()[:1]]
         return finishing_reserve(export, evaluate,
-                                 max(self._reserved_retrain(t) for t in contenders))
+                                 max(self.reserved_retrain(t) for t in contenders))
 
-    def _reserved_retrain(self, trial, alone=True):
+    def reserved_retrain(self, trial, alone=True):
         """Seconds kept for `trial`'s retrain: what it is expected to take.
 
         A retrain from scratch takes about `RETRAIN_FIT_SHARE` of its estimate (the

@@ -330,23 +330,23 @@ def test_phase_clock_charges_every_second_to_one_phase():
     assert sum(totals.values()) == pytest.approx(20.0 + 5.0)
 
 
-def test_ensemble_members_share_the_time_left_in_proportion_to_their_estimates(monkeypatch):
+def test_each_ensemble_member_leaves_the_time_the_members_after_it_need(monkeypatch):
     from automl import pipeline
 
-    estimates = {"a": 10.0, "b": 30.0, "c": 60.0}
-    shares = []
+    needs = {"a": 10.0, "b": 30.0, "c": 60.0}
+    kept = []
 
-    def fake_retrain(tuner, trial, settings, progress, share=1.0, members=1):
-        shares.append(share)
+    def fake_retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
+        kept.append(kept_back)
         assert members == 3  # each retrain's deadline leaves room to export all three
         return pipeline.Retrained(model=None)
 
     monkeypatch.setattr(pipeline, "retrain", fake_retrain)
-    tuner = SimpleNamespace(planner=SimpleNamespace(retrain_estimate=lambda t, alone=True: estimates[t.trial_id]))
+    planner = SimpleNamespace(reserved_retrain=lambda t, alone=True: needs[t.trial_id])
     members = [SimpleNamespace(trial_id=i) for i in "abc"]
-    pipeline.retrain_members(tuner, members, ["ma", "mb", "mc"], None, None)
-    # The first takes a tenth of the time left, the second a third of what remains.
-    assert shares == pytest.approx([0.1, 30 / 90, 1.0])
+    pipeline.retrain_members(SimpleNamespace(planner=planner), members, ["ma", "mb", "mc"],
+                             None, None)
+    assert kept == [90.0, 60.0, 0.0]
 
 
 def test_a_trials_epoch_time_leaves_the_first_epochs_tracing_to_its_overhead():
