@@ -16,8 +16,12 @@ FINGERPRINT_FILE = "fingerprint.json"
 SPLITS_FILE = "splits.json"
 
 
-def of_source(settings, extensions=()):
-    """The fingerprint of `settings.data`: a JSON-ready mapping."""
+def of_source(settings, extensions=(), builtins=()):
+    """The fingerprint of `settings.data`: a JSON-ready mapping.
+
+    A name in `builtins` (the task's bundled sources) is that source, wherever the
+    search runs, even where a folder of that name is at hand, as the task loads it.
+    """
     source = settings.data
     record = {"source": source,
               "settings": {"split_seed": settings.split_seed, "group_by": settings.group_by,
@@ -25,7 +29,7 @@ def of_source(settings, extensions=()):
     if source.startswith("tfds:"):
         record["tfds"] = {"name": source[len("tfds:"):], "data_dir": settings.data_dir,
                           "version": _tfds_version(source[len("tfds:"):], settings.data_dir)}
-    elif os.path.exists(source):
+    elif source not in builtins and os.path.exists(source):
         record["files"] = _files(source, extensions)
     return record
 

@@ -202,4 +202,5 @@ class Task:
         """
         from automl import cache, fingerprint
 
-        return cache.load(self, settings, fingerprint.of_source(settings, self.file_extensions))
+        return cache.load(self, settings, fingerprint.of_source(settings, self.file_extensions,
+                                                                self.builtin_sources()))

@@ -67,3 +67,18 @@ def test_an_unreadable_state_is_an_error_not_a_fresh_budget(tmp_path):
     write_json(str(tmp_path / "state.json"), {"elapsed_seconds": 12.5, "finished": False})
     assert run.read_state()["elapsed_seconds"] == 12.5
     assert json.load(open(tmp_path / "state.json"))["finished"] is False
+
+
+def test_a_bundled_source_name_is_that_source_even_beside_a_folder_of_that_name(
+        tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from automl import fingerprint
+
+    (tmp_path / "digits" / "a").mkdir(parents=True)
+    (tmp_path / "digits" / "a" / "x.png").write_bytes(b"\x89PNG")
+    monkeypatch.chdir(tmp_path)
+    settings = SimpleNamespace(data="digits", split_seed=0, group_by=None, options={})
+    # Loaded as the bundled set wherever the search runs, so a resume from another folder agrees.
+    assert "files" not in fingerprint.of_source(settings, (".png",), {"digits": None})
+    assert "files" in fingerprint.of_source(settings, (".png",))
