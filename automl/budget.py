@@ -32,17 +32,25 @@ def deadline_callback(keras, deadline, min_epochs=0):
     """A Keras callback that stops training once `deadline` (time.time()) passes.
 
     With `min_epochs`, training is not stopped before that many epochs completed.
-    Its `stopped` attribute says whether the deadline stopped training, and
-    `batches_done` counts the batches trained.
+    Its `stopped` attribute says whether the deadline stopped training,
+    `batches_done` counts the batches trained and `epoch_ends` holds when each
+    epoch ended (`time.time()`).
     """
 
     class StopAtDeadline(keras.callbacks.Callback):
         stopped = False
-        epochs_done = 0
         batches_done = 0
 
+        def __init__(self):
+            super().__init__()
+            self.epoch_ends = []
+
+        @property
+        def epochs_done(self):
+            return len(self.epoch_ends)
+
         def on_epoch_end(self, epoch, logs=None):
-            self.epochs_done += 1
+            self.epoch_ends.append(time.time())
 
         def on_train_batch_end(self, batch, logs=None):
             self.batches_done += 1

@@ -54,18 +54,18 @@ class Fit:
     seconds: float
     stopped: bool          # the deadline stopped training before its last epoch ended
     examples: int          # training examples seen, counted to the best (or last) epoch
-    epoch_seconds: list = dataclasses.field(default_factory=list)  # each epoch's, validated
+    epoch_times: list = dataclasses.field(default_factory=list)  # seconds of each epoch, validated
 
     def steady_epoch_seconds(self):
         """Seconds of an epoch once traced: the median epoch after the first."""
-        times = self.epoch_seconds[1:] or self.epoch_seconds
+        times = self.epoch_times[1:] or self.epoch_times
         return float(np.median(times)) if times else self.seconds
 
     def trace_seconds(self):
         """What the first epoch took beyond a traced one (tracing, filling the pipeline)."""
-        if len(self.epoch_seconds) < 2:
+        if len(self.epoch_times) < 2:
             return 0.0
-        return max(self.epoch_seconds[0] - self.steady_epoch_seconds(), 0.0)
+        return max(self.epoch_times[0] - self.steady_epoch_seconds(), 0.0)
 
 
 class TaskHyperModel(kt.HyperModel):
@@ -208,9 +208,6 @@ class SearchTuner(base_tuner.BaseTuner):
                              stop]
                 if timed:
                     callbacks.append(space.timed_decay(keras, plan, time.time()))
-                epoch_ends = []
-                callbacks.append(keras.callbacks.LambdaCallback(
-                    on_epoch_end=lambda epoch, logs: epoch_ends.append(time.time())))
                 if on_epoch is not None:
                     callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch))
                 if log_dir is not None:
@@ -238,9 +235,9 @@ class SearchTuner(base_tuner.BaseTuner):
                     epochs_kept = self._epochs_kept(history) if validation else len(
                         history.get("loss", []))
                     examples = epochs_kept * self.feeds.count(split, fraction)
-                durations = list(np.diff([started, *epoch_ends]))
                 return Fit(model, history, time.time() - started,
-                           stop.stopped and not timed, examples, durations)
+                           stop.stopped and not timed, examples,
+                           list(np.diff([started, *stop.epoch_ends])))
             except self.tf.errors.ResourceExhaustedError:
                 if attempt or batch_size < 2:
                     raise TrialFailed("out of device memory, also at half the batch size") from None

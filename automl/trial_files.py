@@ -71,8 +71,9 @@ class TrialFiles:
     def remove_weights(self, keep):
         """Delete the weights of every trial whose id is not in `keep`."""
         for name in os.listdir(self.project_dir):
-            path = self.weights_path(name[len("trial_"):])
-            if name.startswith("trial_") and name[len("trial_"):] not in keep and os.path.exists(path):
+            trial_id = name.removeprefix("trial_")
+            path = self.weights_path(trial_id)
+            if name.startswith("trial_") and trial_id not in keep and os.path.exists(path):
                 os.remove(path)
 
     def keep_history(self, trial_id, history, parent, initial_epoch):
