@@ -1,7 +1,9 @@
 """keras-automl: search, retrain and export Keras classifiers for images, text and audio.
 
-Public names for plugin authors are resolved lazily, so `import automl` stays fast
-and does not import TensorFlow.
+`automl.search(task, data, ...)`, `automl.resume(run_dir)` and `automl.load(run_dir)`
+drive the command line's pipeline from Python; `ImageClassifier`, `TextClassifier`
+and `AudioClassifier` wrap them Keras-style. Public names (these, and the plugin
+API's) are resolved lazily, so `import automl` stays fast and imports no TensorFlow.
 """
 
 import importlib
@@ -9,6 +11,16 @@ import importlib
 __version__ = "0.1.0"
 
 _PUBLIC = {
+    "search": "automl.api",
+    "resume": "automl.api",
+    "load": "automl.api",
+    "Predictor": "automl.api",
+    "Prediction": "automl.api",
+    "SearchResult": "automl.api",
+    "ImageClassifier": "automl.estimators",
+    "TextClassifier": "automl.estimators",
+    "AudioClassifier": "automl.estimators",
+    "SearchFailed": "automl.errors",
     "API_VERSION": "automl.task",
     "Task": "automl.task",
     "Option": "automl.task",

@@ -183,6 +183,8 @@ class AutomlGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except SearchFailed as error:
+            _fail(ctx, f"Error: {error}", 1)
         except AutomlError as error:
             _fail(ctx, f"Error: {error}", 2)
         except click.UsageError as error:
@@ -191,8 +193,6 @@ class AutomlGroup(click.Group):
                 command = "automl" if error.ctx.parent is None else f"automl {error.ctx.info_name}"
                 hint = f" (see `{command} --help`)"
             _fail(ctx, f"Error: {error.format_message()}{hint}", 2)
-        except SearchFailed as error:
-            _fail(ctx, f"Error: {error}", 1)
         except SearchInterrupted as error:
             _fail(ctx, f"\ninterrupted; the search state is saved: resume with "
                        f"`automl resume {error.run_dir}`", interrupt.exit_code())

@@ -93,7 +93,7 @@ def _servicer_class():
     from keras_tuner.src.distribute import oracle_chief
     from keras_tuner.src.engine import metrics_tracking, trial as trial_lib
 
-    from automl.search import REMOTE_DEADLINE, REMOTE_MIN_EPOCHS
+    from automl.tuner import REMOTE_DEADLINE, REMOTE_MIN_EPOCHS
 
     status = trial_lib.TrialStatus
 
@@ -286,7 +286,7 @@ def serve(tuner, options, run_path, trial_ended):
     import grpc
     from keras_tuner.src import protos
 
-    from automl.search import LOCAL_WORKER
+    from automl.tuner import LOCAL_WORKER
 
     if os.path.exists(ended_path(run_path)):
         os.remove(ended_path(run_path))

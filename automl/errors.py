@@ -11,7 +11,7 @@ class AutomlError(Exception):
     """A problem with the user's input: reported in one line, exit code 2."""
 
 
-class SearchFailed(Exception):
+class SearchFailed(AutomlError):
     """Every trial of a search failed: reported in one line, exit code 1."""
 
 

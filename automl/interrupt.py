@@ -9,6 +9,7 @@ Python's own handler would. Commands with nothing to save (`predict`, `evaluate`
 stop at the first one (`stop_at_once`).
 """
 
+import contextlib
 import signal
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -20,6 +21,25 @@ def install():
     global _received
     _received = None
     _handle(_record)
+
+
+@contextlib.contextmanager
+def recording():
+    """`install` for the duration of a block, then the handlers that were there before."""
+    try:
+        previous = [signal.getsignal(number) for number in SIGNALS]
+    except ValueError:
+        previous = None
+    install()
+    try:
+        yield
+    finally:
+        if previous is not None:
+            try:
+                for number, handler in zip(SIGNALS, previous):
+                    signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+            except ValueError:
+                pass
 
 
 def stop_at_once():

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from automl import devices, env, fingerprint, interrupt, registry, tensorboard
+from automl import devices, env, fingerprint, in_memory, interrupt, registry, tensorboard
 from automl import report as report_lib, settings as settings_lib
 from automl.budget import Budget
 from automl.ensemble import average_model
@@ -117,12 +117,13 @@ def library_versions():
 
 
 def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=False,
-               overwrite=False, command="search", chief=None):
+               overwrite=False, command="search", chief=None, verbose=1, callbacks=()):
     """Search, retrain, evaluate and export; returns the model card.
 
     With `overwrite`, an earlier search in the run directory is replaced; its model
     and report stay until the new export replaces them. With `quiet_stdout`,
-    progress goes to stderr, leaving stdout to the caller. With `chief`
+    progress goes to stderr, leaving stdout to the caller; with `verbose=0` there is
+    none. `callbacks` receive each finished trial's record. With `chief`
     (`automl.distributed.ChiefOptions`), workers run the trials.
     """
     started_at = started_at or time.time()
@@ -146,7 +147,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     clock.switch("startup")
     budget = Budget(settings.time_budget, started_at - state["elapsed_seconds"])
     from automl.feeds import Feeds
-    from automl.search import SearchTuner
+    from automl.tuner import SearchTuner
 
     tf.config.experimental.enable_op_determinism()
     feeds = Feeds(task, dataset, settings.seed, tf)
@@ -157,7 +158,8 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
             _check_budget(settings, budget.elapsed(), probe)
 
     interrupt.check()
-    progress = Progress(settings, budget, live=live, to_stderr=quiet_stdout)
+    progress = Progress(settings, budget, live=live, to_stderr=quiet_stdout, quiet=not verbose,
+                        callbacks=callbacks)
     os.makedirs(run.path, exist_ok=True)
     if not resume:
         if overwrite:
@@ -218,7 +220,8 @@ def _with_absolute_data(settings, task):
     call it changed.
     """
     source = settings.data
-    if source.startswith("tfds:") or source in task.builtin_sources():
+    if (source.startswith("tfds:") or in_memory.is_source(source)
+            or source in task.builtin_sources()):
         return settings
     if not os.path.exists(source):
         raise AutomlError(f"data not found: {source}")
@@ -230,7 +233,7 @@ def _probe(task, dataset, feeds, settings, keras):
     import keras_tuner as kt
 
     from automl.probe import measure
-    from automl.search import TaskHyperModel
+    from automl.tuner import TaskHyperModel
 
     hp = kt.HyperParameters()
     hp.values.update((task.known_good(dataset.training_only()) or [{}])[0])
@@ -577,7 +580,8 @@ def _latency_ms(model, example, calls=20):
     return round(1000 * sorted(times)[len(times) // 2], 3)
 
 
-def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, local=False):
+def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, local=False,
+                  verbose=1, callbacks=()):
     """Continue the search in `run_dir`, or re-export a finished one whose export is missing.
 
     A distributed search resumes as the chief it was (its workers reconnect), unless
@@ -597,4 +601,4 @@ def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, loca
 
         chief = distributed.recorded_options(run_dir)
     return run_search(settings, started_at=started_at, resume=True, quiet_stdout=quiet_stdout,
-                      chief=chief)
+                      chief=chief, verbose=verbose, callbacks=callbacks)

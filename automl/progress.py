@@ -1,4 +1,5 @@
-"""One progress display per search: a live line on a terminal, plain lines otherwise."""
+"""One progress display per search: a live line on a terminal or in Jupyter, plain lines
+otherwise, nothing when quiet."""
 
 import sys
 
@@ -13,10 +14,16 @@ def _clock(seconds):
 class Progress:
     """Reports phases and trials of a search to the user."""
 
-    def __init__(self, settings, budget, live=None, to_stderr=False):
+    def __init__(self, settings, budget, live=None, to_stderr=False, quiet=False, callbacks=()):
+        """`live`: one updating line (default: on a terminal or in Jupyter); `quiet`: no
+        output; `callbacks`: functions called with each finished trial's record."""
         self.settings, self.budget = settings, budget
         self.stream = sys.stderr if to_stderr else sys.stdout
-        self.live_enabled = self.stream.isatty() if live is None else live
+        self.quiet = quiet
+        self.callbacks = list(callbacks)
+        if live is None:
+            live = self.stream.isatty() or _in_jupyter()
+        self.live_enabled = live and not quiet
         self.best = None
         self.current = None
         self.trial_count = 0
@@ -44,9 +51,21 @@ class Progress:
         return None
 
     def __rich__(self):
+        from rich.table import Table
         from rich.text import Text
 
-        return Text.assemble(("search", "bold"), "  ", self._status())
+        line = Table.grid(padding=(0, 2))
+        line.add_row(Text("search", style="bold"), *self._bar(), Text(self._status()))
+        return line
+
+    def _bar(self):
+        """The budget spent as a bar (none without a budget)."""
+        if self.budget.seconds is None:
+            return []
+        from rich.progress_bar import ProgressBar
+
+        return [ProgressBar(total=self.budget.seconds, width=24,
+                            completed=min(self.budget.elapsed(), self.budget.seconds))]
 
     def _start_live(self):
         if self.live_enabled and self._live is None:
@@ -59,6 +78,8 @@ class Progress:
             self._live.start()
 
     def say(self, message):
+        if self.quiet:
+            return
         if self._live is not None:
             self._live.console.print(message, highlight=False, markup=False)
         else:
@@ -86,11 +107,48 @@ class Progress:
             outcome = f"failed: {trial.message}"
         line = f"trial {trial.trial_id}{_fidelity(trial)} {outcome} ({seconds:.1f}s)"
         self.say(line if self._live is not None else f"{line}  [{self._status()}]")
+        if self.callbacks:
+            record = trial_record(trial, seconds, self.settings.objective)
+            for callback in self.callbacks:
+                callback(record)
 
     def close(self):
         if self._live is not None:
             self._live.stop()
             self._live = None
+
+
+def trial_record(trial, seconds, objective):
+    """What a `callbacks=` hook receives for a finished trial: a JSON-ready dict."""
+    values = trial.hyperparameters.values
+    last = {name: _plain(trial.metrics.get_last_value(name))
+            for name in ("epochs", "best_epoch", "examples_seen")
+            if trial.metrics.exists(name)}
+    return {"trial_id": trial.trial_id, "status": trial.status,
+            "objective": objective, "seconds": round(seconds, 2),
+            "score": None if trial.score is None else float(trial.score),
+            "hyperparameters": {k: v for k, v in values.items() if not k.startswith("tuner/")},
+            "fidelity": {k[len("tuner/"):]: v for k, v in values.items()
+                         if k.startswith("tuner/")},
+            "message": trial.message, **{k: v for k, v in last.items() if v is not None}}
+
+
+def _plain(value):
+    """A count as a Python number (`int` where whole), or None."""
+    if value is None:
+        return None
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def _in_jupyter():
+    """Whether output goes to a Jupyter notebook that can show rich's live display
+    (which needs ipywidgets: the `notebook` extra)."""
+    import importlib.util
+
+    from rich.console import Console
+
+    return Console().is_jupyter and importlib.util.find_spec("ipywidgets") is not None
 
 
 def _fidelity(trial):

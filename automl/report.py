@@ -263,7 +263,7 @@ def _examples_html(examples):
         else:
             body = ""
         items.append(
-            f"<div class='example'>{body}<div><b>{html.escape(example['id'])}</b></div>"
+            f"<div class='example'>{body}<div><b>{html.escape(str(example['id']))}</b></div>"
             f"<div>predicted <b>{html.escape(example['predicted'])}</b> "
             f"({example['probability']:.2f}), true <b>{html.escape(example['true'])}</b></div></div>")
     return f"<h2>Misclassified test examples</h2><div class='examples'>{''.join(items)}</div>"

@@ -1,4 +1,8 @@
-"""Using an exported model: classify files or texts, score labelled data."""
+"""Using an exported model: classify files, texts or arrays, score labelled data.
+
+The task plugin prepares examples as the search did; where it is not installed,
+arrays and texts go to the SavedModel as they are (files then cannot be decoded).
+"""
 
 import json
 import os
@@ -15,7 +19,7 @@ BATCH = 256
 
 
 class ExportedModel:
-    """The SavedModel and model card of a run directory, with its task plugin."""
+    """The SavedModel and model card of a run directory, with its task plugin if installed."""
 
     def __init__(self, run_dir):
         if os.path.isdir(run_dir):
@@ -26,7 +30,7 @@ class ExportedModel:
         with open(card_path, encoding="utf-8") as handle:
             self.card = json.load(handle)
         self.run_dir = run_dir
-        self.task = registry.get_task(self.card["task"])
+        self.task = _installed_task(self.card["task"])
         self.meta = self.card["data"]
         self.classes = self.card["classes"]
         tf, _ = env.import_tensorflow()
@@ -37,7 +41,12 @@ class ExportedModel:
 
     def probabilities(self, examples):
         """Class probabilities [N, C] for decoded examples, in `classes` order."""
+        if self.task is None:
+            return self._unprepared_probabilities(list(examples))
         batch = self.task.prepare(list(examples), self.meta)
+        return self._serve_batches(batch)
+
+    def _serve_batches(self, batch):
         outputs = []
         for start in range(0, len(batch), BATCH):
             chunk = batch[start:start + BATCH]
@@ -48,8 +57,27 @@ class ExportedModel:
             outputs.append(self._serve(inputs=chunk)["probabilities"].numpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.classes)))
 
-    def _files(self, paths):
-        extensions = tuple(self.task.file_extensions)
+    def _unprepared_probabilities(self, examples):
+        """Probabilities of examples fed as they are: texts, or arrays of the input's rank
+        (a grayscale channel added, a fixed length cropped or zero-padded)."""
+        shape = self.card["input"]["shape"][1:]
+        if self.card["input"]["dtype"] == "string":
+            return self._serve_batches(np.asarray([str(e) for e in examples], dtype=object))
+        rows = []
+        for example in examples:
+            row = np.asarray(example, dtype=self.card["input"]["dtype"])
+            if row.ndim == len(shape) - 1:
+                row = row[..., None]
+            if len(shape) == 1 and shape[0] is not None:
+                row = np.pad(row[:shape[0]], (0, max(shape[0] - len(row), 0)))
+            rows.append(row)
+        if len({row.shape for row in rows}) <= 1:
+            return self._serve_batches(np.stack(rows) if rows else np.zeros((0, *shape)))
+        return np.concatenate([self._serve_batches(row[None]) for row in rows])
+
+    def files(self, paths):
+        """The files named by `paths`, folders walked for the task's file types."""
+        extensions = tuple(self.task.file_extensions) if self.task else ("",)
         for path in paths:
             if os.path.isdir(path):
                 for root, _, names in sorted(os.walk(path)):
@@ -62,6 +90,9 @@ class ExportedModel:
                 raise AutomlError(f"input not found: {path}")
 
     def _decode(self, path):
+        if self.task is None:
+            raise AutomlError(f"reading {path} needs the '{self.card['task']}' task plugin, "
+                              "which is not installed here: pass arrays instead")
         try:
             return self.task.decode_file(path)
         except AutomlError:
@@ -79,20 +110,12 @@ class ExportedModel:
             raise AutomlError("nothing to classify: give files, folders or --text")
         if texts and self.card["task"] != "text":
             raise AutomlError(f"--text needs a text model; this one is '{self.card['task']}'")
-        files = list(self._files(paths))
+        files = list(self.files(paths))
         if paths and not files:
             kinds = ", ".join(self.task.file_extensions) or "none"
             raise AutomlError(f"no {self.card['task']} files in {', '.join(map(str, paths))} "
                               f"(file types read: {kinds})")
-        names, examples, skipped = [], [], []
-        for path in files:
-            try:
-                examples.append(self._decode(path))
-                names.append(path)
-            except AutomlError as error:
-                if not skip_bad:
-                    raise
-                skipped.append(str(error))
+        names, examples, skipped = self.decode_files(files, skip_bad)
         examples += list(texts)
         names += list(texts)
         probabilities = self.probabilities(examples)
@@ -104,15 +127,35 @@ class ExportedModel:
                 {"label": self.classes[i], "probability": float(row[i])} for i in ranked]})
         return results, skipped
 
+    def decode_files(self, files, skip_bad=False):
+        """`(names, examples, skipped)` of decoding `files`; see `predict_inputs`."""
+        names, examples, skipped = [], [], []
+        for path in files:
+            try:
+                examples.append(self._decode(path))
+                names.append(path)
+            except AutomlError as error:
+                if not skip_bad:
+                    raise
+                skipped.append(str(error))
+        return names, examples, skipped
+
     def evaluate(self, source, data_dir=None, options=None):
         """Scores on every example of a labelled data source; `options` override the search's."""
         settings = from_mapping({"task": self.card["task"], "data": source, "out": self.run_dir,
                                  "data_dir": data_dir, **self.card.get("options", {}),
                                  **(options or {})},
                                 source="evaluate option")
+        if self.task is None:
+            raise AutomlError(f"reading {source} needs the '{self.card['task']}' task plugin, "
+                              "which is not installed here: pass arrays instead")
         decoded = self.task.read_source(settings)
         examples = [e for part in decoded.values() for e in part.examples]
         labels = [label for part in decoded.values() for label in part.labels]
+        return self.score(examples, labels, source)
+
+    def score(self, examples, labels, source="the data"):
+        """Scores of decoded `examples` against their class names `labels`."""
         unknown = sorted(set(labels) - set(self.classes))
         if unknown:
             raise AutomlError(f"labels the model does not know: {', '.join(unknown[:5])}")
@@ -120,3 +163,10 @@ class ExportedModel:
             raise AutomlError(f"no labelled examples in {source}")
         y = data_lib.label_ids(labels, self.classes)
         return classification_scores(y, self.probabilities(examples), self.classes)
+
+
+def _installed_task(name):
+    """A fresh instance of the task `name`, or None where no plugin of that name is installed."""
+    if name not in registry.installed_tasks(warn=False):
+        return None
+    return registry.get_task(name)

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from automl import data as data_lib
+from automl import data as data_lib, in_memory
 from automl.errors import AutomlError
 
-API_VERSION = "2.3"  # a plugin of the same major version and no newer minor one loads
+API_VERSION = "2.4"  # a plugin of the same major version and no newer minor one loads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +51,8 @@ class Task:
             (or a tuple of candidates, the first one present is used).
         options: the task's own settings, a tuple of `Option`.
         test_time_description: what `test_time_model` averages over, for the card.
+        string_examples: whether raw examples are strings (texts); strings given
+            in memory are then examples, otherwise paths of files to decode.
     """
 
     name = None
@@ -64,6 +66,7 @@ class Task:
     tfds_feature = None
     options = ()
     test_time_description = None
+    string_examples = False
 
     # Reading data ------------------------------------------------------------
 
@@ -75,6 +78,8 @@ class Task:
         data sets.
         """
         source = settings.data
+        if in_memory.is_source(source):
+            return in_memory.read(source)
         if source.startswith("tfds:"):
             if not self.tfds_feature:
                 raise AutomlError(f"task '{self.name}' does not read TensorFlow Datasets")
@@ -104,6 +109,15 @@ class Task:
     def decode_tfds(self, value):
         """One raw example from the value of `tfds_feature` (a numpy value)."""
         return value
+
+    def decode_arrays(self, values, options):
+        """Raw examples from values given in memory (`automl.search(task, (x, y))`).
+
+        `values` is an array whose first axis runs over examples, or a list; `options`
+        are the task's settings. Returns one raw example per value, as `decode_file`
+        returns them (default: each value as it is); raise `AutomlError` to refuse.
+        """
+        return list(values)
 
     def describe(self, train_examples, settings):
         """Facts about the data that fix the model input (sizes, sample rate).

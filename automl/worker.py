@@ -154,7 +154,7 @@ def _tuner(settings, run_path, tf, keras, strategy):
     from automl.budget import Budget
     from automl.feeds import Feeds
     from automl.progress import Progress
-    from automl.search import SearchTuner
+    from automl.tuner import SearchTuner
     from automl.timing import PhaseClock
 
     task = registry.get_task(settings.task)
@@ -192,7 +192,7 @@ def _run(tuner, client, trial, worker_id):
     from keras_tuner.src.engine import metrics_tracking
 
     from automl.memory import released_after
-    from automl.search import _one_line
+    from automl.tuner import _one_line
 
     trial.metrics = metrics_tracking.MetricsTracker()
     trial.score, trial.best_step = None, 0

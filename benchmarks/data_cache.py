@@ -56,7 +56,7 @@ def throughput(data, cache):
     from automl.data import Dataset, Split
     from automl.feeds import Feeds
     from automl.settings import from_mapping
-    from automl.search import TaskHyperModel
+    from automl.tuner import TaskHyperModel
     from automl_plugins.image import ImageTask
 
     tf, keras = env.import_tensorflow()

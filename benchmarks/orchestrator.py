@@ -51,7 +51,7 @@ def run_search(out, trials, epochs, repeat, task_name="image", data="digits", se
     from automl import env, registry
     from automl.budget import Budget
     from automl.feeds import Feeds
-    from automl.search import SearchTuner
+    from automl.tuner import SearchTuner
     from automl.settings import from_mapping
     from automl.timing import PhaseClock
 

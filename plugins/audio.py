@@ -74,6 +74,24 @@ class AudioTask(automl.Task):
             raise automl.AutomlError(f"cannot decode {path}: the clip is empty")
         return waveform.mean(axis=1), int(rate)
 
+    def decode_arrays(self, values, options):
+        """Clips from an `[N, samples]` array or a list of 1-D arrays, at `sample_rate` Hz.
+
+        Floats are taken as they are ([-1, 1]); integer samples are scaled by their
+        type's range (int16 by 32768).
+        """
+        rate = options["sample_rate"]
+        if not rate:
+            raise automl.AutomlError("audio arrays need sample_rate= (their sample rate in Hz)")
+        clips = []
+        for value in values:
+            clip = np.asarray(value)
+            if clip.ndim != 1:
+                raise automl.AutomlError(f"audio clips must be 1-D arrays of samples, got shape "
+                                         f"{tuple(clip.shape)}")
+            clips.append((_to_float(clip), int(rate)))
+        return clips
+
     def describe(self, train_examples, settings):
         rates = collections.Counter(rate for _, rate in train_examples)
         rate = settings.options["sample_rate"] or rates.most_common(1)[0][0]

@@ -21,6 +21,18 @@ def _as_channels_last(array):
     return array[..., None] if array.ndim == 2 else array
 
 
+def _capped_array(value, max_side):
+    """An `[H, W, C]` array scaled down so that its longest side is at most `max_side`."""
+    from PIL import Image
+
+    value = _as_channels_last(value)
+    if max_side and max(value.shape[:2]) > max_side:
+        mode = "L" if value.shape[-1] == 1 else "RGB"
+        value = _as_channels_last(np.asarray(_capped(
+            Image.fromarray(np.squeeze(value.astype("uint8")), mode), max_side)))
+    return value
+
+
 class ImageTask(automl.Task):
     """Images (any size, grayscale or RGB) in, class probabilities out.
 
@@ -81,14 +93,24 @@ class ImageTask(automl.Task):
         return _as_channels_last(array)
 
     def decode_tfds(self, value):
-        from PIL import Image
+        return _capped_array(value, self._max_side)
 
-        value = _as_channels_last(value)
-        if self._max_side and max(value.shape[:2]) > self._max_side:
-            mode = "L" if value.shape[-1] == 1 else "RGB"
-            value = _as_channels_last(np.asarray(_capped(
-                Image.fromarray(np.squeeze(value.astype("uint8")), mode), self._max_side)))
-        return value
+    def decode_arrays(self, values, options):
+        """Images from an `[N, H, W]` or `[N, H, W, C]` array or a list of `[H, W(, C)]` arrays.
+
+        Values 0-255 are taken as they are; floats that all lie in [0, 1] are scaled
+        to 0-255. Larger images are scaled down as `max_image_size` says.
+        """
+        images = [_as_channels_last(value) for value in values]
+        for image in images:
+            if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
+                raise automl.AutomlError(
+                    f"images must be [H, W] or [H, W, C] with 1, 3 or 4 channels, got "
+                    f"shape {tuple(image.shape)}")
+        if all(image.dtype.kind == "f" for image in images) and \
+                max(float(np.max(image)) for image in images) <= 1.0:
+            images = [image.astype("float32") * 255.0 for image in images]
+        return [_capped_array(image[..., :3], options["max_image_size"]) for image in images]
 
     def describe(self, train_examples, settings):
         """The most common channel count and image size (longest side capped)."""

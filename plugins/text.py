@@ -57,6 +57,7 @@ class TextTask(automl.Task):
     ensemble_size = 3
     file_extensions = (".txt",)
     tfds_feature = ("text", "description", "sentence", "content")
+    string_examples = True
     options = (
         automl.Option("text_column", str, "text", "CSV column with the text."),
         automl.Option("label_column", str, "label", "CSV column with the label."),
@@ -89,6 +90,17 @@ class TextTask(automl.Task):
 
     def decode_tfds(self, value):
         return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+    def decode_arrays(self, values, options):
+        """Texts from a list, array or Series of strings."""
+        texts = []
+        for value in values:
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", errors="replace")
+            if not isinstance(value, str):
+                raise automl.AutomlError(f"texts must be strings, got {type(value).__name__}")
+            texts.append(value)
+        return texts
 
     def describe(self, train_examples, settings):
         counts = _token_counts(train_examples)

@@ -126,7 +126,7 @@ def test_each_family_builds_and_trains(family):
 
     from automl import env
     from automl.data import Dataset, Split
-    from automl.search import TaskHyperModel
+    from automl.tuner import TaskHyperModel
     from automl_plugins.audio import AudioTask
 
     tf, keras = env.import_tensorflow()

@@ -225,7 +225,7 @@ from automl.pipeline import RunDir
 from automl.settings import load_recipe
 from automl import registry, env
 from automl.feeds import Feeds
-from automl.search import SearchTuner
+from automl.tuner import SearchTuner
 from automl.budget import Budget
 from automl.progress import Progress
 from automl.timing import PhaseClock

@@ -350,7 +350,7 @@ def test_each_ensemble_member_leaves_the_time_the_members_after_it_need(monkeypa
 
 
 def test_a_trials_epoch_time_leaves_the_first_epochs_tracing_to_its_overhead():
-    from automl.search import Fit
+    from automl.tuner import Fit
 
     fitted = Fit(None, {}, 14.0, False, 0, [8.0, 2.0, 2.2, 1.8])
     assert fitted.steady_epoch_seconds() == pytest.approx(2.0)

@@ -54,6 +54,8 @@ def test_scaffold_writes_an_installable_plugin(tmp_path, monkeypatch):
     scaffold_test.test_task_is_installed()
     (tmp_path / "scaffold").mkdir()
     scaffold_test.test_search_exports_a_model(tmp_path / "scaffold")
+    (tmp_path / "arrays").mkdir()
+    scaffold_test.test_search_from_arrays(tmp_path / "arrays")
 
     # the scaffold's option is a flag of its task only, and a recipe key
     assert "--label-column" in invoke("search", "--task", "barsdemo", "--help").output
@@ -73,9 +75,11 @@ def test_scaffold_refuses_bad_names_and_occupied_folders(tmp_path):
 
 
 def test_public_api_names():
-    assert automl.API_VERSION == "2.3"
+    assert automl.API_VERSION == "2.4"
     for name in ("Task", "Option", "Dataset", "Split", "LabelledExamples", "AutomlError",
-                 "decode_folder", "load_tfds"):
+                 "decode_folder", "load_tfds", "search", "resume", "load", "Predictor",
+                 "Prediction", "SearchResult", "ImageClassifier", "TextClassifier",
+                 "AudioClassifier", "SearchFailed"):
         assert getattr(automl, name).__doc__, name
 
 
@@ -123,7 +127,7 @@ def test_build_sees_the_training_split_only():
 
     from automl import env
     from automl.data import Dataset, Split
-    from automl.search import TaskHyperModel
+    from automl.tuner import TaskHyperModel
 
     _, keras = env.import_tensorflow()
     seen = {}

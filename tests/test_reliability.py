@@ -60,7 +60,7 @@ def test_tasks_lists_good_plugins_and_warns_about_broken_ones(fake_tasks):
     assert result.exit_code == 0
     assert "warning: task plugin 'broken' failed to load (ModuleNotFoundError" in result.output
     assert "warning: task plugin 'future' failed to load (AutomlError: task plugin 'future' is " \
-           "written for plugin API 99, this keras-automl provides API 2.3" in result.output
+           "written for plugin API 99, this keras-automl provides API 2.4" in result.output
     names = [line.split()[0] for line in result.output.splitlines() if not line.startswith("warning")]
     assert {"image", "text", "audio", "vectors"} <= set(names)
 
@@ -68,7 +68,7 @@ def test_tasks_lists_good_plugins_and_warns_about_broken_ones(fake_tasks):
 def test_a_plugin_for_another_api_version_is_refused(fake_tasks, tmp_path):
     result = invoke("search", "--task", "future", "--data", "blobs", "--out", tmp_path / "run")
     assert_one_line_error(result, "task plugin 'future' is written for plugin API 99",
-                          "provides API 2.3")
+                          "provides API 2.4")
 
 
 def test_a_run_of_another_task_is_named(image_run, tmp_path):
@@ -337,9 +337,9 @@ def test_the_release_never_raises_when_the_registry_changes(monkeypatch):
 
 def test_a_trial_killed_after_its_results_were_recorded_reruns_with_fresh_metrics(
         image_folder, tmp_path, monkeypatch):
-    from automl import search as search_lib
+    from automl import tuner as tuner_lib
 
-    make_oracle = search_lib.make_oracle
+    make_oracle = tuner_lib.make_oracle
 
     def interrupted_once(*args, **kwargs):
         oracle = make_oracle(*args, **kwargs)
@@ -351,14 +351,14 @@ def test_a_trial_killed_after_its_results_were_recorded_reruns_with_fresh_metric
         oracle.end_trial = end
         return oracle
 
-    monkeypatch.setattr(search_lib, "make_oracle", interrupted_once)
+    monkeypatch.setattr(tuner_lib, "make_oracle", interrupted_once)
     run = tmp_path / "run"
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
                     "--tuner", "random", "--max-trials", 2, "--epochs", 1)
     assert result.exit_code == 130, result.output
     recorded = json.load(open(run / "search" / "trial_0" / "trial.json"))
     assert recorded["metrics"]["metrics"]["val_accuracy"]["observations"]
-    monkeypatch.setattr(search_lib, "make_oracle", make_oracle)
+    monkeypatch.setattr(tuner_lib, "make_oracle", make_oracle)
     result = invoke("resume", run)
     assert result.exit_code == 0, result.output
     rerun = json.load(open(run / "search" / "trial_0" / "trial.json"))

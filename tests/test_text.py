@@ -151,7 +151,7 @@ def _family_model(family, values=None, with_hypermodel=False):
 
     from automl import env
     from automl.data import Dataset, Split
-    from automl.search import TaskHyperModel
+    from automl.tuner import TaskHyperModel
     from automl_plugins.text import TextTask
 
     tf, keras = env.import_tensorflow()

@@ -1,0 +1,285 @@
+"""The Python API: `search`, `resume` and `load`, the command line's pipeline from Python.
+
+`search` takes the settings `automl search` takes, as keywords, validated by the same
+`Settings` record, and data from a folder, file or data-set name, from `(x, y)`
+arrays or lists of strings, or from a pandas DataFrame (`automl.in_memory`). Errors
+are `AutomlError`s carrying the command line's one-line messages; Ctrl-C saves the
+search's state and raises `KeyboardInterrupt`, and `resume` continues it.
+"""
+
+import collections
+import dataclasses
+import json
+import os
+import secrets
+import time
+
+import numpy as np
+
+from automl import env, in_memory, interrupt
+from automl.errors import AutomlError, SearchInterrupted
+
+Prediction = collections.namedtuple("Prediction", ["labels", "probabilities"])
+Prediction.__doc__ = "Predicted class names `[N]` and class probabilities `[N, classes]`."
+
+
+def search(task, data, out=None, *, validation_data=None, test_data=None, class_names=None,
+           time_budget=None, overwrite=False, verbose=1, callbacks=None, path_column="path",
+           label_column=None, **settings):
+    """Search, retrain and export a model for `task` on `data`; a `SearchResult`.
+
+    `data` is what `--data` takes (a folder, a file, `tfds:NAME`, a built-in name),
+    or examples in memory: an `(x, y)` pair (images `[N, H, W, C]` or a list of
+    arrays, audio `[N, samples]` with `sample_rate=`, texts as strings, file paths
+    as strings; labels as class names or integers, named by `class_names`), or a
+    DataFrame (text: the `text_column` and `label_column` options; images and
+    audio: `path_column` and `label_column`). `validation_data` and `test_data`
+    take the same forms; splits not given are carved from `data`. Without `out`, the
+    run folder goes under the user's cache (`result.run_dir`). Every other keyword
+    is an `automl search` setting (`max_trials=`, `seed=`, ...) or a task option.
+    `verbose=0` prints nothing; each function in `callbacks` receives each finished
+    trial's record (a dict).
+    """
+    env.check_backend()
+    from automl import registry, settings as settings_lib
+
+    started = time.time()
+    task_plugin = registry.get_task(task)
+    declared = {option.name for option in task_plugin.options}
+    if "label_column" in declared:
+        settings["label_column"] = label_column
+    elif label_column is not None and not _is_frame(data):
+        raise AutomlError("label_column names a DataFrame column: give data as a DataFrame")
+    in_memory_data = not isinstance(data, (str, os.PathLike))
+    mapping = {"task": task, "data": in_memory.PREFIX if in_memory_data else os.fspath(data),
+               "out": os.fspath(out) if out is not None else default_run_dir(task, settings),
+               "time_budget": time_budget,
+               **{k: v for k, v in settings.items() if v is not None}}
+    resolved = settings_lib.from_mapping(mapping, source="setting")
+    if in_memory_data:
+        columns = ((resolved.options["text_column"], resolved.options["label_column"])
+                   if task_plugin.string_examples and "text_column" in declared
+                   else (path_column, label_column or "label"))
+        source = in_memory.register(task_plugin, resolved.options, data, validation_data,
+                                    test_data, class_names, columns)
+        resolved = dataclasses.replace(resolved, data=source)
+    elif validation_data is not None or test_data is not None:
+        raise AutomlError("validation_data and test_data go with data in memory; a folder "
+                          "gives its splits as train/val/test subfolders")
+    try:
+        card = _run(resolved.out, lambda: _pipeline().run_search(
+            resolved, started_at=started, overwrite=overwrite, verbose=verbose,
+            callbacks=_callbacks(callbacks)))
+    except KeyboardInterrupt:
+        raise  # the data stays known to this process for `resume`
+    except BaseException:
+        in_memory.release(resolved.data)
+        raise
+    in_memory.release(resolved.data)
+    return SearchResult(resolved.out, card)
+
+
+def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_names=None,
+           verbose=1, callbacks=None, path_column="path"):
+    """Continue the interrupted search in `run_dir` (or re-export a finished one); a `SearchResult`.
+
+    A search on data in memory resumes from the data cache; where that is gone,
+    pass the same data again as `search` took it.
+    """
+    env.check_backend()
+    from automl import registry, settings as settings_lib
+    from automl.pipeline import RunDir
+
+    started = time.time()
+    run = RunDir(os.fspath(run_dir))
+    if data is not None:
+        if not os.path.isfile(run.recipe):
+            raise AutomlError(f"{run.path} holds no search to resume (no recipe.yaml)")
+        recorded = settings_lib.load_recipe(run.recipe, [f"out={run.path}"], legacy=True)
+        task_plugin = registry.get_task(recorded.task)
+        columns = ((recorded.options.get("text_column"), recorded.options.get("label_column"))
+                   if task_plugin.string_examples else (path_column, "label"))
+        source = in_memory.register(task_plugin, recorded.options, data, validation_data,
+                                    test_data, class_names, columns)
+        if source != recorded.data:
+            in_memory.release(source)
+            raise AutomlError(f"cannot resume {run.path}: the data given differs from the "
+                              "data the search started with")
+    card = _run(run.path, lambda: _pipeline().resume_search(
+        run.path, started_at=started, verbose=verbose, callbacks=_callbacks(callbacks)))
+    if card is None:
+        with open(run.card, encoding="utf-8") as handle:
+            card = json.load(handle)
+    in_memory.release(card.get("data", {}).get("source"))
+    return SearchResult(run.path, card)
+
+
+def load(run_dir):
+    """The exported model of a finished run as a `Predictor`."""
+    env.check_backend()
+    return Predictor(os.fspath(run_dir))
+
+
+def default_run_dir(task, settings=None):
+    """A new run folder for a search given no `out`: under the user's cache, else the temp folder."""
+    import tempfile
+
+    from automl.cache import root_folder
+
+    name = f"{task}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    for parent in (os.path.join(root_folder((settings or {}).get("cache_dir")), "runs"),
+                   os.path.join(tempfile.gettempdir(), "keras-automl-runs")):
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(parent, os.W_OK):
+            return os.path.join(parent, name)
+    raise AutomlError("no writable folder for the run: pass out=PATH")
+
+
+def _pipeline():
+    from automl import pipeline
+
+    return pipeline
+
+
+def _run(run_dir, call):
+    """`call()` with Ctrl-C stopping at a safe point; an interrupted search raises
+    KeyboardInterrupt naming `resume`."""
+    with interrupt.recording():
+        try:
+            return call()
+        except SearchInterrupted:
+            raise KeyboardInterrupt(f"search interrupted; its state is saved: continue it with "
+                                    f"automl.resume({run_dir!r})") from None
+
+
+def _callbacks(callbacks):
+    if callbacks is None:
+        return ()
+    return (callbacks,) if callable(callbacks) else tuple(callbacks)
+
+
+def _is_frame(value):
+    return hasattr(value, "columns") and hasattr(value, "iloc")
+
+
+class Predictor:
+    """The exported model of a run directory: predict and evaluate as `automl predict` does.
+
+    The task plugin, where installed, decodes and prepares inputs as the search did;
+    without it, arrays and texts go to the SavedModel as they are.
+    """
+
+    def __init__(self, run_dir):
+        from automl.serving import ExportedModel
+
+        self._exported = ExportedModel(run_dir)
+        self.run_dir = run_dir
+        self.card = self._exported.card
+        self.classes = list(self._exported.classes)
+
+    def __repr__(self):
+        return f"Predictor({self.run_dir!r}, task={self.card['task']!r}, classes={len(self.classes)})"
+
+    def predict(self, inputs, sample_rate=None):
+        """`Prediction(labels, probabilities)` for `inputs`.
+
+        `inputs`: files or folders (paths; for a text model, `pathlib.Path`s, since
+        strings are texts), texts (a string or a list of them), or arrays as
+        `automl.search` takes them (one per example along the first axis; audio at
+        `sample_rate`, by default the model's). Rows follow `files(inputs)` for paths.
+        """
+        probabilities = self.predict_proba(inputs, sample_rate)
+        labels = np.asarray(self.classes, dtype=object)[np.argmax(probabilities, axis=-1)] \
+            if len(probabilities) else np.zeros((0,), dtype=object)
+        return Prediction(labels, probabilities)
+
+    def predict_proba(self, inputs, sample_rate=None):
+        """Class probabilities `[N, classes]` for `inputs`, in `classes` order."""
+        return self._exported.probabilities(self._examples(inputs, sample_rate))
+
+    def files(self, paths):
+        """The files `predict(paths)` reads, in the order of its rows (folders walked)."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        return list(self._exported.files([os.fspath(p) for p in paths]))
+
+    def evaluate(self, data, class_names=None, sample_rate=None, **options):
+        """Scores on labelled `data`, as `automl evaluate --json` prints them.
+
+        `data` is a source (folder, file, `tfds:NAME`), an `(x, y)` pair or a
+        DataFrame; `options` are the task's data options (`text_column=`, ...).
+        """
+        if isinstance(data, (str, os.PathLike)):
+            return self._exported.evaluate(os.fspath(data), options=options)
+        text = self.card["input"]["dtype"] == "string"
+        columns = ((options.get("text_column") or self.card["options"].get("text_column", "text"),
+                    options.get("label_column") or self.card["options"].get("label_column",
+                                                                             "label"))
+                   if text else (options.get("path_column", "path"),
+                                 options.get("label_column", "label")))
+        x, y = in_memory.pair(data, "data", columns)
+        examples = self._examples(x, sample_rate)
+        labels = in_memory.label_names(y, class_names, len(examples))
+        return self._exported.score(examples, labels)
+
+    def _examples(self, inputs, sample_rate=None):
+        """Decoded examples of `inputs` (see `predict`)."""
+        exported, task = self._exported, self._exported.task
+        text = self.card["input"]["dtype"] == "string"
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = [inputs]
+        values = list(inputs) if not isinstance(inputs, np.ndarray) else inputs
+        paths = (os.PathLike,) if text else (str, os.PathLike)
+        if len(values) and all(isinstance(v, paths) for v in values):
+            return exported.decode_files(self.files(values))[1]
+        if task is None:
+            return list(values)
+        options = dict(self.card.get("options", {}))
+        if "sample_rate" in options:
+            options["sample_rate"] = sample_rate or self.card["data"].get("sample_rate")
+        return list(in_memory.task_examples(task, inputs, options, "inputs")[0])
+
+
+class SearchResult:
+    """A finished search: its run folder, model card, exported model and report."""
+
+    def __init__(self, run_dir, card):
+        self.run_dir = run_dir
+        self.card = card
+        self.report_path = os.path.join(run_dir, "report", "index.html")
+        self._model = self._predictor = None
+
+    def __repr__(self):
+        test = self.card.get("metrics", {}).get("test", {}).get("accuracy")
+        return (f"SearchResult({self.run_dir!r}, task={self.card.get('task')!r}, "
+                f"test_accuracy={test})")
+
+    @property
+    def model(self):
+        """The exported Keras model (`model/model.keras`), loaded on first use."""
+        if self._model is None:
+            _, keras = env.import_tensorflow()
+            self._model = keras.saving.load_model(
+                os.path.join(self.run_dir, "model", "model.keras"))
+        return self._model
+
+    @property
+    def predictor(self):
+        """The `Predictor` of the exported model, made on first use."""
+        if self._predictor is None:
+            self._predictor = Predictor(self.run_dir)
+        return self._predictor
+
+    def predict(self, inputs, sample_rate=None):
+        """`Prediction(labels, probabilities)`; see `Predictor.predict`."""
+        return self.predictor.predict(inputs, sample_rate)
+
+    def predict_proba(self, inputs, sample_rate=None):
+        return self.predictor.predict_proba(inputs, sample_rate)
+
+    def evaluate(self, data, **options):
+        """Scores on labelled data; see `Predictor.evaluate`."""
+        return self.predictor.evaluate(data, **options)

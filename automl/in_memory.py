@@ -1,0 +1,177 @@
+"""Data given in memory: arrays, lists of strings and DataFrames as a search's source.
+
+`register` turns `(x, y)` pairs into a source name, `memory:<hash>`, that goes into
+`Settings.data` like a folder path; the task reads it (`Task.read_source`), so the
+same decoding, checks, splits and data cache apply as for files. The hash is of the
+content, so the data cache and the run's fingerprint follow the content. Example ids
+in `splits.json` are indices into the array each split came from (file paths for a
+column of paths).
+"""
+
+import hashlib
+import os
+
+import numpy as np
+
+from automl import data as data_lib
+from automl.errors import AutomlError
+
+PREFIX = "memory:"
+_SOURCES = {}   # source name -> {split: LabelledExamples}
+
+
+def is_source(name):
+    return str(name).startswith(PREFIX)
+
+
+def register(task, settings_options, data, validation_data=None, test_data=None,
+             class_names=None, columns=None):
+    """The source name of in-memory data for `task`; the data is kept for `read`.
+
+    `data`, `validation_data` and `test_data` are `(x, y)` pairs or DataFrames
+    (`columns`: the example and label column names); without `validation_data` or
+    `test_data` those splits are carved from `data`.
+    """
+    parts = {"train" if validation_data is not None or test_data is not None else "all": data,
+             "val": validation_data, "test": test_data}
+    decoded, digest = {}, hashlib.sha256(task.name.encode("utf-8"))
+    for split, value in parts.items():
+        if value is None:
+            continue
+        what = {"all": "data", "train": "data", "val": "validation_data",
+                "test": "test_data"}[split]
+        x, y = pair(value, what, columns)
+        examples, ids = task_examples(task, x, settings_options, what, digest)
+        labels = label_names(y, class_names, len(examples), what)
+        digest.update(repr((split, labels)).encode("utf-8"))
+        decoded[split] = data_lib.LabelledExamples(examples, labels, ids)
+    name = PREFIX + digest.hexdigest()[:24]
+    _SOURCES[name] = decoded
+    return name
+
+
+def read(name):
+    """`{split: LabelledExamples}` of a registered source."""
+    if name not in _SOURCES:
+        raise AutomlError(f"the in-memory data {name} is neither in this process nor in the "
+                          "data cache: pass it again (automl.resume(RUN, data=...))")
+    return _SOURCES[name]
+
+
+def release(name):
+    """Forget a registered source (its data cache stays)."""
+    _SOURCES.pop(name, None)
+
+
+def pair(value, what, columns=None):
+    """`(x, y)` of a pair or of a DataFrame's two `columns`."""
+    if hasattr(value, "columns") and hasattr(value, "iloc"):
+        x_column, y_column = columns
+        missing = [c for c in (x_column, y_column) if c not in value.columns]
+        if missing:
+            raise AutomlError(f"{what} has no column {missing[0]!r} (columns: "
+                              f"{', '.join(map(str, value.columns))})")
+        return value[x_column], value[y_column]
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return value
+    raise AutomlError(f"{what} must be an (x, y) pair or a DataFrame, got "
+                      f"{type(value).__name__}")
+
+
+def task_examples(task, x, options, what="data", digest=None):
+    """`(examples, ids)` of `x` decoded for `task`; `digest` is updated with the content.
+
+    Strings are file paths (decoded as a folder's files are) unless the task's
+    examples are strings (`Task.string_examples`); anything else is handed to the
+    task's `decode_arrays`.
+    """
+    if isinstance(x, (str, bytes)):
+        raise AutomlError(f"{what} must hold one example per row, got a single string")
+    values = _values(x)
+    if not len(values):
+        raise AutomlError(f"{what} holds no examples")
+    if not task.string_examples and all(isinstance(v, str) for v in values):
+        return _files(task, values, what, digest)
+    if digest is not None:
+        _digest_values(digest, x, values)
+    try:
+        examples = task.decode_arrays(values, options)
+    except AutomlError:
+        raise
+    except Exception as error:
+        raise AutomlError(f"cannot read {what} as {task.name} examples: "
+                          f"{type(error).__name__}: {error}") from None
+    return list(examples), list(range(len(values)))
+
+
+def _values(x):
+    """A sequence of per-example values of an array, list, tuple or pandas Series."""
+    if hasattr(x, "to_numpy"):
+        x = x.to_numpy()
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        raise AutomlError("examples must be a sequence, got a single value")
+    return x if isinstance(x, np.ndarray) else list(x)
+
+
+def _files(task, paths, what, digest):
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise AutomlError(f"data not found: {missing[0]}"
+                          + (f" (and {len(missing) - 1} more files of {what})"
+                             if len(missing) > 1 else ""))
+    paths = [os.path.abspath(p) for p in paths]
+    if digest is not None:
+        for path in paths:
+            stat = os.stat(path)
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode("utf-8"))
+    return data_lib.FileExamples(paths, task.decode_file), paths
+
+
+def _digest_values(digest, x, values):
+    if isinstance(x, np.ndarray) and x.dtype.kind not in "OUS":
+        digest.update(f"{x.dtype.str}{x.shape}".encode("utf-8"))
+        digest.update(np.ascontiguousarray(x).tobytes())
+        return
+    for value in values:
+        if isinstance(value, str):
+            encoded = value.encode("utf-8")
+            digest.update(f"s{len(encoded)}:".encode("utf-8") + encoded)
+        else:
+            array = np.ascontiguousarray(np.asarray(value))
+            digest.update(f"{array.dtype.str}{array.shape}".encode("utf-8") + array.tobytes())
+
+
+def label_names(y, class_names, count, what="data"):
+    """Class names of the labels `y`: strings as they are, integers (or one-hot rows)
+    as `class_names[i]` or `str(i)`."""
+    if y is None:
+        raise AutomlError(f"{what} has no labels: give (x, y)")
+    labels = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        labels = labels.argmax(axis=1)
+    elif labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise AutomlError(f"{what} labels must be one per example, got shape {labels.shape}")
+    if len(labels) != count:
+        raise AutomlError(f"{what} has {count} examples but {len(labels)} labels")
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
+            raise AutomlError(f"{what} labels must be class names or integers, got fractional "
+                              "or missing values")
+        labels = labels.astype("int64")
+    if labels.dtype.kind in "iub":
+        labels = labels.astype("int64")
+        if class_names is not None:
+            names = [str(n) for n in class_names]
+            if labels.min() < 0 or labels.max() >= len(names):
+                raise AutomlError(f"{what} label {int(labels.max())} has no class name "
+                                  f"({len(names)} class_names given)")
+            return [names[int(i)] for i in labels]
+        return [str(int(i)) for i in labels]
+    names = []
+    for label in labels:
+        if label is None or (isinstance(label, float) and np.isnan(label)):
+            raise AutomlError(f"{what} has a missing label")
+        names.append(str(label))
+    return names
