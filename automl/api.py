@@ -44,6 +44,7 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     from automl import registry, settings as settings_lib
 
     started = time.time()
+    callbacks = _callbacks(callbacks)
     task_plugin = registry.get_task(task)
     declared = {option.name for option in task_plugin.options}
     if "label_column" in declared:
@@ -51,15 +52,13 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     elif label_column is not None and not _is_frame(data):
         raise AutomlError("label_column names a DataFrame column: give data as a DataFrame")
     in_memory_data = not isinstance(data, (str, os.PathLike))
+    settings = {k: _plain(v) for k, v in settings.items() if v is not None}
     mapping = {"task": task, "data": in_memory.PREFIX if in_memory_data else os.fspath(data),
                "out": os.fspath(out) if out is not None else default_run_dir(task, settings),
-               "time_budget": time_budget,
-               **{k: v for k, v in settings.items() if v is not None}}
+               "time_budget": _plain(time_budget), **settings}
     resolved = settings_lib.from_mapping(mapping, source="setting")
     if in_memory_data:
-        columns = ((resolved.options["text_column"], resolved.options["label_column"])
-                   if task_plugin.string_examples and "text_column" in declared
-                   else (path_column, label_column or "label"))
+        columns = _columns(task_plugin, resolved.options, path_column, label_column)
         source = in_memory.register(task_plugin, resolved.options, data, validation_data,
                                     test_data, class_names, columns)
         resolved = dataclasses.replace(resolved, data=source)
@@ -69,7 +68,7 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     try:
         card = _run(resolved.out, lambda: _pipeline().run_search(
             resolved, started_at=started, overwrite=overwrite, verbose=verbose,
-            callbacks=_callbacks(callbacks)))
+            callbacks=callbacks))
     except KeyboardInterrupt:
         raise  # the data stays known to this process for `resume`
     except BaseException:
@@ -80,7 +79,7 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
 
 
 def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_names=None,
-           verbose=1, callbacks=None, path_column="path"):
+           verbose=1, callbacks=None, path_column="path", label_column=None):
     """Continue the interrupted search in `run_dir` (or re-export a finished one); a `SearchResult`.
 
     A search on data in memory resumes from the data cache; where that is gone,
@@ -91,14 +90,14 @@ def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_na
     from automl.pipeline import RunDir
 
     started = time.time()
+    callbacks = _callbacks(callbacks)
     run = RunDir(os.fspath(run_dir))
     if data is not None:
         if not os.path.isfile(run.recipe):
             raise AutomlError(f"{run.path} holds no search to resume (no recipe.yaml)")
         recorded = settings_lib.load_recipe(run.recipe, [f"out={run.path}"], legacy=True)
         task_plugin = registry.get_task(recorded.task)
-        columns = ((recorded.options.get("text_column"), recorded.options.get("label_column"))
-                   if task_plugin.string_examples else (path_column, "label"))
+        columns = _columns(task_plugin, recorded.options, path_column, label_column)
         source = in_memory.register(task_plugin, recorded.options, data, validation_data,
                                     test_data, class_names, columns)
         if source != recorded.data:
@@ -106,7 +105,7 @@ def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_na
             raise AutomlError(f"cannot resume {run.path}: the data given differs from the "
                               "data the search started with")
     card = _run(run.path, lambda: _pipeline().resume_search(
-        run.path, started_at=started, verbose=verbose, callbacks=_callbacks(callbacks)))
+        run.path, started_at=started, verbose=verbose, callbacks=callbacks))
     if card is None:
         with open(run.card, encoding="utf-8") as handle:
             card = json.load(handle)
@@ -156,9 +155,30 @@ def _run(run_dir, call):
 
 
 def _callbacks(callbacks):
+    """`callbacks` as a tuple of functions, refusing anything else."""
     if callbacks is None:
         return ()
-    return (callbacks,) if callable(callbacks) else tuple(callbacks)
+    functions = (callbacks,) if callable(callbacks) else callbacks
+    functions = tuple(functions) if isinstance(functions, (list, tuple)) else (functions,)
+    for function in functions:
+        if not callable(function):
+            raise AutomlError(f"callbacks are functions of a trial's record, got "
+                              f"{type(function).__name__}")
+    return functions
+
+
+def _columns(task, options, path_column, label_column):
+    """The DataFrame columns of examples and labels for `task`."""
+    if task.string_examples and "text_column" in options:
+        return options["text_column"], options.get("label_column") or "label"
+    return path_column, options.get("label_column") or label_column or "label"
+
+
+def _plain(value):
+    """Paths as strings and numpy scalars as Python values, as settings take them."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_frame(value):
@@ -204,7 +224,7 @@ class Predictor:
         """The files `predict(paths)` reads, in the order of its rows (folders walked)."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
-        return list(self._exported.files([os.fspath(p) for p in paths]))
+        return self._exported.files_of([os.fspath(p) for p in paths])
 
     def evaluate(self, data, class_names=None, sample_rate=None, **options):
         """Scores on labelled `data`, as `automl evaluate --json` prints them.

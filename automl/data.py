@@ -370,7 +370,7 @@ def _group_carver(pattern):
 
     def carve(pool, fraction, seed):
         """Split off whole groups holding about `fraction` of the examples."""
-        if pool.ids is None:
+        if pool.ids is None or not all(isinstance(i, str) for i in pool.ids):
             raise AutomlError("--group-by needs data read from files; this source has no file names")
         groups = []
         for example_id in pool.ids:

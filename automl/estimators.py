@@ -21,6 +21,7 @@ class _Classifier:
         self.settings = {"out": out, "time_budget": time_budget, "verbose": verbose,
                          "callbacks": callbacks, **settings}
         self.result = None
+        self._class_names = None
         self._integer_labels = False
 
     def fit(self, x, y=None, validation_data=None, test_data=None, **settings):
@@ -34,8 +35,9 @@ class _Classifier:
         self.result = api.search(self.task, data, validation_data=validation_data,
                                  test_data=test_data, **given)
         labels = None if y is None else np.asarray(getattr(y, "to_numpy", lambda: y)())
+        self._class_names = given.get("class_names")
         self._integer_labels = (labels is not None and labels.dtype.kind in "iu"
-                                and labels.ndim == 1 and given.get("class_names") is None)
+                                and labels.ndim == 1 and self._class_names is None)
         return self
 
     def _fitted(self):
@@ -62,10 +64,15 @@ class _Classifier:
 
     def evaluate(self, x, y=None, **options):
         """Scores (accuracy, per class, ...) on labelled `(x, y)`, a DataFrame or a source."""
+        if y is not None and not isinstance(x, (str, os.PathLike)):
+            options.setdefault("class_names", self._class_names)
         return self._fitted().evaluate(x if y is None else (x, y), **options)
 
     def export(self, path):
-        """Copy the exported model folder (SavedModel, .keras, card) to `path`; returns it."""
+        """Copy the exported model folder (SavedModel, .keras, card) to `path`; returns it.
+
+        `automl.load(path)` and `automl predict path` read the copy as they read the run.
+        """
         source = os.path.join(self._fitted().run_dir, "model")
         if os.path.exists(path):
             raise AutomlError(f"export path exists: {path}")

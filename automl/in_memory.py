@@ -17,7 +17,11 @@ from automl import data as data_lib
 from automl.errors import AutomlError
 
 PREFIX = "memory:"
-_SOURCES = {}   # source name -> {split: LabelledExamples}
+_SOURCES = {}   # source name -> {split: (examples, labels, ids)}
+
+
+class _Paths(list):
+    """Files given in memory: decoded by the task instance that reads the source."""
 
 
 def is_source(name):
@@ -44,18 +48,21 @@ def register(task, settings_options, data, validation_data=None, test_data=None,
         examples, ids = task_examples(task, x, settings_options, what, digest)
         labels = label_names(y, class_names, len(examples), what)
         digest.update(repr((split, labels)).encode("utf-8"))
-        decoded[split] = data_lib.LabelledExamples(examples, labels, ids)
+        decoded[split] = (examples, labels, ids)
     name = PREFIX + digest.hexdigest()[:24]
     _SOURCES[name] = decoded
     return name
 
 
-def read(name):
-    """`{split: LabelledExamples}` of a registered source."""
+def read(name, task):
+    """`{split: LabelledExamples}` of a registered source, files decoded by `task`."""
     if name not in _SOURCES:
         raise AutomlError(f"the in-memory data {name} is neither in this process nor in the "
                           "data cache: pass it again (automl.resume(RUN, data=...))")
-    return _SOURCES[name]
+    return {split: data_lib.LabelledExamples(
+                data_lib.FileExamples(list(examples), task.decode_file)
+                if isinstance(examples, _Paths) else examples, labels, ids)
+            for split, (examples, labels, ids) in _SOURCES[name].items()}
 
 
 def release(name):
@@ -81,9 +88,9 @@ def pair(value, what, columns=None):
 def task_examples(task, x, options, what="data", digest=None):
     """`(examples, ids)` of `x` decoded for `task`; `digest` is updated with the content.
 
-    Strings are file paths (decoded as a folder's files are) unless the task's
-    examples are strings (`Task.string_examples`); anything else is handed to the
-    task's `decode_arrays`.
+    Strings are file paths (decoded as a folder's files are, by the task that reads
+    the source) unless the task's examples are strings (`Task.string_examples`);
+    anything else is handed to the task's `decode_arrays`.
     """
     if isinstance(x, (str, bytes)):
         raise AutomlError(f"{what} must hold one example per row, got a single string")
@@ -124,7 +131,7 @@ def _files(task, paths, what, digest):
         for path in paths:
             stat = os.stat(path)
             digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode("utf-8"))
-    return data_lib.FileExamples(paths, task.decode_file), paths
+    return _Paths(paths), paths
 
 
 def _digest_values(digest, x, values):
@@ -164,8 +171,9 @@ def label_names(y, class_names, count, what="data"):
         labels = labels.astype("int64")
         if class_names is not None:
             names = [str(n) for n in class_names]
-            if labels.min() < 0 or labels.max() >= len(names):
-                raise AutomlError(f"{what} label {int(labels.max())} has no class name "
+            outside = labels[(labels < 0) | (labels >= len(names))]
+            if len(outside):
+                raise AutomlError(f"{what} label {int(outside[0])} has no class name "
                                   f"({len(names)} class_names given)")
             return [names[int(i)] for i in labels]
         return [str(int(i)) for i in labels]

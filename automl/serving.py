@@ -22,9 +22,13 @@ class ExportedModel:
     """The SavedModel and model card of a run directory, with its task plugin if installed."""
 
     def __init__(self, run_dir):
-        if os.path.isdir(run_dir):
-            recover_folder(os.path.join(run_dir, "model"))
-        card_path = os.path.join(run_dir, "model", "model_card.json")
+        """`run_dir`: a run directory, or an exported model folder (its `model/`, copied)."""
+        model_dir = os.path.join(run_dir, "model")
+        if os.path.isfile(os.path.join(run_dir, "model_card.json")):
+            model_dir = run_dir
+        elif os.path.isdir(run_dir):
+            recover_folder(model_dir)
+        card_path = os.path.join(model_dir, "model_card.json")
         if not os.path.isfile(card_path):
             raise AutomlError(f"no exported model in {run_dir} (missing model/model_card.json)")
         with open(card_path, encoding="utf-8") as handle:
@@ -35,7 +39,7 @@ class ExportedModel:
         self.classes = self.card["classes"]
         tf, _ = env.import_tensorflow()
         self.tf = tf
-        loaded = tf.saved_model.load(os.path.join(run_dir, "model", "saved_model"))
+        loaded = tf.saved_model.load(os.path.join(model_dir, "saved_model"))
         self._serve = loaded.signatures["serving_default"]
         self._loaded = loaded
 
@@ -75,6 +79,15 @@ class ExportedModel:
             return self._serve_batches(np.stack(rows) if rows else np.zeros((0, *shape)))
         return np.concatenate([self._serve_batches(row[None]) for row in rows])
 
+    def files_of(self, paths):
+        """`files(paths)` as a list, refusing paths that hold no file of the task's types."""
+        files = list(self.files(paths))
+        if paths and not files:
+            kinds = ", ".join(self.task.file_extensions) if self.task else "any"
+            raise AutomlError(f"no {self.card['task']} files in {', '.join(map(str, paths))} "
+                              f"(file types read: {kinds})")
+        return files
+
     def files(self, paths):
         """The files named by `paths`, folders walked for the task's file types."""
         extensions = tuple(self.task.file_extensions) if self.task else ("",)
@@ -110,11 +123,7 @@ class ExportedModel:
             raise AutomlError("nothing to classify: give files, folders or --text")
         if texts and self.card["task"] != "text":
             raise AutomlError(f"--text needs a text model; this one is '{self.card['task']}'")
-        files = list(self.files(paths))
-        if paths and not files:
-            kinds = ", ".join(self.task.file_extensions) or "none"
-            raise AutomlError(f"no {self.card['task']} files in {', '.join(map(str, paths))} "
-                              f"(file types read: {kinds})")
+        files = self.files_of(paths)
         names, examples, skipped = self.decode_files(files, skip_bad)
         examples += list(texts)
         names += list(texts)

@@ -79,7 +79,7 @@ class Task:
         """
         source = settings.data
         if in_memory.is_source(source):
-            return in_memory.read(source)
+            return in_memory.read(source, self)
         if source.startswith("tfds:"):
             if not self.tfds_feature:
                 raise AutomlError(f"task '{self.name}' does not read TensorFlow Datasets")

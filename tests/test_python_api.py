@@ -89,6 +89,13 @@ def test_load_predicts_as_automl_predict_and_the_plain_saved_model(array_search,
         assert from_cli[os.path.basename(path)]["label"] == label
         assert from_cli[os.path.basename(path)]["probability"] == pytest.approx(row.max(), abs=1e-6)
     np.testing.assert_allclose(by_file.probabilities, probabilities[:4], atol=1e-6)
+    frame = pd.DataFrame({"path": [str(f) for f in files],
+                          "label": [CLASSES[y_test[int(os.path.basename(f)[0])]] for f in files]})
+    expected = predictor.evaluate((x_test[:4], y_test[:4]), class_names=CLASSES)
+    assert predictor.evaluate(frame)["accuracy"] == expected["accuracy"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(automl.AutomlError, match="no image files in"):
+        predictor.predict([str(tmp_path / "empty")])
 
 
 def test_a_predictor_needs_no_plugin_for_arrays(array_search, monkeypatch):
@@ -125,13 +132,35 @@ def test_the_source_name_follows_the_content_and_the_labels():
     changed[0, 0, 0, 0] += 1
     assert in_memory.register(task, options, (changed, y)) != first
     assert in_memory.register(task, options, (x, y), class_names=CLASSES) != first
-    assert in_memory.read(first)["all"].ids == list(range(6))
+    assert in_memory.read(first, task)["all"].ids == list(range(6))
     in_memory.release(first)
     with pytest.raises(automl.AutomlError, match="pass it again"):
-        in_memory.read(first)
+        in_memory.read(first, task)
+
+
+def test_data_in_memory_is_read_back_from_the_data_cache_once_forgotten(tmp_path):
+    from automl import settings as settings_lib
+
+    task = registry.get_task("image")
+    x, y = image_arrays(6, 0)
+    source = in_memory.register(task, {"max_image_size": 256}, (x, y), class_names=CLASSES)
+    settings = settings_lib.from_mapping({"task": "image", "data": source, "out": str(tmp_path),
+                                          "cache_dir": str(tmp_path / "cache")})
+    first = task.load(settings)
+    in_memory.release(source)  # as in a new process
+    again = registry.get_task("image").load(settings)
+    assert again.classes == first.classes == list(CLASSES)
+    np.testing.assert_array_equal(again.train.head(4), first.train.head(4))
+    import shutil
+
+    shutil.rmtree(tmp_path / "cache")
+    with pytest.raises(automl.AutomlError, match=r"pass it again \(automl.resume"):
+        registry.get_task("image").load(settings)
 
 
 def test_a_dataframe_of_file_paths_reads_the_files(tmp_path):
+    from automl import settings as settings_lib
+
     task = registry.get_task("image")
     x, y = image_arrays(2, 0)
     paths = []
@@ -140,9 +169,15 @@ def test_a_dataframe_of_file_paths_reads_the_files(tmp_path):
         Image.fromarray(image[..., 0]).save(paths[-1])
     frame = pd.DataFrame({"file": paths, "kind": [CLASSES[i] for i in y]})
     name = in_memory.register(task, {"max_image_size": 256}, frame, columns=("file", "kind"))
-    split = in_memory.read(name)["all"]
+    split = in_memory.read(name, task)["all"]
     assert split.ids == paths and split.labels == [CLASSES[i] for i in y]
     np.testing.assert_array_equal(np.stack(list(split.examples)), x)
+    Image.fromarray(np.zeros((16, 12), "uint8")).save(tmp_path / "large.png")
+    large = in_memory.register(task, {"max_image_size": 256},
+                               ([str(tmp_path / "large.png")] + paths[1:], y))
+    capped = registry.get_task("image").read_source(settings_lib.from_mapping(
+        {"task": "image", "data": large, "out": str(tmp_path), "max_image_size": 8}))
+    assert capped["all"].examples[0].shape == (8, 6, 1)
     with pytest.raises(automl.AutomlError, match="has no column 'path'"):
         in_memory.register(task, {"max_image_size": 256}, frame, columns=("path", "kind"))
 
@@ -158,6 +193,13 @@ def test_a_dataframe_of_file_paths_reads_the_files(tmp_path):
     (lambda: automl.search("text", (["a", "b"], [0, 1]), max_trials=0), "max_trials"),
     (lambda: automl.search("image", "x", validation_data=(np.zeros((1, 8, 8)), [0])),
      "go with data in memory"),
+    (lambda: automl.search("image", (np.zeros((3, 8, 8)), [-1, 0, 1]), class_names=["a", "b"]),
+     "label -1 has no class name"),
+    (lambda: automl.search("image", "x", callbacks=object()), "callbacks are functions"),
+    (lambda: automl.search("image", image_arrays(6, 0), group_by=r"(\d)"),
+     "--group-by needs data read from files"),
+    (lambda: automl.search("image", image_arrays(6, 0), label_column="kind"),
+     "label_column names a DataFrame column"),
 ])
 def test_bad_input_raises_the_command_lines_one_line_error(call, message, tmp_path):
     with pytest.raises(automl.AutomlError) as raised:
@@ -180,8 +222,14 @@ def test_text_estimator_on_a_series_with_integer_labels(tmp_path, capsys):
     assert model.evaluate(frame.review, codes)["examples"] == 36
     exported = model.export(tmp_path / "exported")
     assert os.path.isfile(os.path.join(exported, "saved_model", "saved_model.pb"))
+    np.testing.assert_allclose(automl.load(exported).predict_proba(["rain storm"]),
+                               model.predict_proba(["rain storm"]), atol=1e-6)
     with pytest.raises(automl.AutomlError, match="export path exists"):
         model.export(tmp_path / "exported")
+    named = automl.TextClassifier(class_names=["cooking", "football", "weather"], batch_size=8,
+                                  **TINY).fit(frame.review, codes)
+    assert set(named.predict(["oven flour recipe"])) <= {"cooking", "football", "weather"}
+    assert named.evaluate(frame.review, codes)["examples"] == 36
     printed = capsys.readouterr()
     assert printed.out == "" and "trial" not in printed.err  # verbose=0
 
