@@ -52,13 +52,14 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     elif label_column is not None and not _is_frame(data):
         raise AutomlError("label_column names a DataFrame column: give data as a DataFrame")
     in_memory_data = not isinstance(data, (str, os.PathLike))
-    settings = {k: _plain(v) for k, v in settings.items() if v is not None}
+    settings = {k: _setting_value(v) for k, v in settings.items() if v is not None}
     mapping = {"task": task, "data": in_memory.PREFIX if in_memory_data else os.fspath(data),
                "out": os.fspath(out) if out is not None else default_run_dir(task, settings),
-               "time_budget": _plain(time_budget), **settings}
+               "time_budget": _setting_value(time_budget), **settings}
     resolved = settings_lib.from_mapping(mapping, source="setting")
     if in_memory_data:
-        columns = _columns(task_plugin, resolved.options, path_column, label_column)
+        columns = _columns(task_plugin.string_examples, resolved.options, path_column,
+                           label_column)
         source = in_memory.register(task_plugin, resolved.options, data, validation_data,
                                     test_data, class_names, columns)
         resolved = dataclasses.replace(resolved, data=source)
@@ -97,7 +98,8 @@ def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_na
             raise AutomlError(f"{run.path} holds no search to resume (no recipe.yaml)")
         recorded = settings_lib.load_recipe(run.recipe, [f"out={run.path}"], legacy=True)
         task_plugin = registry.get_task(recorded.task)
-        columns = _columns(task_plugin, recorded.options, path_column, label_column)
+        columns = _columns(task_plugin.string_examples, recorded.options, path_column,
+                           label_column)
         source = in_memory.register(task_plugin, recorded.options, data, validation_data,
                                     test_data, class_names, columns)
         if source != recorded.data:
@@ -167,14 +169,14 @@ def _callbacks(callbacks):
     return functions
 
 
-def _columns(task, options, path_column, label_column):
-    """The DataFrame columns of examples and labels for `task`."""
-    if task.string_examples and "text_column" in options:
+def _columns(string_examples, options, path_column, label_column):
+    """The DataFrame columns of examples and labels, by the task's `options`."""
+    if string_examples and "text_column" in options:
         return options["text_column"], options.get("label_column") or "label"
     return path_column, options.get("label_column") or label_column or "label"
 
 
-def _plain(value):
+def _setting_value(value):
     """Paths as strings and numpy scalars as Python values, as settings take them."""
     if isinstance(value, os.PathLike):
         return os.fspath(value)
@@ -224,7 +226,7 @@ class Predictor:
         """The files `predict(paths)` reads, in the order of its rows (folders walked)."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
-        return self._exported.files_of([os.fspath(p) for p in paths])
+        return self._exported.files([os.fspath(p) for p in paths])
 
     def evaluate(self, data, class_names=None, sample_rate=None, **options):
         """Scores on labelled `data`, as `automl evaluate --json` prints them.
@@ -234,12 +236,9 @@ class Predictor:
         """
         if isinstance(data, (str, os.PathLike)):
             return self._exported.evaluate(os.fspath(data), options=options)
-        text = self.card["input"]["dtype"] == "string"
-        columns = ((options.get("text_column") or self.card["options"].get("text_column", "text"),
-                    options.get("label_column") or self.card["options"].get("label_column",
-                                                                             "label"))
-                   if text else (options.get("path_column", "path"),
-                                 options.get("label_column", "label")))
+        columns = _columns(self.card["input"]["dtype"] == "string",
+                           {**self.card.get("options", {}), **options},
+                           options.get("path_column", "path"), None)
         x, y = in_memory.pair(data, "data", columns)
         examples = self._examples(x, sample_rate)
         labels = in_memory.label_names(y, class_names, len(examples))

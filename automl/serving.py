@@ -79,28 +79,25 @@ class ExportedModel:
             return self._serve_batches(np.stack(rows) if rows else np.zeros((0, *shape)))
         return np.concatenate([self._serve_batches(row[None]) for row in rows])
 
-    def files_of(self, paths):
-        """`files(paths)` as a list, refusing paths that hold no file of the task's types."""
-        files = list(self.files(paths))
-        if paths and not files:
-            kinds = ", ".join(self.task.file_extensions) if self.task else "any"
-            raise AutomlError(f"no {self.card['task']} files in {', '.join(map(str, paths))} "
-                              f"(file types read: {kinds})")
-        return files
-
     def files(self, paths):
-        """The files named by `paths`, folders walked for the task's file types."""
+        """The files named by `paths` (folders walked for the task's file types), refusing
+        paths that hold none."""
         extensions = tuple(self.task.file_extensions) if self.task else ("",)
+        files = []
         for path in paths:
             if os.path.isdir(path):
                 for root, _, names in sorted(os.walk(path)):
-                    for name in sorted(names):
-                        if name.lower().endswith(extensions) and not name.startswith("."):
-                            yield os.path.join(root, name)
+                    files.extend(os.path.join(root, name) for name in sorted(names)
+                                 if name.lower().endswith(extensions) and not name.startswith("."))
             elif os.path.isfile(path):
-                yield path
+                files.append(path)
             else:
                 raise AutomlError(f"input not found: {path}")
+        if paths and not files:
+            kinds = (", ".join(extensions) or "none") if self.task else "any"
+            raise AutomlError(f"no {self.card['task']} files in {', '.join(map(str, paths))} "
+                              f"(file types read: {kinds})")
+        return files
 
     def _decode(self, path):
         if self.task is None:
@@ -123,7 +120,7 @@ class ExportedModel:
             raise AutomlError("nothing to classify: give files, folders or --text")
         if texts and self.card["task"] != "text":
             raise AutomlError(f"--text needs a text model; this one is '{self.card['task']}'")
-        files = self.files_of(paths)
+        files = self.files(paths)
         names, examples, skipped = self.decode_files(files, skip_bad)
         examples += list(texts)
         names += list(texts)
