@@ -53,6 +53,10 @@ _SEARCH_OPTIONS = [
                       "[default: default]"),
     click.option("--precision", metavar="[float32|mixed]",
                  help="mixed: 16-bit compute on GPUs, float32 output.  [default: float32]"),
+    click.option("--export", metavar="tflite[:QUANTIZE,...]",
+                 help="Also write LiteRT files at the end, within the budget: tflite (float), "
+                      "tflite:int8, tflite:none,int8 (as `automl export`).  [default: the "
+                      "SavedModel only]"),
     click.option("--keep-trials", is_flag=True, default=None,
                  help="Keep every trial's weights after the export.  [default: only the "
                       "exported members']"),
@@ -361,6 +365,35 @@ def report(run_dir):
     click.echo(f"wrote {rebuild_report(run_dir)}")
 
 
+@cli.command(epilog="\b\nExamples:\n  automl export runs/photos --format tflite\n"
+                    "  automl export runs/photos --format tflite --quantize int8")
+@click.argument("run_dir", metavar="RUN", type=click.Path())
+@click.option("--format", "export_format", type=click.Choice(["tflite"]), required=True,
+              help="tflite: a LiteRT file for devices (the SavedModel is always there).")
+@click.option("--quantize", "quantizations", multiple=True,
+              type=click.Choice(["none", "float16", "dynamic", "int8"]),
+              help="Weights and activations: none (float32), float16 or dynamic-range "
+                   "weights, or int8 throughout (calibrated on training examples); "
+                   "repeatable.  [default: none]")
+@click.option("--out", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the file here (what it needs beside it too).  "
+                   "[default: RUN/model/model[_QUANTIZE].tflite]")
+@_JSON_OPTION
+@_verbose_option
+def export(run_dir, export_format, quantizations, out, as_json):
+    """Convert the exported model in RUN for devices and check it with LiteRT."""
+    from automl import litert
+
+    interrupt.stop_at_once()
+    entries = litert.export(run_dir, list(quantizations) or ["none"], out=out,
+                            progress=lambda line: click.echo(line, err=True))
+    if as_json:
+        _echo_json(entries)
+        return
+    for line in litert.summary(entries):
+        click.echo(line)
+
+
 @cli.command(epilog="\b\nExample:\n  automl predict runs/photos cat.jpg more-photos/ --top-k 3")
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 @click.argument("inputs", nargs=-1, type=click.Path())
@@ -370,14 +403,28 @@ def report(run_dir):
 @click.option("--skip-bad", is_flag=True,
               help="Go on past files that cannot be decoded, listing them on stderr.  "
                    "[default: stop at the first]")
+@click.option("--tflite", "tflite", is_flag=True,
+              help="Predict with the run's LiteRT file instead of the SavedModel.  "
+                   "[default: off]")
+@click.option("--quantize", "quantization", type=click.Choice(["none", "float16", "dynamic",
+                                                                "int8"]),
+              help="Which LiteRT file, with --tflite.  [default: none where exported]")
 @_JSON_OPTION
 @_verbose_option
-def predict(run_dir, inputs, texts, top_k, skip_bad, as_json):
+def predict(run_dir, inputs, texts, top_k, skip_bad, tflite, quantization, as_json):
     """Classify files (or folders of files) with the exported model in RUN."""
     from automl.serving import ExportedModel
 
     interrupt.stop_at_once()
-    model = ExportedModel(run_dir)
+    if quantization and not tflite:
+        raise AutomlError("--quantize chooses a LiteRT file: give --tflite with it")
+    if tflite:
+        from automl import litert
+
+        model, device = litert.load(run_dir, quantization)
+        model.use_device(device)
+    else:
+        model = ExportedModel(run_dir)
     results, skipped = model.predict_inputs(list(inputs), list(texts), top_k, skip_bad)
     for message in skipped:
         click.echo(f"skipped: {message}", err=True)

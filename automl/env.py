@@ -21,8 +21,13 @@ def set_verbose(verbose):
     _VERBOSE = bool(verbose)
 
 
+def is_verbose():
+    return _VERBOSE
+
+
 @contextlib.contextmanager
-def _silenced_stderr():
+def silenced_stderr():
+    """Send file descriptor 2 to /dev/null for the block (unless verbose)."""
     if _VERBOSE:
         yield
         return
@@ -52,7 +57,7 @@ def import_tensorflow():
     if not _VERBOSE:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    with _silenced_stderr():
+    with silenced_stderr():
         import tensorflow as tf
         import keras
     if not _VERBOSE:

@@ -506,6 +506,19 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     kept = [t.trial_id for t in trials] if settings.keep_trials else [t.trial_id for t in members]
     card["search"]["weights_kept"] = kept
     write_json(run.card, card)
+    if settings.export:
+        from automl import litert
+
+        try:
+            card["litert"] = litert.export(run.path, litert.parse_export(settings.export),
+                                           dataset=dataset, progress=progress.phase,
+                                           report=False)
+        except AutomlError as error:  # the SavedModel stands; the card says what failed
+            card["litert_error"] = str(error)
+            progress.phase(f"no LiteRT file: {error}")
+        card["search"]["seconds"] = clock.totals()
+        card["search"]["wall_seconds"] = round(budget.elapsed(), 1)
+        write_json(run.card, card)
     write_run_report(run, settings.objective, card, trials=trials)
     tuner.files.remove_weights(keep=set(kept))
     accuracy = test_scores["accuracy"]

@@ -24,6 +24,9 @@ NEW_TRIAL_SHARE = 0.15     # a new configuration at the first rung costs at most
 RETRAIN_SHARE = 0.25       # a retrain from scratch is planned only within this share
 RETRAIN_FIT_SHARE = 0.9    # a retrain epoch skips validation: about this share of a trial epoch
 SINGLE_CONFIG_SHARE = 0.6  # the most one configuration may train to the top rung
+LITERT_CONVERT_SECONDS = 15.0  # a converter process: start, rebuild, convert, calibrate
+LITERT_EXAMPLE_SECONDS = 0.002  # one example through LiteRT's interpreter, fed one at a time
+LATENCY_CALLS = 100
 FINAL_SHARE = 0.6          # a continued export trains at least this share of the budget
 SKIP_TOLERANCE = 1.2       # how far an estimate may exceed that share before a skip
 TRIAL_CAP_FACTOR = 3.0     # a trial may run this many times its estimate before it is cut
@@ -509,11 +512,26 @@ class Planner:
         return ("continued", done, epochs) if epochs else (None, 0, 0)
 
     def finishing_estimates(self, members=1):
-        """`(export, evaluate)` seconds for a model of `members` members (and its test-time copies)."""
+        """`(export, evaluate)` seconds for a model of `members` members (and its test-time copies).
+
+        The export includes the LiteRT files the settings ask for (`litert_seconds`).
+        """
         if self.probe is None:
             return 8.0, 2.0
         copies = members * self.copies
-        return self.probe.export_seconds(copies), self.probe.evaluate_seconds(copies)
+        return (self.probe.export_seconds(copies) + self.litert_seconds(copies),
+                self.probe.evaluate_seconds(copies))
+
+    def litert_seconds(self, copies=1):
+        """Converting and checking each LiteRT file the search exports (`--export tflite`)."""
+        from automl.litert import parse_export
+
+        files = len(parse_export(getattr(self.settings, "export", None)))
+        if not files:
+            return 0.0
+        checking = self.probe.evaluate_seconds(copies) + LITERT_EXAMPLE_SECONDS * copies * (
+            self.probe.test_examples + LATENCY_CALLS)
+        return files * (LITERT_CONVERT_SECONDS + checking)
 
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs.

@@ -251,6 +251,30 @@ def _summary(card, records, state):
     return f"<section id='summary'><div class='cards'>{cards}</div>{note_html}</section>"
 
 
+def _litert_html(card):
+    """The LiteRT files of the export, with what LiteRT's interpreter measured on test."""
+    entries = card.get("litert") or {}
+    if not entries:
+        return ""
+    header = ("file", "quantization", "size", "inputs", "test accuracy", "SavedModel",
+              "labels agree", "latency", "float ops", "sha256")
+    rows = []
+    for entry in entries.values():
+        inputs = "; ".join(f"{t['name']} {t['dtype']}{t['shape']}" for t in entry["inputs"])
+        cells = (os.path.basename(entry["file"]), entry["quantization"],
+                 f"{entry['size_bytes'] / 1024:.0f} KiB", inputs,
+                 _rounded(entry.get("test_accuracy")),
+                 _rounded(entry.get("saved_model_test_accuracy")),
+                 _rounded(entry.get("agreement_with_saved_model")),
+                 f"{entry['latency_ms']:.2f} ms" if entry.get("latency_ms") is not None else "",
+                 ", ".join(entry.get("float_ops") or []) or "none",
+                 entry["sha256"][:12])
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    return (f"<h2>LiteRT files</h2><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
 def _examples_html(examples):
     if not examples:
         return ""
@@ -299,7 +323,7 @@ def render(records, card, objective, maximize, state=None, examples=None, interi
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body><main>"
         f"<h1>{html.escape(title)}</h1>{_summary(card, records, state)}"
         f"<h2>Search</h2><div class='grid'>{figure_html}</div>"
-        f"{_examples_html(examples)}"
+        f"{_litert_html(card)}{_examples_html(examples)}"
         f"<h2>Trials</h2>{_trial_table(header, rows, best_id, exported)}"
         "</main></body></html>\n")
 

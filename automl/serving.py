@@ -21,7 +21,7 @@ BATCH = 256
 class ExportedModel:
     """The SavedModel and model card of a run directory, with its task plugin if installed."""
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, load_saved_model=True):
         """`run_dir`: a run directory, or an exported model folder (its `model/`, copied)."""
         model_dir = os.path.join(run_dir, "model")
         if os.path.isfile(os.path.join(run_dir, "model_card.json")):
@@ -34,9 +34,13 @@ class ExportedModel:
         with open(card_path, encoding="utf-8") as handle:
             self.card = json.load(handle)
         self.run_dir = run_dir
+        self.card_path = card_path
+        self._device = None
         self.task = _installed_task(self.card["task"])
         self.meta = self.card["data"]
         self.classes = self.card["classes"]
+        if not load_saved_model:
+            return
         tf, _ = env.import_tensorflow()
         self.tf = tf
         loaded = tf.saved_model.load(os.path.join(model_dir, "saved_model"))
@@ -48,9 +52,16 @@ class ExportedModel:
         if self.task is None:
             return self._unprepared_probabilities(list(examples))
         batch = self.task.prepare(list(examples), self.meta)
-        return self._serve_batches(batch)
+        return self.serve_prepared(batch)
 
-    def _serve_batches(self, batch):
+    def use_device(self, device):
+        """Serve with `device`, a `litert.LiteRTModel`, instead of the SavedModel."""
+        self._device = device
+
+    def serve_prepared(self, batch):
+        """Probabilities [N, C] of examples already in the model's input format."""
+        if self._device is not None:
+            return self._device.probabilities(batch)
         outputs = []
         for start in range(0, len(batch), BATCH):
             chunk = batch[start:start + BATCH]
@@ -66,7 +77,7 @@ class ExportedModel:
         (a grayscale channel added, a fixed length cropped or zero-padded)."""
         shape = self.card["input"]["shape"][1:]
         if self.card["input"]["dtype"] == "string":
-            return self._serve_batches(np.asarray([str(e) for e in examples], dtype=object))
+            return self.serve_prepared(np.asarray([str(e) for e in examples], dtype=object))
         rows = []
         for example in examples:
             row = np.asarray(example, dtype=self.card["input"]["dtype"])
@@ -76,8 +87,8 @@ class ExportedModel:
                 row = np.pad(row[:shape[0]], (0, max(shape[0] - len(row), 0)))
             rows.append(row)
         if len({row.shape for row in rows}) <= 1:
-            return self._serve_batches(np.stack(rows) if rows else np.zeros((0, *shape)))
-        return np.concatenate([self._serve_batches(row[None]) for row in rows])
+            return self.serve_prepared(np.stack(rows) if rows else np.zeros((0, *shape)))
+        return np.concatenate([self.serve_prepared(row[None]) for row in rows])
 
     def files(self, paths):
         """The files named by `paths` (folders walked for the task's file types), refusing

@@ -45,6 +45,7 @@ class Settings:
     strategy: str = "default"
     precision: str = "float32"
     keep_trials: bool = False
+    export: Optional[str] = None
     options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -76,6 +77,10 @@ class Settings:
             except re.error as error:
                 raise AutomlError(f"malformed --group-by regular expression "
                                   f"'{self.group_by}': {error}") from None
+        if self.export is not None:
+            from automl.litert import parse_export
+
+            parse_export(self.export)
         if self.objective not in OBJECTIVES:
             raise AutomlError(f"unknown objective '{self.objective}' (choose one of: "
                               f"{', '.join(OBJECTIVES)})")

@@ -15,7 +15,7 @@ import numpy as np
 from automl import data as data_lib, in_memory
 from automl.errors import AutomlError
 
-API_VERSION = "2.4"  # a plugin of the same major version and no newer minor one loads
+API_VERSION = "2.5"  # a plugin of the same major version and no newer minor one loads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,6 +205,36 @@ class Task:
     def known_good(self, dataset):
         """Hyperparameter values tried first, best first (partial dicts)."""
         return []
+
+    # On devices (LiteRT) -------------------------------------------------------
+
+    device_input_type = "int8"  # a full-integer model's quantised input: "int8" or "uint8"
+    device_float_layers = ()  # layers an int8 model computes in float (a log front end, say)
+
+    def device_model(self, model, meta, folder):
+        """The exported Keras `model` rebuilt for LiteRT's built-in ops, batch 1, fixed shapes.
+
+        Its inputs are named as `device_inputs` names them; its one output is the
+        class probabilities. Files a client needs beside the `.tflite` (a
+        tokenizer, say) are written into `folder`. By default: `model` called on
+        one example of `input_spec`'s shape, which must then be fully known.
+        """
+        import keras
+
+        shape, dtype = self.input_spec(meta)
+        if any(side is None for side in shape):
+            raise AutomlError(f"the {self.name} task has no LiteRT export (its input shape "
+                              f"{tuple(shape)} is not fixed)")
+        inputs = keras.Input(shape=shape, batch_size=1, dtype=dtype, name="inputs")
+        return keras.Model(inputs, model(inputs), name=f"{model.name}_device")
+
+    def device_inputs(self, prepared, meta, folder):
+        """One `{input name: array [1, ...]}` per example of `prepare`'s output.
+
+        `folder` holds what `device_model` wrote there.
+        """
+        shape, dtype = self.input_spec(meta)
+        return [{"inputs": np.asarray(example, dtype=dtype)[None]} for example in prepared]
 
     # Loading through the core --------------------------------------------------
 

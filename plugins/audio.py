@@ -48,6 +48,10 @@ class AudioTask(automl.Task):
                       minimum=0.01),
     )
 
+    # In an int8 LiteRT model the spectrogram stays float: its power spans a range
+    # that 8 bits cannot hold before the logarithm.
+    device_float_layers = ("log_mel", "log_stft")
+
     def __init__(self):
         self._statistics = {}
 

@@ -336,6 +336,14 @@ class ImageTask(automl.Task):
         pasted = tf.reduce_mean(inside)
         return x * (1 - inside) + other_x * inside, (1 - pasted) * y + pasted * other_y
 
+    device_input_type = "uint8"
+
+    def device_model(self, model, meta, folder):
+        """`model` on one image at the training size (`automl_plugins.image_device`)."""
+        from automl_plugins.image_device import device_model
+
+        return device_model(model, meta["height"], meta["width"], meta["channels"])
+
     def test_time_model(self, hp, model, meta):
         """`model` averaged over its input shifted by a pixel or two, and mirrored where flips trained.
 

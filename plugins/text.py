@@ -113,6 +113,23 @@ class TextTask(automl.Task):
     def input_spec(self, meta):
         return (), "string"
 
+    # On devices (LiteRT) -------------------------------------------------------
+
+    def device_model(self, model, meta, folder):
+        """Token ids in, the vectorizers described in `folder/tokenizer.json`
+        (`automl_plugins.text_device`)."""
+        from automl_plugins.text_device import device_model
+
+        return device_model(model, folder)
+
+    def device_inputs(self, prepared, meta, folder):
+        """Each text's ids from the pure-Python tokenizer written beside the model."""
+        from automl_plugins.text_tokenizer import Tokenizer
+
+        tokenizer = Tokenizer.load(os.path.join(folder, "tokenizer.json"))
+        return [{name: np.asarray([ids], dtype="int32")
+                 for name, ids in tokenizer.encode(str(text)).items()} for text in prepared]
+
     # Search space --------------------------------------------------------------
 
     def known_good(self, dataset):

@@ -1,0 +1,468 @@
+"""LiteRT files for devices: the exported model converted to `.tflite`, checked by LiteRT.
+
+The task rebuilds its model for LiteRT's built-in ops (`Task.device_model`: batch 1,
+fixed shapes, token ids instead of strings). Conversion runs in a child process,
+since the converter leaks memory with every call, and with built-in ops only
+(models that need TensorFlow's own ops do not run in LiteRT's interpreter), so a
+model that cannot convert is refused with the layer that stops it. Full-integer
+int8 is calibrated on examples of the training split only. Each file is then run
+by the `ai-edge-litert` interpreter on the test split, and its size, digest,
+tensors, accuracy, agreement with the SavedModel and latency go into the card.
+"""
+
+import hashlib
+import os
+import pickle
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from automl import env
+from automl.errors import AutomlError, first_line
+from automl.export import write_json
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+REPRESENTATIVE_EXAMPLES = 256
+LATENCY_CALLS = 100
+LABELS_FILE = "labels.txt"
+
+
+def file_name(quantization):
+    """`model.tflite` for float32, `model_<quantization>.tflite` otherwise."""
+    return "model.tflite" if quantization == "none" else f"model_{quantization}.tflite"
+
+
+def parse_export(value):
+    """The quantizations of a search's `export` setting: `tflite` or `tflite:int8,none`."""
+    if value is None:
+        return []
+    kind, _, rest = str(value).partition(":")
+    if kind != "tflite":
+        raise AutomlError(f"unknown export format '{kind}' (the SavedModel is always written; "
+                          "add one of: tflite, tflite:QUANTIZE[,QUANTIZE])")
+    quantizations = [q.strip() for q in rest.split(",") if q.strip()] or ["none"]
+    for quantization in quantizations:
+        check_quantization(quantization)
+    return list(dict.fromkeys(quantizations))
+
+
+def check_quantization(quantization):
+    if quantization not in QUANTIZATIONS:
+        raise AutomlError(f"unknown quantization '{quantization}' (choose one of: "
+                          f"{', '.join(QUANTIZATIONS)})")
+
+
+def interpreter_class():
+    """LiteRT's `Interpreter`, or a one-line error naming the extra that installs it."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise AutomlError("LiteRT is not installed: pip install 'keras-automl[edge]' "
+                          "(the ai-edge-litert package)") from None
+    return Interpreter
+
+
+# Writing ---------------------------------------------------------------------
+
+
+def export(run_dir, quantizations, out=None, dataset=None, progress=None, report=True):
+    """Write and check a `.tflite` per quantization; returns the card's `litert` entries.
+
+    Files go into `RUN/model` (or, with `out`, the one file to `out` and what it
+    needs beside it). `dataset` is the run's data, loaded again where not given.
+    With `report`, the run's report is rebuilt to list them.
+    """
+    from automl.serving import ExportedModel
+
+    interpreter_class()
+    if out is not None and len(quantizations) != 1:
+        raise AutomlError("--out names one file: give one --quantize with it")
+    exported = ExportedModel(run_dir)
+    if exported.task is None:
+        raise AutomlError(f"converting needs the '{exported.card['task']}' task plugin, "
+                          "which is not installed here")
+    model_dir = os.path.dirname(exported.card_path)
+    dataset = dataset or _run_dataset(run_dir, exported.task)
+    saved_probabilities = _saved_model_probabilities(exported, dataset.test)
+    entries = {}
+    for quantization in quantizations:
+        check_quantization(quantization)
+        if progress:
+            progress(f"converting to LiteRT ({quantization})")
+        target = os.path.abspath(out) if out else os.path.join(model_dir, file_name(quantization))
+        entries[quantization] = _write_checked(exported, dataset, quantization, target,
+                                               saved_probabilities)
+        if target.startswith(os.path.abspath(model_dir) + os.sep):
+            entries[quantization]["file"] = os.path.relpath(target, model_dir)
+    card = exported.card
+    card["litert"] = {**card.get("litert", {}), **entries}
+    write_json(exported.card_path, card)
+    if report and os.path.isdir(os.path.join(run_dir, "search")):
+        from automl.pipeline import rebuild_report
+
+        rebuild_report(run_dir)
+    return entries
+
+
+def _run_dataset(run_dir, task):
+    """The run's data as the search split it (refused where it has changed since)."""
+    from automl import fingerprint, settings as settings_lib
+
+    recipe = os.path.join(run_dir, "recipe.yaml")
+    if not os.path.isfile(recipe):
+        raise AutomlError(f"{run_dir} holds no recipe.yaml: its data cannot be read again")
+    settings = settings_lib.load_recipe(recipe, [f"out={run_dir}"], legacy=True)
+    source_print = fingerprint.of_source(settings, task.file_extensions, task.builtin_sources())
+    fingerprint.check_unchanged(run_dir, source_print, None)
+    dataset = task.load(settings)
+    fingerprint.check_unchanged(run_dir, source_print, fingerprint.of_splits(dataset))
+    return dataset
+
+
+def _saved_model_probabilities(exported, split):
+    return np.concatenate([exported.serve_prepared(batch) for batch in split.batches(256)])
+
+
+def _write_checked(exported, dataset, quantization, target, saved_probabilities):
+    """Convert into a temporary folder, check the file there, then move it into place."""
+    folder = os.path.dirname(target) or "."
+    os.makedirs(folder, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=folder, prefix=".litert-")
+    try:
+        representative = _representative(dataset.train, exported.card.get("options", {}))
+        content = convert(exported.card, os.path.dirname(exported.card_path), quantization,
+                          representative if quantization == "int8" else None, staging)
+        staged = os.path.join(staging, os.path.basename(target))
+        with open(staged, "wb") as handle:
+            handle.write(content)
+        with open(os.path.join(staging, LABELS_FILE), "w", encoding="utf-8") as handle:
+            handle.write("".join(f"{name}\n" for name in exported.classes))
+        model = LiteRTModel(staged, exported.task, exported.meta)
+        entry = model.describe(quantization)
+        if quantization == "int8":
+            _check_integer(model, entry)
+            entry["representative_examples"] = len(representative)
+        entry.update(_scores(model, dataset.test, saved_probabilities))
+        entry.update(size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest(),
+                     file=target, companions=sorted(os.listdir(staging)))
+        entry["companions"].remove(os.path.basename(target))
+        for name in entry["companions"] + [os.path.basename(target)]:  # the model last
+            os.replace(os.path.join(staging, name), os.path.join(folder, name))
+        return entry
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _representative(train, options):
+    """Up to `REPRESENTATIVE_EXAMPLES` training examples, drawn at random (seeded)."""
+    count = min(REPRESENTATIVE_EXAMPLES, len(train))
+    indices = np.random.RandomState(int(options.get("seed", 0) or 0)).choice(
+        len(train), count, replace=False)
+    return train.take(sorted(int(i) for i in indices))
+
+
+def _check_integer(model, entry):
+    floating = [t["name"] for t in entry["inputs"] + entry["outputs"] if t["dtype"] == "float32"]
+    if floating:
+        raise AutomlError(f"the int8 conversion came out with float tensors "
+                          f"({', '.join(floating)}): not a full-integer model")
+
+
+def _scores(model, test, saved_probabilities):
+    probabilities = model.probabilities([x for batch in test.batches(256) for x in batch])
+    labels = np.argmax(probabilities, axis=-1)
+    saved = np.argmax(saved_probabilities, axis=-1)
+    example = test.take([0]) if len(test) else None
+    return {"test_examples": int(len(test)),
+            "test_accuracy": float(np.mean(labels == test.y)) if len(test) else None,
+            "saved_model_test_accuracy": float(np.mean(saved == test.y)) if len(test) else None,
+            "agreement_with_saved_model": float(np.mean(labels == saved)) if len(test) else None,
+            "latency_ms": model.latency_ms(example[0]) if example else None}
+
+
+# Converting (in a child process) ---------------------------------------------------
+
+
+def convert(card, model_dir, quantization, representative, folder):
+    """The `.tflite` bytes of `model_dir/model.keras`; companion files go into `folder`.
+
+    A fresh interpreter converts (not a fork, nor `multiprocessing`, which would
+    import the caller's main script again); arguments and outcome pass as pickles.
+    """
+    with tempfile.TemporaryDirectory() as exchange:
+        request, reply = os.path.join(exchange, "request"), os.path.join(exchange, "reply")
+        with open(request, "wb") as handle:
+            pickle.dump((card, model_dir, quantization, representative, folder,
+                         env.is_verbose()), handle)
+        done = subprocess.run([sys.executable, "-c", "import sys, automl.litert as l; "
+                               "l.convert_child(sys.argv[1], sys.argv[2])", request, reply],
+                              stdin=subprocess.DEVNULL)
+        if not os.path.isfile(reply):
+            raise AutomlError(f"cannot convert to LiteRT: the converter exited with code "
+                              f"{done.returncode}")
+        with open(reply, "rb") as handle:
+            outcome, value = pickle.load(handle)
+    if outcome == "error":
+        raise AutomlError(value)
+    return value
+
+
+def convert_child(request, reply):
+    """The child process of `convert`."""
+    with open(request, "rb") as handle:
+        card, model_dir, quantization, representative, folder, verbose = pickle.load(handle)
+    env.set_verbose(verbose)
+    outcome = _convert_here(card, model_dir, quantization, representative, folder)
+    with open(reply, "wb") as handle:
+        pickle.dump(outcome, handle)
+
+
+def _convert_here(card, model_dir, quantization, representative, folder):
+    from automl import registry
+
+    try:
+        _, keras = env.import_tensorflow()
+        task = registry.get_task(card["task"])
+        model = keras.saving.load_model(os.path.join(model_dir, "model.keras"), compile=False)
+        device = task.device_model(model, card["data"], folder)
+        return "ok", convert_device_model(device, task, card["data"], quantization,
+                                          representative, folder)
+    except AutomlError as error:
+        return "error", str(error)
+    except Exception as error:
+        return "error", f"cannot convert to LiteRT: {first_line(error)}"
+
+
+def convert_device_model(device, task, meta, quantization, representative, folder):
+    """The `.tflite` bytes of `device`, a model from `task.device_model`, on built-in ops.
+
+    Converts in this process; `convert` runs it in a child.
+    """
+    tf, keras = env.import_tensorflow()
+    with tempfile.TemporaryDirectory() as saved:
+        _write_saved_model(tf, keras, device, saved)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+        _configure(tf, converter, task, meta, quantization, representative, folder)
+        float_layers = quantization == "int8" and _present(device, task.device_float_layers)
+        try:
+            with env.silenced_stderr():
+                if float_layers:
+                    return _quantized_but(tf, converter, float_layers, task.device_input_type)
+                return converter.convert()
+        except AutomlError:
+            raise
+        except Exception as error:  # the converter's own error types vary by version
+            raise AutomlError(_conversion_error(str(error), device)) from None
+
+
+def _present(device, names):
+    found = {layer.name for layer in _layers(device)}
+    return [name for name in names if name in found]
+
+
+def _quantized_but(tf, converter, float_layers, input_type):
+    """Full-integer int8, except the ops of `float_layers`, which keep float kernels.
+
+    Calibrates, then quantizes with those layers' ops on the deny list, as
+    `tf.lite.experimental.QuantizationDebugger` does for selective quantization.
+    """
+    from tensorflow.lite.python import convert as converting
+
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    names = [t["name"] for t in interpreter_class()(model_content=calibrated).get_tensor_details()]
+    pattern = re.compile(r"(^|/)(%s)(_\d+)?/" % "|".join(map(re.escape, float_layers)))
+    denied = [name for name in names if pattern.search(name)]
+    integer = {"int8": tf.int8, "uint8": tf.uint8}[input_type]
+    return converting.mlir_quantize(calibrated, fully_quantize=True, input_data_type=integer,
+                                    output_data_type=tf.int8, denylisted_nodes=denied)
+
+
+def _write_saved_model(tf, keras, device, path):
+    specs = [tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in device.inputs]
+
+    def serve(*args):
+        feed = args[0] if len(args) == 1 else list(args)
+        return {"probabilities": device(feed, training=False)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(device)
+    archive.add_endpoint("serving_default", serve, input_signature=specs)
+    archive.write_out(path, verbose=False)
+
+
+def _configure(tf, converter, task, meta, quantization, representative, folder):
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantization == "int8":
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        feeds = task.device_inputs(task_prepared(task, representative, meta), meta, folder)
+        converter.representative_dataset = lambda: iter(feeds)
+        integer = {"int8": tf.int8, "uint8": tf.uint8}[task.device_input_type]
+        converter.inference_input_type = integer
+        converter.inference_output_type = tf.int8
+    converter.target_spec.supported_ops = ops
+
+
+def task_prepared(task, examples, meta):
+    """Examples of a split as the task's `prepare` stacks them (already prepared)."""
+    if isinstance(examples, np.ndarray):
+        return examples
+    if examples and isinstance(examples[0], str):
+        return np.asarray(examples, dtype=object)
+    return np.stack(examples)
+
+
+def _conversion_error(message, device):
+    """One line naming the layer and TensorFlow ops that keep a model off built-in ops."""
+    ops = sorted(set(re.findall(r"\btf\.([A-Z][A-Za-z0-9]+)", message)))
+    if not ops:
+        return f"cannot convert to LiteRT: {first_line(message)}"
+    names = {layer.name for layer in _layers(device)} - {device.name}
+    named = []
+    for scope in re.findall(r'"((?:[^"/@]+/)+)[^"/@]*@', message):
+        parts = [part if part in names else re.sub(r"_\d+$", "", part)
+                 for part in scope.strip("/").split("/")]
+        named += [part for part in parts if part in names][-1:]
+    where = f"layer '{named[0]}' needs" if named else "the model needs"
+    return (f"cannot convert to LiteRT with built-in ops only: {where} TensorFlow ops "
+            f"{', '.join(ops)} (Select TF ops, which LiteRT's interpreter does not run)")
+
+
+def _layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers(layer)
+
+
+# Running -------------------------------------------------------------------------
+
+
+class LiteRTModel:
+    """A `.tflite` file run by LiteRT's interpreter, fed as its task prepares examples."""
+
+    def __init__(self, path, task, meta):
+        if not os.path.isfile(path):
+            raise AutomlError(f"no LiteRT file {path}: write it with `automl export RUN "
+                              "--format tflite`")
+        self.path, self.task, self.meta = path, task, meta
+        with env.silenced_stderr():  # LiteRT announces its CPU delegate on stderr
+            self.interpreter = interpreter_class()(model_path=path)
+            self.interpreter.allocate_tensors()
+            self.runner = self.interpreter.get_signature_runner()
+        self.inputs = self.runner.get_input_details()
+        self.output = next(iter(self.runner.get_output_details().values()))
+
+    def run(self, feed):
+        """Probabilities `[classes]` of one example's `{input name: array [1, ...]}`."""
+        values = {name: _quantized(value, self.inputs[name]) for name, value in feed.items()}
+        result = next(iter(self.runner(**values).values()))
+        return _dequantized(result, self.output)[0]
+
+    def probabilities(self, prepared):
+        """Probabilities `[N, classes]` of prepared examples."""
+        folder = os.path.dirname(self.path)
+        feeds = self.task.device_inputs(task_prepared(self.task, prepared, self.meta),
+                                        self.meta, folder)
+        return np.stack([self.run(feed) for feed in feeds]) if feeds else np.zeros((0, 0))
+
+    def latency_ms(self, example):
+        """Median milliseconds of one call on one prepared example (after a warm-up)."""
+        folder = os.path.dirname(self.path)
+        feed = self.task.device_inputs(task_prepared(self.task, [example], self.meta),
+                                       self.meta, folder)[0]
+        self.run(feed)
+        times = []
+        for _ in range(LATENCY_CALLS):
+            start = time.perf_counter()
+            self.run(feed)
+            times.append(time.perf_counter() - start)
+        return round(1000 * statistics.median(times), 3)
+
+    def describe(self, quantization):
+        """The file's tensors and the ops it computes in float, for the card."""
+        return {"quantization": quantization,
+                "inputs": [_tensor(name, d) for name, d in self.inputs.items()],
+                "outputs": [_tensor(name, d)
+                            for name, d in self.runner.get_output_details().items()],
+                "float_ops": self.float_ops() if quantization == "int8" else None}
+
+    def float_ops(self):
+        """Op names whose outputs stay float32 in a quantised model."""
+        tensors = {t["index"]: t for t in self.interpreter.get_tensor_details()}
+        found = set()
+        for op in self.interpreter._get_ops_details():
+            if op["op_name"] == "DEQUANTIZE":
+                continue
+            if any(tensors[i]["dtype"] == np.float32 for i in op["outputs"] if i in tensors):
+                found.add(op["op_name"])
+        return sorted(found)
+
+
+def _tensor(name, details):
+    scale, zero_point = details.get("quantization", (0.0, 0))
+    return {"name": name, "shape": [int(s) for s in details["shape_signature"]],
+            "dtype": np.dtype(details["dtype"]).name,
+            "scale": float(scale), "zero_point": int(zero_point)}
+
+
+def _quantized(value, details):
+    dtype = np.dtype(details["dtype"])
+    scale, zero_point = details.get("quantization", (0.0, 0))
+    if dtype.kind in "iu" and scale:
+        limits = np.iinfo(dtype)
+        value = np.clip(np.round(np.asarray(value, "float32") / scale + zero_point),
+                        limits.min, limits.max)
+    return np.asarray(value).astype(dtype)
+
+
+def _dequantized(value, details):
+    scale, zero_point = details.get("quantization", (0.0, 0))
+    if scale:
+        return (value.astype("float32") - zero_point) * scale
+    return value.astype("float32")
+
+
+def read_entries(card):
+    """The card's LiteRT files, for reports and `automl predict --tflite`."""
+    return card.get("litert") or {}
+
+
+def load(run_dir, quantization=None):
+    """The `LiteRTModel` of a run's `.tflite` (`quantization`: which one; default the float)."""
+    from automl.serving import ExportedModel
+
+    exported = ExportedModel(run_dir, load_saved_model=False)
+    entries = read_entries(exported.card)
+    if not entries:
+        raise AutomlError(f"no LiteRT file in {run_dir}: write one with `automl export "
+                          f"{run_dir} --format tflite`")
+    if quantization is None:
+        quantization = "none" if "none" in entries else next(iter(entries))
+    if quantization not in entries:
+        raise AutomlError(f"no {quantization} LiteRT file in {run_dir} (exported: "
+                          f"{', '.join(entries)})")
+    if exported.task is None:
+        raise AutomlError(f"reading inputs needs the '{exported.card['task']}' task plugin")
+    path = entries[quantization]["file"]
+    path = path if os.path.isabs(path) else os.path.join(os.path.dirname(exported.card_path), path)
+    return exported, LiteRTModel(path, exported.task, exported.meta)
+
+
+def summary(entries):
+    """One line per LiteRT file, as `automl export` prints it."""
+    return [f"{os.path.basename(e['file'])}: {e['size_bytes'] / 1024:.0f} KiB, test accuracy "
+            f"{e['test_accuracy']:.4f} (SavedModel {e['saved_model_test_accuracy']:.4f}, "
+            f"labels agree on {100 * e['agreement_with_saved_model']:.2f}%), "
+            f"{e['latency_ms']:.2f} ms per example"
+            for e in entries.values() if e.get("test_accuracy") is not None]
