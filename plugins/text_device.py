@@ -17,7 +17,7 @@ import shutil
 import keras
 import numpy as np
 
-from automl.errors import AutomlError
+import automl
 
 BETWEEN_BAG_AND_DENSE = (keras.layers.Rescaling, keras.layers.Dropout)
 
@@ -52,11 +52,11 @@ def vectorizer_spec(layer):
     vocabulary = layer.get_vocabulary(include_special_tokens=True)
     sequence = config["output_mode"] == "int"
     if config["output_mode"] not in ("int", "multi_hot", "tf_idf"):
-        raise AutomlError(f"layer '{layer.name}': output mode {config['output_mode']} has no "
+        raise automl.AutomlError(f"layer '{layer.name}': output mode {config['output_mode']} has no "
                           "LiteRT form")
     for key in ("standardize", "split"):
         if config[key] is not None and not isinstance(config[key], str):
-            raise AutomlError(f"layer '{layer.name}' uses a custom {key} function, which the "
+            raise automl.AutomlError(f"layer '{layer.name}' uses a custom {key} function, which the "
                               "LiteRT tokenizer cannot reproduce")
     return {"standardize": config["standardize"], "split": config["split"],
             "ngrams": list(ngrams) if ngrams else None, "output_mode": config["output_mode"],
@@ -101,7 +101,7 @@ def _members(model):
         return [model]
     members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if not members or any("vectorize" not in [l.name for l in m.layers] for m in members):
-        raise AutomlError(f"model '{model.name}' has no vectorize layer to replace by token ids")
+        raise automl.AutomlError(f"model '{model.name}' has no vectorize layer to replace by token ids")
     return members
 
 
@@ -134,7 +134,7 @@ def _bag_replacements(member, vectorize):
             replaced[layer.name] = BagLookup(table, bias, layer.activation, name=layer.name)
             return replaced
         if not isinstance(layer, BETWEEN_BAG_AND_DENSE):
-            raise AutomlError(f"layer '{layer.name}' ({type(layer).__name__}) follows a bag of "
+            raise automl.AutomlError(f"layer '{layer.name}' ({type(layer).__name__}) follows a bag of "
                               "n-grams before its dense layer: no LiteRT form")
         replaced[layer.name] = keras.layers.Identity(name=layer.name)
-    raise AutomlError(f"model '{member.name}': a bag of n-grams with no dense layer after it")
+    raise automl.AutomlError(f"model '{member.name}': a bag of n-grams with no dense layer after it")

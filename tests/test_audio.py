@@ -120,8 +120,8 @@ def test_a_corrupt_wav_is_named(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("family", ["mel_cnn", "stft_cnn", "wave_cnn"])
-def test_each_family_builds_and_trains(family):
+def family_model(family):
+    """`(task, untrained model of `family`, clips x, labels y, meta)` on three tones."""
     import keras_tuner as kt
 
     from automl import env
@@ -129,14 +129,22 @@ def test_each_family_builds_and_trains(family):
     from automl.tuner import TaskHyperModel
     from automl_plugins.audio import AudioTask
 
-    tf, keras = env.import_tensorflow()
+    _, keras = env.import_tensorflow()
     x = np.stack([tone(p, seed=i) for i, p in enumerate(PITCHES.values())] * 2)
     y = np.asarray([0, 1, 2] * 2)
     meta = {"sample_rate": RATE, "samples": 2000, "duration": 0.25}
     dataset = Dataset(sorted(PITCHES), Split(x, y), Split(x, y), Split(x, y), "memory", meta)
     hp = kt.HyperParameters()
     hp.values["audio/family"] = family
-    model = TaskHyperModel(AudioTask(), dataset, keras).build(hp)
+    task = AudioTask()
+    return task, TaskHyperModel(task, dataset, keras).build(hp), x, y, meta
+
+
+@pytest.mark.parametrize("family", ["mel_cnn", "stft_cnn", "wave_cnn"])
+def test_each_family_builds_and_trains(family):
+    import keras
+
+    _, model, x, y, _ = family_model(family)
     history = model.fit(x, keras.utils.to_categorical(y, 3), epochs=1, batch_size=3, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert model.predict(x[:2], verbose=0).shape == (2, 3)

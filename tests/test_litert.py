@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, invoke
+from test_audio import family_model
 from test_text import synthetic_texts, write_csv
 
 from automl import litert
@@ -89,7 +90,7 @@ def test_a_fixed_resize_computes_what_keras_resizing_does():
 
 def _entries(run):
     with open(os.path.join(run, "model", "model_card.json")) as handle:
-        return json.load(handle)["litert"]
+        return json.load(handle).get("litert", {})
 
 
 def test_an_image_model_exports_float_and_uint8_files_that_agree_with_the_saved_model(image_run):
@@ -117,6 +118,24 @@ def test_an_image_model_exports_float_and_uint8_files_that_agree_with_the_saved_
     result = invoke("predict", image_run, _a_png(image_run), "--tflite", "--quantize", "int8")
     assert result.exit_code == 0, result.output
     assert result.output.split("\t")[1].split()[0] in ("bottom", "left", "top")
+
+
+def test_the_readme_client_scores_the_test_split_as_the_card_says(image_run):
+    """examples/litert_client.py, LiteRT and Pillow only, gives the card's test accuracy."""
+    entries = _entries(image_run)
+    if "int8" not in entries:
+        invoke("export", image_run, "--format", "tflite", "--quantize", "int8")
+        entries = _entries(image_run)
+    with open(os.path.join(image_run, "model", "model_card.json")) as handle:
+        test_folder = os.path.join(json.load(handle)["data"]["source"], "test")
+    client = os.path.join(os.path.dirname(__file__), "..", "examples", "litert_client.py")
+    code = ("import sys, runpy; sys.modules['tensorflow'] = None; sys.modules['automl'] = None; "
+            f"sys.argv = ['client'] + sys.argv[1:]; runpy.run_path({client!r}, run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code,
+                           os.path.join(image_run, "model", "model_int8.tflite"), test_folder],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[1] == f"{entries['int8']['test_accuracy']:.4f}"
 
 
 def _a_png(run):
@@ -149,28 +168,8 @@ def test_a_text_ensemble_exports_id_inputs_and_the_tokenizer_beside_them(tmp_pat
     assert json.loads(result.stdout)[0]["predictions"][0]["label"] == "weather"
 
 
-def _audio_model(family):
-    import keras_tuner as kt
-
-    from automl import env
-    from automl.data import Dataset, Split
-    from automl.tuner import TaskHyperModel
-    from automl_plugins.audio import AudioTask
-    from test_audio import PITCHES, RATE, tone
-
-    _, keras = env.import_tensorflow()
-    x = np.stack([tone(p, seed=i) for i, p in enumerate(PITCHES.values())] * 2)
-    y = np.asarray([0, 1, 2] * 2)
-    meta = {"sample_rate": RATE, "samples": 2000, "duration": 0.25}
-    dataset = Dataset(sorted(PITCHES), Split(x, y), Split(x, y), Split(x, y), "memory", meta)
-    hp = kt.HyperParameters()
-    hp.values["audio/family"] = family
-    task = AudioTask()
-    return task, TaskHyperModel(task, dataset, keras).build(hp), x, meta
-
-
 def test_an_int8_audio_model_keeps_its_spectrogram_float_and_the_rest_integer(tmp_path):
-    task, model, x, meta = _audio_model("mel_cnn")
+    task, model, x, _, meta = family_model("mel_cnn")
     device = task.device_model(model, meta, str(tmp_path))
     path = tmp_path / "model_int8.tflite"
     path.write_bytes(litert.convert_device_model(device, task, meta, "int8", list(x),
@@ -188,7 +187,7 @@ def test_an_int8_audio_model_keeps_its_spectrogram_float_and_the_rest_integer(tm
 def test_each_audio_front_end_runs_on_builtin_ops_and_computes_the_keras_features(family,
                                                                                    tmp_path):
     """The float `.tflite` and the Keras model of every audio family give the same outputs."""
-    task, model, x, meta = _audio_model(family)
+    task, model, x, _, meta = family_model(family)
     device = task.device_model(model, meta, str(tmp_path))
     path = tmp_path / "model.tflite"
     path.write_bytes(litert.convert_device_model(device, task, meta, "none", None, str(tmp_path)))

@@ -75,7 +75,7 @@ def test_scaffold_refuses_bad_names_and_occupied_folders(tmp_path):
 
 
 def test_public_api_names():
-    assert automl.API_VERSION == "2.4"
+    assert automl.API_VERSION == "2.5"
     for name in ("Task", "Option", "Dataset", "Split", "LabelledExamples", "AutomlError",
                  "decode_folder", "load_tfds", "search", "resume", "load", "Predictor",
                  "Prediction", "SearchResult", "ImageClassifier", "TextClassifier",
