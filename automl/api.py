@@ -302,3 +302,16 @@ class SearchResult:
     def evaluate(self, data, **options):
         """Scores on labelled data; see `Predictor.evaluate`."""
         return self.predictor.evaluate(data, **options)
+
+    def export_tflite(self, quantize="none", out=None):
+        """Write and check a LiteRT file, as `automl export RUN --format tflite` does.
+
+        `quantize`: "none", "float16", "dynamic" or "int8" (or a list of them).
+        Returns the card's entry for each file (path, size, test accuracy, latency ...).
+        """
+        from automl import litert
+
+        quantizations = [quantize] if isinstance(quantize, str) else list(quantize)
+        entries = litert.export(self.run_dir, quantizations, out=out)
+        self.card.setdefault("litert", {}).update(entries)
+        return entries

@@ -98,6 +98,15 @@ def test_load_predicts_as_automl_predict_and_the_plain_saved_model(array_search,
         predictor.predict([str(tmp_path / "empty")])
 
 
+def test_a_search_on_arrays_exports_a_litert_file_checked_on_its_test_split(array_search):
+    result, _, (x_test, y_test) = array_search
+    entries = result.export_tflite("int8")
+    entry = entries["int8"]
+    assert os.path.isfile(os.path.join(result.run_dir, "model", "model_int8.tflite"))
+    assert entry["test_examples"] == len(y_test) and entry["inputs"][0]["dtype"] == "uint8"
+    assert result.card["litert"]["int8"]["sha256"] == entry["sha256"]
+
+
 def test_a_predictor_needs_no_plugin_for_arrays(array_search, monkeypatch):
     result, _, (x_test, _) = array_search
     expected = automl.load(result.run_dir).predict_proba(x_test)
