@@ -398,10 +398,18 @@ class LiteRTModel:
                 "float_ops": self.float_ops() if quantization == "int8" else None}
 
     def float_ops(self):
-        """Op names whose outputs stay float32 in a quantised model."""
-        tensors = {t["index"]: t for t in self.interpreter.get_tensor_details()}
+        """Op names whose outputs stay float32 in a quantised model (read without delegates,
+        which would hide the ops they take over)."""
+        from ai_edge_litert.interpreter import OpResolverType
+
+        with env.silenced_stderr():
+            plain = interpreter_class()(
+                model_path=self.path,
+                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            plain.allocate_tensors()
+        tensors = {t["index"]: t for t in plain.get_tensor_details()}
         found = set()
-        for op in self.interpreter._get_ops_details():
+        for op in plain._get_ops_details():
             if op["op_name"] == "DEQUANTIZE":
                 continue
             if any(tensors[i]["dtype"] == np.float32 for i in op["outputs"] if i in tensors):
