@@ -90,14 +90,17 @@ def export(run_dir, quantizations, out=None, dataset=None, progress=None, report
     model_dir = os.path.dirname(exported.card_path)
     dataset = dataset or _run_dataset(run_dir, exported.task)
     saved_probabilities = _saved_model_probabilities(exported, dataset.test)
+    representative = (_representative(dataset.train, exported.card.get("options", {}))
+                      if "int8" in quantizations else None)
     entries = {}
     for quantization in quantizations:
         check_quantization(quantization)
         if progress:
             progress(f"converting to LiteRT ({quantization})")
         target = os.path.abspath(out) if out else os.path.join(model_dir, file_name(quantization))
-        entries[quantization] = _write_checked(exported, dataset, quantization, target,
-                                               saved_probabilities)
+        entries[quantization] = _write_checked(
+            exported, dataset.test, quantization, target, saved_probabilities,
+            representative if quantization == "int8" else None)
         if target.startswith(os.path.abspath(model_dir) + os.sep):
             entries[quantization]["file"] = os.path.relpath(target, model_dir)
     card = exported.card
@@ -129,15 +132,14 @@ def _saved_model_probabilities(exported, split):
     return np.concatenate([exported.serve_prepared(batch) for batch in split.batches(256)])
 
 
-def _write_checked(exported, dataset, quantization, target, saved_probabilities):
+def _write_checked(exported, test, quantization, target, saved_probabilities, representative):
     """Convert into a temporary folder, check the file there, then move it into place."""
     folder = os.path.dirname(target) or "."
     os.makedirs(folder, exist_ok=True)
     staging = tempfile.mkdtemp(dir=folder, prefix=".litert-")
     try:
-        representative = _representative(dataset.train, exported.card.get("options", {}))
         content = convert(exported.card, os.path.dirname(exported.card_path), quantization,
-                          representative if quantization == "int8" else None, staging)
+                          representative, staging)
         staged = os.path.join(staging, os.path.basename(target))
         with open(staged, "wb") as handle:
             handle.write(content)
@@ -148,7 +150,7 @@ def _write_checked(exported, dataset, quantization, target, saved_probabilities)
         if quantization == "int8":
             _check_integer(model, entry)
             entry["representative_examples"] = len(representative)
-        entry.update(_scores(model, dataset.test, saved_probabilities))
+        entry.update(_scores(model, test, saved_probabilities))
         entry.update(size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest(),
                      file=target, companions=sorted(os.listdir(staging)))
         entry["companions"].remove(os.path.basename(target))
@@ -305,7 +307,7 @@ def _configure(tf, converter, task, meta, quantization, representative, folder):
         converter.target_spec.supported_types = [tf.float16]
     if quantization == "int8":
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        feeds = task.device_inputs(task_prepared(task, representative, meta), meta, folder)
+        feeds = task.device_inputs(stacked(representative), meta, folder)
         converter.representative_dataset = lambda: iter(feeds)
         integer = {"int8": tf.int8, "uint8": tf.uint8}[task.device_input_type]
         converter.inference_input_type = integer
@@ -313,8 +315,8 @@ def _configure(tf, converter, task, meta, quantization, representative, folder):
     converter.target_spec.supported_ops = ops
 
 
-def task_prepared(task, examples, meta):
-    """Examples of a split as the task's `prepare` stacks them (already prepared)."""
+def stacked(examples):
+    """Prepared examples (an array, or a list from `Split.take`) as one array."""
     if isinstance(examples, np.ndarray):
         return examples
     if examples and isinstance(examples[0], str):
@@ -369,18 +371,18 @@ class LiteRTModel:
         result = next(iter(self.runner(**values).values()))
         return _dequantized(result, self.output)[0]
 
+    def feeds(self, prepared):
+        """The task's `device_inputs` of prepared examples, read with the files beside the model."""
+        return self.task.device_inputs(stacked(prepared), self.meta, os.path.dirname(self.path))
+
     def probabilities(self, prepared):
         """Probabilities `[N, classes]` of prepared examples."""
-        folder = os.path.dirname(self.path)
-        feeds = self.task.device_inputs(task_prepared(self.task, prepared, self.meta),
-                                        self.meta, folder)
-        return np.stack([self.run(feed) for feed in feeds]) if feeds else np.zeros((0, 0))
+        rows = [self.run(feed) for feed in self.feeds(prepared)]
+        return np.stack(rows) if rows else np.zeros((0, int(self.output["shape"][-1])))
 
     def latency_ms(self, example):
         """Median milliseconds of one call on one prepared example (after a warm-up)."""
-        folder = os.path.dirname(self.path)
-        feed = self.task.device_inputs(task_prepared(self.task, [example], self.meta),
-                                       self.meta, folder)[0]
+        feed = self.feeds([example])[0]
         self.run(feed)
         times = []
         for _ in range(LATENCY_CALLS):
@@ -441,17 +443,12 @@ def _dequantized(value, details):
     return value.astype("float32")
 
 
-def read_entries(card):
-    """The card's LiteRT files, for reports and `automl predict --tflite`."""
-    return card.get("litert") or {}
-
-
 def load(run_dir, quantization=None):
     """The `LiteRTModel` of a run's `.tflite` (`quantization`: which one; default the float)."""
     from automl.serving import ExportedModel
 
     exported = ExportedModel(run_dir, load_saved_model=False)
-    entries = read_entries(exported.card)
+    entries = exported.card.get("litert") or {}
     if not entries:
         raise AutomlError(f"no LiteRT file in {run_dir}: write one with `automl export "
                           f"{run_dir} --format tflite`")

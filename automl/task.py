@@ -233,7 +233,7 @@ class Task:
 
         `folder` holds what `device_model` wrote there.
         """
-        shape, dtype = self.input_spec(meta)
+        _, dtype = self.input_spec(meta)
         return [{"inputs": np.asarray(example, dtype=dtype)[None]} for example in prepared]
 
     # Loading through the core --------------------------------------------------

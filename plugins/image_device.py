@@ -58,49 +58,41 @@ def _fixed(model, inputs):
 
     def swap(layer):
         if isinstance(layer, keras.layers.Resizing):
-            return _ResizeFor(layer)
+            return _BuiltForInput(layer, _resize_for)
         if isinstance(layer, keras.Model):
-            return _NestedModel(layer)
+            return _BuiltForInput(layer, _rebuilt_for)
         return layer
 
     clone = keras.models.clone_model(model, input_tensors=inputs, clone_function=swap)
     return clone.outputs[0]
 
 
-class _ResizeFor(keras.layers.Layer):
-    """Chooses, once the input size is known, between leaving a resize out and fixing it."""
+def _resize_for(resizing, input_shape):
+    """Nothing where the input already has the resize's size, else its fixed form."""
+    same = (input_shape[1], input_shape[2]) == (resizing.height, resizing.width)
+    return keras.layers.Identity() if same else FixedResize(resizing)
 
-    def __init__(self, resizing):
-        super().__init__(name=resizing.name)
-        self.resizing = resizing
-        self.inner = None
+
+def _rebuilt_for(model, input_shape):
+    """A nested model (a member, a test-time wrapper) rebuilt on its call's input."""
+    inputs = keras.Input(shape=input_shape[1:], batch_size=input_shape[0])
+    return keras.Model(inputs, _fixed(model, inputs))
+
+
+class _BuiltForInput(keras.layers.Layer):
+    """Stands in for `layer`; `make(layer, input_shape)` gives what it computes once the
+    input's static shape is known."""
+
+    def __init__(self, layer, make):
+        super().__init__(name=layer.name)
+        self.layer, self.make, self.inner = layer, make, None
 
     def build(self, input_shape):
-        same = (input_shape[1], input_shape[2]) == (self.resizing.height, self.resizing.width)
-        self.inner = keras.layers.Identity() if same else FixedResize(self.resizing)
+        self.inner = self.make(self.layer, input_shape)
         self.inner.build(input_shape)
 
     def call(self, images, **kwargs):
         return self.inner(images)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.resizing.height, self.resizing.width, input_shape[3])
-
-
-class _NestedModel(keras.layers.Layer):
-    """A model nested in another (a member, a test-time wrapper), rebuilt on its call's input."""
-
-    def __init__(self, model):
-        super().__init__(name=model.name)
-        self.model = model
-        self.rebuilt = None
-
-    def build(self, input_shape):
-        inputs = keras.Input(shape=input_shape[1:], batch_size=input_shape[0])
-        self.rebuilt = keras.Model(inputs, _fixed(self.model, inputs))
-
-    def call(self, images, **kwargs):
-        return self.rebuilt(images)
-
-    def compute_output_shape(self, input_shape):
-        return self.model.compute_output_shape(input_shape)
+        return self.layer.compute_output_shape(input_shape)
