@@ -31,6 +31,7 @@ _PUBLIC = {
     "AutomlError": "automl.errors",
     "ELEMENT_COST": "automl.cost",
     "decode_folder": "automl.data",
+    "MANIFEST_OPTIONS": "automl.manifest",
     "load_tfds": "automl.data",
 }
 

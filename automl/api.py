@@ -24,7 +24,7 @@ Prediction.__doc__ = "Predicted class names `[N]` and class probabilities `[N, c
 
 
 def search(task, data, out=None, *, validation_data=None, test_data=None, class_names=None,
-           time_budget=None, overwrite=False, verbose=1, callbacks=None, path_column="path",
+           time_budget=None, overwrite=False, verbose=1, callbacks=None, path_column=None,
            label_column=None, **settings):
     """Search, retrain and export a model for `task` on `data`; a `SearchResult`.
 
@@ -33,7 +33,8 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     arrays, audio `[N, samples]` with `sample_rate=`, texts as strings, file paths
     as strings; labels as class names or integers, named by `class_names`), or a
     DataFrame (text: the `text_column` and `label_column` options; images and
-    audio: `path_column` and `label_column`). `validation_data` and `test_data`
+    audio: `path_column` and `label_column`), or, for images and audio, a CSV
+    manifest of file paths and labels (the same two options name its columns). `validation_data` and `test_data`
     take the same forms; splits not given are carved from `data`. Without `out`, the
     run folder goes under the user's cache (`result.run_dir`). Every other keyword
     is an `automl search` setting (`max_trials=`, `seed=`, ...) or a task option.
@@ -47,10 +48,12 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     callbacks = _callbacks(callbacks)
     task_plugin = registry.get_task(task)
     declared = {option.name for option in task_plugin.options}
-    if "label_column" in declared:
-        settings["label_column"] = label_column
-    elif label_column is not None and not _is_frame(data):
+    named_columns = _is_frame(data) or isinstance(data, (str, os.PathLike))
+    if label_column is not None and not named_columns:
         raise AutomlError("label_column names a DataFrame column: give data as a DataFrame")
+    for name, value in (("label_column", label_column), ("path_column", path_column)):
+        if name in declared:
+            settings[name] = value
     in_memory_data = not isinstance(data, (str, os.PathLike))
     settings = {k: _setting_value(v) for k, v in settings.items() if v is not None}
     mapping = {"task": task, "data": in_memory.PREFIX if in_memory_data else os.fspath(data),
@@ -80,7 +83,7 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
 
 
 def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_names=None,
-           verbose=1, callbacks=None, path_column="path", label_column=None):
+           verbose=1, callbacks=None, path_column=None, label_column=None):
     """Continue the interrupted search in `run_dir` (or re-export a finished one); a `SearchResult`.
 
     A search on data in memory resumes from the data cache; where that is gone,
@@ -173,7 +176,8 @@ def _columns(string_examples, options, path_column, label_column):
     """The DataFrame columns of examples and labels, by the task's `options`."""
     if string_examples and "text_column" in options:
         return options["text_column"], options.get("label_column") or "label"
-    return path_column, options.get("label_column") or label_column or "label"
+    return (path_column or options.get("path_column") or "path",
+            options.get("label_column") or label_column or "label")
 
 
 def _setting_value(value):
@@ -238,7 +242,7 @@ class Predictor:
             return self._exported.evaluate(os.fspath(data), options=options)
         columns = _columns(self.card["input"]["dtype"] == "string",
                            {**self.card.get("options", {}), **options},
-                           options.get("path_column", "path"), None)
+                           options.get("path_column"), None)
         x, y = in_memory.pair(data, "data", columns)
         examples = self._examples(x, sample_rate)
         labels = in_memory.label_names(y, class_names, len(examples))

@@ -16,22 +16,40 @@ FINGERPRINT_FILE = "fingerprint.json"
 SPLITS_FILE = "splits.json"
 
 
-def of_source(settings, extensions=(), builtins=()):
-    """The fingerprint of `settings.data`: a JSON-ready mapping.
+def of_source(settings, task):
+    """The fingerprint of `settings.data` as `task` reads it: a JSON-ready mapping.
 
-    A name in `builtins` (the task's bundled sources) is that source, wherever the
-    search runs, even where a folder of that name is at hand, as the task loads it.
+    A name among the task's bundled sources is that source, wherever the search
+    runs, even where a folder of that name is at hand, as the task loads it. A CSV
+    manifest is recorded with the files it lists.
     """
-    source = settings.data
+    from automl import manifest
+
+    source, extensions = settings.data, task.file_extensions
     record = {"source": source,
               "settings": {"split_seed": settings.split_seed, "group_by": settings.group_by,
                            **settings.options}}
     if source.startswith("tfds:"):
         record["tfds"] = {"name": source[len("tfds:"):], "data_dir": settings.data_dir,
                           "version": _tfds_version(source[len("tfds:"):], settings.data_dir)}
-    elif source not in builtins and os.path.exists(source):
+    elif source not in task.builtin_sources() and os.path.exists(source):
         record["files"] = _files(source, extensions)
+        if manifest.is_manifest(source) and not task.string_examples:
+            record["files"].update(_listed(source, settings.options, extensions))
     return record
+
+
+def _listed(path, options, extensions):
+    """`{path as listed: [size, mtime in ns]}` of the files a CSV manifest lists."""
+    from automl import manifest
+
+    base, found = os.path.dirname(os.path.abspath(path)), {}
+    for name in manifest.listed_files(path, options, extensions):
+        full = os.path.join(base, name)
+        if os.path.isfile(full):
+            stat = os.stat(full)
+            found[name] = [stat.st_size, stat.st_mtime_ns]
+    return found
 
 
 def _tfds_version(name, data_dir):

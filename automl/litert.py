@@ -121,7 +121,7 @@ def _run_dataset(run_dir, task):
     if not os.path.isfile(recipe):
         raise AutomlError(f"{run_dir} holds no recipe.yaml: its data cannot be read again")
     settings = settings_lib.load_recipe(recipe, [f"out={run_dir}"], legacy=True)
-    source_print = fingerprint.of_source(settings, task.file_extensions, task.builtin_sources())
+    source_print = fingerprint.of_source(settings, task)
     fingerprint.check_unchanged(run_dir, source_print, None)
     dataset = task.load(settings)
     fingerprint.check_unchanged(run_dir, source_print, fingerprint.of_splits(dataset))

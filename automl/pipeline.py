@@ -137,7 +137,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     devices.set_threads(tf, settings.threads)
     strategy = devices.configure(tf, keras, settings)
     clock.switch("data")
-    source_print = fingerprint.of_source(settings, task.file_extensions, task.builtin_sources())
+    source_print = fingerprint.of_source(settings, task)
     if resume:
         fingerprint.check_unchanged(run.path, source_print, None)
     dataset = task.load(settings)

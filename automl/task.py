@@ -97,9 +97,14 @@ class Task:
         return {}
 
     def read_path(self, path, settings):
-        """Decoded examples of a local path; by default a class-per-folder tree."""
+        """Decoded examples of a local path: a class-per-folder tree, or a CSV manifest
+        of file paths and labels (`automl.manifest`) for a task that reads files."""
+        from automl import manifest
+
+        if manifest.is_manifest(path) and not self.string_examples:
+            return manifest.read(path, settings.options, self.file_extensions, self.decode_file)
         if not os.path.isdir(path):
-            raise AutomlError(f"expected a data folder, got a file: {path}")
+            raise AutomlError(f"expected a data folder or a CSV manifest, got a file: {path}")
         return data_lib.decode_folder(path, self.file_extensions, self.decode_file)
 
     def decode_file(self, path):
@@ -246,5 +251,4 @@ class Task:
         """
         from automl import cache, fingerprint
 
-        return cache.load(self, settings, fingerprint.of_source(settings, self.file_extensions,
-                                                                self.builtin_sources()))
+        return cache.load(self, settings, fingerprint.of_source(settings, self))

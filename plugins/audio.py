@@ -46,7 +46,7 @@ class AudioTask(automl.Task):
         automl.Option("duration", float, None,
                       "Clip length in seconds.  [default: 95th percentile of training clips]",
                       minimum=0.01),
-    )
+    ) + automl.MANIFEST_OPTIONS
 
     # In an int8 LiteRT model the spectrogram stays float: its power spans a range
     # that 8 bits cannot hold before the logarithm.

@@ -54,7 +54,7 @@ class ImageTask(automl.Task):
         automl.Option("max_image_size", int, 256,
                       "Longest side of the cached images in pixels; larger images are "
                       "scaled down when the data is read.", minimum=8),
-    )
+    ) + automl.MANIFEST_OPTIONS
 
     def __init__(self):
         self._statistics = None

@@ -80,5 +80,9 @@ def test_a_bundled_source_name_is_that_source_even_beside_a_folder_of_that_name(
     monkeypatch.chdir(tmp_path)
     settings = SimpleNamespace(data="digits", split_seed=0, group_by=None, options={})
     # Loaded as the bundled set wherever the search runs, so a resume from another folder agrees.
-    assert "files" not in fingerprint.of_source(settings, (".png",), {"digits": None})
-    assert "files" in fingerprint.of_source(settings, (".png",))
+    bundled = SimpleNamespace(file_extensions=(".png",), string_examples=False,
+                              builtin_sources=lambda: {"digits": None})
+    folder = SimpleNamespace(file_extensions=(".png",), string_examples=False,
+                             builtin_sources=dict)
+    assert "files" not in fingerprint.of_source(settings, bundled)
+    assert "files" in fingerprint.of_source(settings, folder)
