@@ -26,8 +26,14 @@ _SEARCH_OPTIONS = [
                       "[default: asha with a budget, full without]"),
     click.option("--time-budget", metavar="DURATION",
                  help="Budget for the whole command: 600, 90s, 10m, 1h.  [default: none]"),
-    click.option("--objective", metavar="[val_accuracy|val_loss|accuracy|loss]",
-                 help="Metric to optimise.  [default: val_accuracy]"),
+    click.option("--objective", metavar="NAME",
+                 help="Metric to optimise: val_accuracy, val_loss, val_balanced_accuracy, "
+                      "val_macro_f1, val_auc (two classes), accuracy or loss.  [default: "
+                      "val_balanced_accuracy with class weights, else val_accuracy]"),
+    click.option("--class-weight", metavar="[balanced|none]",
+                 help="Weigh classes inversely to their training counts.  [default: balanced "
+                      "where the largest class has at least 3 times the smallest's "
+                      "examples, else none]"),
     click.option("--seed", metavar="INTEGER",
                  help="Seed for the trial sequence and training.  [default: 0]"),
     click.option("--split-seed", metavar="INTEGER",

@@ -75,23 +75,24 @@ def one_standard_error(candidates, val_examples):
     return min(close, key=lambda row: row[:3])[3] if close else best_item
 
 
-def select(first, candidates, val_probabilities, labels, size):
+def select(first, candidates, val_probabilities, labels, size, score=accuracy):
     """Ids of the members, `first` first: greedy forward selection by validation log loss.
 
     `val_probabilities` maps each id to its [N, C] validation probabilities. Each
     step adds the candidate that lowers the average's log loss most among those
-    that keep its accuracy.
+    that keep its `score` (a function of probabilities and labels, higher better:
+    the search's objective).
     """
     members = [first]
     total = np.array(val_probabilities[first], dtype="float64")
-    loss, score = log_loss(total, labels), accuracy(total, labels)
+    loss, kept = log_loss(total, labels), score(total, labels)
     remaining = [c for c in candidates if c != first]
     while len(members) < size and remaining:
         steps = []
         for order, candidate in enumerate(remaining):
             average = (total + val_probabilities[candidate]) / (len(members) + 1)
             new_loss = log_loss(average, labels)
-            if new_loss < loss and accuracy(average, labels) >= score:
+            if new_loss < loss and score(average, labels) >= kept:
                 steps.append((new_loss, order, candidate))
         if not steps:
             break
@@ -99,7 +100,7 @@ def select(first, candidates, val_probabilities, labels, size):
         members.append(pick)
         remaining.remove(pick)
         total = total + val_probabilities[pick]
-        score = accuracy(total / len(members), labels)
+        kept = score(total / len(members), labels)
     return members
 
 

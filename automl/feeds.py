@@ -2,12 +2,15 @@
 
 Examples stream from the data cache (or from memory for a dataset built in
 memory), shuffled with a bounded buffer, batched, cast to the model's input type
-and prefetched. Labels are fed one-hot, so the shared loss can smooth them. A
+and prefetched. Labels are fed one-hot, so the shared loss can smooth them, and
+with class weights (`automl.class_weights`) training examples carry them. A
 trial at a lower fidelity trains on a fixed, class-balanced share of the training
 split.
 """
 
 import numpy as np
+
+from automl import class_weights
 
 SHUFFLE_BYTES = 64 << 20    # most memory the shuffle buffer of a training pipeline holds
 
@@ -15,9 +18,11 @@ SHUFFLE_BYTES = 64 << 20    # most memory the shuffle buffer of a training pipel
 class Feeds:
     """Training and evaluation pipelines over a `Dataset`'s splits."""
 
-    def __init__(self, task, dataset, seed, tf):
+    def __init__(self, task, dataset, seed, tf, class_weight=None):
         self.task, self.dataset, self.seed, self.tf = task, dataset, seed, tf
         self.input_dtype = task.input_spec(dataset.meta)[1]
+        self.class_weights = class_weights.weights(class_weight, dataset.train.y,
+                                                   len(dataset.classes))
 
     def count(self, split, fraction=1.0):
         return len(self._indices(split, fraction))
@@ -61,7 +66,11 @@ class Feeds:
         return int(max(1, min(count, SHUFFLE_BYTES // max(size, 1))))
 
     def pipeline(self, split, hp, batch_size, training, fraction=1.0):
-        """Batches of (example, one-hot label); shuffled and augmented when `training`."""
+        """Batches of (example, one-hot label); shuffled and augmented when `training`.
+
+        With class weights, training batches carry each example's weight: its
+        (possibly mixed) label's weights summed by the label's shares.
+        """
         tf = self.tf
         ds, count = self.source(split, fraction)
         classes = len(self.dataset.classes)
@@ -71,14 +80,18 @@ class Feeds:
         ds = ds.batch(batch_size)
         dtype = self.input_dtype
         task = self.task
+        weights = None if self.class_weights is None else tf.constant(self.class_weights)
 
         def feed(x, y):
             if dtype != "string" and x.dtype != dtype:
                 x = tf.cast(x, dtype)
             y = tf.one_hot(y, classes)
-            if training:
-                return task.mix(hp, task.augment(hp, x), y)
-            return x, y
+            if not training:
+                return x, y
+            x, y = task.mix(hp, task.augment(hp, x), y)
+            if weights is None:
+                return x, y
+            return x, y, tf.linalg.matvec(y, weights)
 
         ds = ds.map(feed, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)

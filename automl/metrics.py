@@ -4,7 +4,8 @@ import numpy as np
 
 
 def classification_scores(y_true, probabilities, classes):
-    """Accuracy, per-class precision/recall/F1/support and the confusion matrix."""
+    """Accuracy, balanced accuracy (mean recall over the classes present), macro F1,
+    per-class precision/recall/F1/support and the confusion matrix."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     y_true = np.asarray(y_true)
@@ -14,6 +15,8 @@ def classification_scores(y_true, probabilities, classes):
         y_true, y_pred, labels=labels, zero_division=0)
     return {
         "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else 0.0,
+        "balanced_accuracy": float(np.mean(recall[support > 0])) if len(y_true) else 0.0,
+        "macro_f1": float(np.mean(f1)) if len(y_true) else 0.0,
         "examples": int(len(y_true)),
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]),

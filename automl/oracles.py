@@ -21,6 +21,7 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import trial as trial_lib
 
+from automl import objectives
 from automl.export import write_json
 from automl.scheduler import successive_halving
 
@@ -52,8 +53,7 @@ class BoundedBayesianOptimizationOracle(kt.oracles.BayesianOptimizationOracle):
 
 
 def objective_for(name):
-    direction = "min" if "loss" in name else "max"
-    return kt.Objective(name, direction)
+    return kt.Objective(name, objectives.direction(name))
 
 
 def _search_oracle(oracle_class):

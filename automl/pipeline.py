@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from automl import devices, env, fingerprint, in_memory, interrupt, registry, tensorboard
+from automl import class_weights, devices, env, fingerprint, in_memory, interrupt, objectives
+from automl import registry, tensorboard
 from automl import report as report_lib, settings as settings_lib
 from automl.budget import Budget
 from automl.ensemble import average_model
@@ -141,6 +142,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     if resume:
         fingerprint.check_unchanged(run.path, source_print, None)
     dataset = task.load(settings)
+    settings, weighting = _weighted(settings, dataset)
     splits = fingerprint.of_splits(dataset)
     if resume:
         fingerprint.check_unchanged(run.path, source_print, splits)
@@ -150,7 +152,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     from automl.tuner import SearchTuner
 
     tf.config.experimental.enable_op_determinism()
-    feeds = Feeds(task, dataset, settings.seed, tf)
+    feeds = Feeds(task, dataset, settings.seed, tf, settings.class_weight)
     probe = None
     if settings.time_budget is not None:
         probe = _probe(task, dataset, feeds, settings, keras)
@@ -171,6 +173,8 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     progress.phase(
         f"{task.name}: {len(dataset.classes)} classes, {len(dataset.train)} train / "
         f"{len(dataset.val)} val / {len(dataset.test)} test examples from {settings.data}")
+    progress.phase(f"class weights {settings.class_weight} ({weighting}); "
+                   f"objective {settings.objective}")
 
     save_state = _state_saver(run, budget, clock)
     clock.switch("trials")
@@ -228,6 +232,18 @@ def _with_absolute_data(settings, task):
     return dataclasses.replace(settings, data=os.path.abspath(source))
 
 
+def _weighted(settings, dataset):
+    """`settings` with the class weighting and the objective decided, and why that weighting.
+
+    The recipe records both, so a resumed search and its workers train as this one.
+    """
+    mode, reason = class_weights.resolve(settings.class_weight, dataset.train.y,
+                                         len(dataset.classes))
+    objective = settings.objective or objectives.default_for(mode)
+    objectives.check_for(objective, len(dataset.classes))
+    return dataclasses.replace(settings, class_weight=mode, objective=objective), reason
+
+
 def _probe(task, dataset, feeds, settings, keras):
     """Measure the first configuration's costs (see `automl.probe`)."""
     import keras_tuner as kt
@@ -238,7 +254,8 @@ def _probe(task, dataset, feeds, settings, keras):
     hp = kt.HyperParameters()
     hp.values.update((task.known_good(dataset.training_only()) or [{}])[0])
     batch_size = settings.batch_size or task.batch_size(hp)
-    return measure(TaskHyperModel(task, dataset, keras), feeds, hp, batch_size, keras)
+    return measure(TaskHyperModel(task, dataset, keras, settings.objective), feeds, hp,
+                   batch_size, keras)
 
 
 def _check_budget(settings, elapsed, probe):
@@ -273,7 +290,7 @@ def write_run_report(run, objective, card, interim=False, trials=None):
         with open(path, encoding="utf-8") as handle:
             examples = json.load(handle)
     folder = run.interim_report if interim and os.path.exists(run.model) else run.report
-    report_lib.write_report(records, card, objective, not objective.endswith("loss"),
+    report_lib.write_report(records, card, objective, objectives.direction(objective) == "max",
                             folder, state=run.read_state(), examples=examples, interim=interim)
 
 
@@ -469,6 +486,8 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
                  "shuffle_buffer": tuner.feeds.shuffle_buffer("train+val", len(dataset.train)
                                                               + len(dataset.val))},
         "options": settings.options,
+        "class_weight": class_weights.describe(settings.class_weight, dataset.train.y,
+                                               dataset.classes),
         "hyperparameters": {k: v for k, v in hp.values.items() if not k.startswith("tuner/")},
         "metrics": {"val": val_scores, "test": test_scores},
         "test_time_augmentation": test_time,
@@ -522,10 +541,12 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     write_run_report(run, settings.objective, card, trials=trials)
     tuner.files.remove_weights(keep=set(kept))
     accuracy = test_scores["accuracy"]
+    balanced = (f" (balanced accuracy {test_scores['balanced_accuracy']:.4f})"
+                if settings.class_weight == "balanced" else "")
     warning = (f" (near chance: always answering the most common class scores {chance:.4f}; "
                "the model has not learned from this data)" if test_scores["near_chance"] else "")
     progress.phase(
-        f"done: test accuracy {accuracy:.4f}{warning}, {len(trials)} trials "
+        f"done: test accuracy {accuracy:.4f}{balanced}{warning}, {len(trials)} trials "
         f"({len(failed)} failed) in {budget.elapsed():.0f}s; model in {run.model}")
     return card
 

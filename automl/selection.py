@@ -9,7 +9,7 @@ every completed trial's saved validation probabilities (`automl.ensemble`).
 
 from keras_tuner.engine import trial as trial_lib
 
-from automl import ensemble
+from automl import ensemble, objectives
 from automl.planner import planned_passes
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
@@ -111,5 +111,6 @@ class Selection:
         trials = {t.trial_id: t for t in candidates}
         probabilities = {i: self.val_probabilities(t) for i, t in trials.items()}
         chosen = ensemble.select(candidates[0].trial_id, list(trials), probabilities,
-                                 self.val_labels, self.ensemble_size)
+                                 self.val_labels, self.ensemble_size,
+                                 lambda p, y: objectives.score(self.objective.name, p, y))
         return [trials[i] for i in chosen], probabilities

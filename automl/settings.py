@@ -16,7 +16,6 @@ from automl.errors import AutomlError
 
 TUNERS = ("bayesian", "random", "hyperband", "grid")
 SCHEDULERS = ("asha", "full")
-OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
 
 
 @dataclasses.dataclass
@@ -31,7 +30,8 @@ class Settings:
     epochs: Optional[int] = None
     time_budget: Optional[float] = None
     scheduler: Optional[str] = None
-    objective: str = "val_accuracy"
+    objective: Optional[str] = None
+    class_weight: Optional[str] = None
     seed: int = 0
     split_seed: int = 0
     group_by: Optional[str] = None
@@ -81,9 +81,10 @@ class Settings:
             from automl.litert import parse_export
 
             parse_export(self.export)
-        if self.objective not in OBJECTIVES:
-            raise AutomlError(f"unknown objective '{self.objective}' (choose one of: "
-                              f"{', '.join(OBJECTIVES)})")
+        from automl import class_weights, objectives
+
+        objectives.check_name(self.objective)
+        class_weights.check_mode(self.class_weight)
 
     def __getattr__(self, name):
         """Task options read as attributes too (`settings.text_column`)."""

@@ -101,12 +101,15 @@ def make_optimizer(hp, keras, plan=TrainingPlan()):
     return keras.optimizers.RMSprop(rate)
 
 
-def compile_model(hp, keras, model, plan=TrainingPlan()):
-    """Compile with the shared optimizer and a cross-entropy on one-hot labels."""
+def compile_model(hp, keras, model, plan=TrainingPlan(), metrics=None):
+    """Compile with the shared optimizer and a cross-entropy on one-hot labels.
+
+    `metrics` default to accuracy alone (`automl.objectives.keras_metrics`).
+    """
     smoothing = hp.Choice("optimizer/label_smoothing", [0.0, 0.1], default=0.0)
     model.compile(
         optimizer=make_optimizer(hp, keras, plan),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        metrics=metrics or [keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     return model

@@ -23,7 +23,7 @@ import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
 from keras_tuner.src.engine import metrics_tracking
 
-from automl import ensemble, interrupt, report, space, tensorboard
+from automl import ensemble, interrupt, objectives, report, space, tensorboard
 from automl.budget import deadline_callback
 from automl.errors import first_line
 from automl.export import write_json
@@ -71,9 +71,10 @@ class Fit:
 class TaskHyperModel(kt.HyperModel):
     """Raw input -> task body -> shared head, compiled with the shared optimizer."""
 
-    def __init__(self, task, dataset, keras):
+    def __init__(self, task, dataset, keras, objective="val_accuracy"):
         super().__init__(name=task.name)
         self.task, self.dataset, self.keras = task, dataset, keras
+        self.objective = objective
         self.training_data = dataset.training_only()
 
     def build(self, hp):
@@ -83,7 +84,10 @@ class TaskHyperModel(kt.HyperModel):
         """The compiled model of `hp`, its learning-rate schedule laid out over `plan`."""
         model = self.network(hp)
         self.task.initialize(hp, model, self.training_data)
-        return space.compile_model(hp, self.keras, model, plan)
+        return space.compile_model(hp, self.keras, model, plan, self.metrics())
+
+    def metrics(self):
+        return objectives.keras_metrics(self.objective, self.keras, len(self.dataset.classes))
 
     def network(self, hp):
         """The uncompiled classifier of `hp`."""
@@ -97,7 +101,8 @@ class TaskHyperModel(kt.HyperModel):
     def trainer(self, hp, model, plan):
         """The model `fit` trains: the task's training twin of `model` (compiled), or `model`."""
         twin = self.task.training_model(hp, model, self.training_data)
-        return model if twin is None else space.compile_model(hp, self.keras, twin, plan)
+        return model if twin is None else space.compile_model(hp, self.keras, twin, plan,
+                                                              self.metrics())
 
     def cost(self, values):
         """Relative cost of one training example of the configuration `values` (`automl.cost`)."""
@@ -136,7 +141,7 @@ class SearchTuner(base_tuner.BaseTuner):
         self.ensemble_size = settings.ensemble or task.ensemble_size
         self.max_trials = settings.max_trials or (
             None if settings.time_budget is not None else DEFAULT_MAX_TRIALS)
-        hypermodel = TaskHyperModel(task, dataset, keras)
+        hypermodel = TaskHyperModel(task, dataset, keras, settings.objective)
         objective = objective_for(settings.objective)
         self.files = TrialFiles(os.path.join(directory, "search"))
         self.selection = Selection(lambda: getattr(self, "oracle", None), objective, dataset.val.y,

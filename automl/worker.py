@@ -160,7 +160,7 @@ def _tuner(settings, run_path, tf, keras, strategy):
     task = registry.get_task(settings.task)
     dataset = task.load(settings)
     tf.config.experimental.enable_op_determinism()
-    feeds = Feeds(task, dataset, settings.seed, tf)
+    feeds = Feeds(task, dataset, settings.seed, tf, settings.class_weight)
     budget = Budget(None, time.time())
     progress = Progress(settings, budget, live=False, to_stderr=True)
     return SearchTuner(task, dataset, feeds, settings, budget, keras, tf, run_path, progress,
