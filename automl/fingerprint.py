@@ -34,7 +34,7 @@ def of_source(settings, task):
                           "version": _tfds_version(source[len("tfds:"):], settings.data_dir)}
     elif source not in task.builtin_sources() and os.path.exists(source):
         record["files"] = _files(source, extensions)
-        if manifest.is_manifest(source) and not task.string_examples:
+        if manifest.is_manifest(source) and task.reads_manifests():
             record["files"].update(_listed(source, settings.options, extensions))
     return record
 

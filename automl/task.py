@@ -101,11 +101,16 @@ class Task:
         of file paths and labels (`automl.manifest`) for a task that reads files."""
         from automl import manifest
 
-        if manifest.is_manifest(path) and not self.string_examples:
+        if manifest.is_manifest(path) and self.reads_manifests():
             return manifest.read(path, settings.options, self.file_extensions, self.decode_file)
         if not os.path.isdir(path):
             raise AutomlError(f"expected a data folder or a CSV manifest, got a file: {path}")
         return data_lib.decode_folder(path, self.file_extensions, self.decode_file)
+
+    def reads_manifests(self):
+        """Whether a CSV at `--data` is a manifest of files: the task declares
+        `automl.MANIFEST_OPTIONS` among its options."""
+        return any(option.name == "path_column" for option in self.options)
 
     def decode_file(self, path):
         """One raw example read from a file; raise to report the file as corrupt."""

@@ -19,8 +19,9 @@ def search(image_folder, out, *extra):
     (("--max-trials", "0"), "max_trials must be at least 1"),
     (("--max-trials", "many"), "setting 'max_trials' must be int"),
     (("--epochs", "1.5"), "setting 'epochs' must be int"),
-    (("--objective", "val_auc"), "unknown objective 'val_auc' (choose one of: val_accuracy, "
-                                 "val_loss, accuracy, loss)"),
+    (("--objective", "val_top5"), "unknown objective 'val_top5' (choose one of: val_accuracy, "
+                                  "val_loss, val_balanced_accuracy"),
+    (("--objective", "val_auc"), "objective 'val_auc' needs two classes, the data has 3"),
 ])
 def test_bad_settings(extra, fragment, image_folder, tmp_path):
     result = search(image_folder, tmp_path / "run", *extra)

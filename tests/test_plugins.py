@@ -57,9 +57,11 @@ def test_scaffold_writes_an_installable_plugin(tmp_path, monkeypatch):
     (tmp_path / "arrays").mkdir()
     scaffold_test.test_search_from_arrays(tmp_path / "arrays")
 
-    # the scaffold's option is a flag of its task only, and a recipe key
-    assert "--label-column" in invoke("search", "--task", "barsdemo", "--help").output
-    assert "--label-column" not in invoke("search", "--task", "image", "--help").output
+    # a task's options are flags of that task only, and recipe keys
+    barsdemo_help = invoke("search", "--task", "barsdemo", "--help").output
+    assert "--label-column" in barsdemo_help and "--path-column" not in barsdemo_help
+    assert "--path-column" in invoke("search", "--task", "image", "--help").output
+    assert "--path-column" not in invoke("search", "--task", "text", "--help").output
     (tmp_path / "option").mkdir()
     scaffold_test.test_the_label_column_option(tmp_path / "option")
 

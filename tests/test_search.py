@@ -161,7 +161,8 @@ def test_tfds_recipes_run_offline_under_mock_data(recipe, tmp_path):
     assert card["input"]["shape"][-1] == channels
     resolved = yaml.safe_load(open(tmp_path / "run" / "recipe.yaml"))
     assert resolved["max_trials"] == 1 and resolved["tuner"] == "bayesian"
-    assert resolved["objective"] == "val_accuracy"
+    weighted = resolved["class_weight"] == "balanced"
+    assert resolved["objective"] == ("val_balanced_accuracy" if weighted else "val_accuracy")
 
 
 def test_quickstart_recipe_is_valid():
