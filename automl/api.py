@@ -19,8 +19,12 @@ import numpy as np
 from automl import env, in_memory, interrupt
 from automl.errors import AutomlError, SearchInterrupted
 
-Prediction = collections.namedtuple("Prediction", ["labels", "probabilities"])
-Prediction.__doc__ = "Predicted class names `[N]` and class probabilities `[N, classes]`."
+Prediction = collections.namedtuple("Prediction", ["labels", "probabilities", "values"],
+                                    defaults=(None,))
+Prediction.__doc__ = ("Classification: predicted class names `[N]` and class probabilities "
+                      "`[N, classes]`. Multilabel: lists of the labels at or above their "
+                      "thresholds `[N]` and each label's probability `[N, labels]`. "
+                      "Regression: `values` `[N]` (labels and probabilities None).")
 
 
 def search(task, data, out=None, *, validation_data=None, test_data=None, class_names=None,
@@ -64,7 +68,8 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
         columns = _columns(task_plugin.string_examples, resolved.options, path_column,
                            label_column)
         source = in_memory.register(task_plugin, resolved.options, data, validation_data,
-                                    test_data, class_names, columns)
+                                    test_data, class_names, columns, resolved.problem,
+                                    resolved.label_separator)
         resolved = dataclasses.replace(resolved, data=source)
     elif validation_data is not None or test_data is not None:
         raise AutomlError("validation_data and test_data go with data in memory; a folder "
@@ -104,7 +109,8 @@ def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_na
         columns = _columns(task_plugin.string_examples, recorded.options, path_column,
                            label_column)
         source = in_memory.register(task_plugin, recorded.options, data, validation_data,
-                                    test_data, class_names, columns)
+                                    test_data, class_names, columns, recorded.problem,
+                                    recorded.label_separator)
         if source != recorded.data:
             in_memory.release(source)
             raise AutomlError(f"cannot resume {run.path}: the data given differs from the "
@@ -217,13 +223,22 @@ class Predictor:
         `automl.search` takes them (one per example along the first axis; audio at
         `sample_rate`, by default the model's). Rows follow `files(inputs)` for paths.
         """
-        probabilities = self.predict_proba(inputs, sample_rate)
-        labels = np.asarray(self.classes, dtype=object)[np.argmax(probabilities, axis=-1)] \
-            if len(probabilities) else np.zeros((0,), dtype=object)
-        return Prediction(labels, probabilities)
+        outputs = self.predict_proba(inputs, sample_rate)
+        problem = self._exported.problem.name
+        if problem == "regression":
+            return Prediction(None, None, outputs)
+        if problem == "multilabel":
+            cut = np.asarray([self._exported.thresholds[c] for c in self.classes])
+            labels = np.empty(len(outputs), dtype=object)
+            labels[:] = [[c for c, on in zip(self.classes, row >= cut) if on] for row in outputs]
+            return Prediction(labels, outputs)
+        labels = np.asarray(self.classes, dtype=object)[np.argmax(outputs, axis=-1)] \
+            if len(outputs) else np.zeros((0,), dtype=object)
+        return Prediction(labels, outputs)
 
     def predict_proba(self, inputs, sample_rate=None):
-        """Class probabilities `[N, classes]` for `inputs`, in `classes` order."""
+        """The model's output for `inputs`: probabilities `[N, classes]` in `classes` order
+        (a regression's values `[N]`)."""
         return self._exported.probabilities(self._examples(inputs, sample_rate))
 
     def files(self, paths):
@@ -245,8 +260,12 @@ class Predictor:
                            options.get("path_column"), None)
         x, y = in_memory.pair(data, "data", columns)
         examples = self._examples(x, sample_rate)
-        labels = in_memory.label_names(y, class_names, len(examples))
-        return self._exported.score(examples, labels)
+        exported = self._exported
+        labels = in_memory.label_names(
+            y, class_names if class_names is not None or exported.problem.name != "multilabel"
+            else self.classes, len(examples), problem=exported.problem.name,
+            separator=exported.separator)
+        return exported.score(examples, labels)
 
     def _examples(self, inputs, sample_rate=None):
         """Decoded examples of `inputs` (see `predict`)."""

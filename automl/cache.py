@@ -19,7 +19,7 @@ import tempfile
 import numpy as np
 
 from automl import data as data_lib
-from automl import interrupt
+from automl import interrupt, problems
 from automl.errors import AutomlError
 from automl.permissions import as_created
 
@@ -102,9 +102,16 @@ def remove(entry):
 
 def _write(task, settings, folder):
     """Decode, check and write the whole source into `folder`, atomically."""
-    splits = data_lib.assign_splits(task.read_source(settings), settings.split_seed,
-                                    settings.group_by)
-    classes = data_lib.check_splits(splits)
+    decoded = task.read_source(settings)
+    separator = settings.label_separator
+    known = decoded.get("train") or decoded.get("all")
+    problem_name, reason = problems.resolve(settings.problem, known.labels if known else [],
+                                            separator)
+    problem = problems.get(problem_name)
+    splits = data_lib.assign_splits(decoded, settings.split_seed, settings.group_by,
+                                    problem.split_strata)
+    data_lib.check_not_empty(splits)
+    classes = problem.check(splits, separator)
     meta = task.describe(_sample(splits["train"].examples, DESCRIBE_SAMPLE), settings)
     parent = os.path.dirname(folder)
     try:
@@ -115,11 +122,12 @@ def _write(task, settings, folder):
         raise AutomlError(f"cannot write the data cache in {parent}: {error.strerror}") from None
     try:
         index, bad = {"format": FORMAT, "task": task.name, "source": settings.data,
-                      "classes": classes, "meta": meta, "splits": {}}, []
+                      "classes": classes, "meta": meta, "splits": {},
+                      "problem": {"type": problem_name, "reason": reason}}, []
         for name in data_lib.SPLITS:
             part = splits[name]
             written = _write_split(temporary, name, part.examples, task, meta, bad)
-            written.update(labels=data_lib.label_ids(part.labels, classes).tolist(),
+            written.update(labels=problem.encode(part.labels, classes, separator).tolist(),
                            ids=part.ids if part.ids is not None else
                            [f"{name}:{i}" for i in range(len(part))])
             index["splits"][name] = written
@@ -197,15 +205,17 @@ def open_dataset(folder):
     """The `Dataset` a complete cache folder holds."""
     with open(os.path.join(folder, INDEX_FILE), encoding="utf-8") as handle:
         index = json.load(handle)
-    splits = {}
+    splits, problem = {}, index.get("problem", {"type": "classification", "reason": "set"})
+    label_dtype = problems.get(problem["type"]).label_dtype
     for name in data_lib.SPLITS:
         entry = index["splits"][name]
         examples = CachedExamples([os.path.join(folder, f) for f in entry["files"]],
                                   len(entry["labels"]), tuple(entry["shape"]), entry["dtype"])
-        splits[name] = data_lib.Split(examples, np.asarray(entry["labels"], dtype="int64"),
+        splits[name] = data_lib.Split(examples, np.asarray(entry["labels"], dtype=label_dtype),
                                       entry["ids"])
     return data_lib.Dataset(classes=index["classes"], source=index["source"],
-                            meta=index["meta"], **splits)
+                            meta=index["meta"], problem=problem["type"],
+                            problem_reason=problem["reason"], **splits)
 
 
 class CachedExamples:

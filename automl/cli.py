@@ -28,8 +28,16 @@ _SEARCH_OPTIONS = [
                  help="Budget for the whole command: 600, 90s, 10m, 1h.  [default: none]"),
     click.option("--objective", metavar="NAME",
                  help="Metric to optimise: val_accuracy, val_loss, val_balanced_accuracy, "
-                      "val_macro_f1, val_auc (two classes), accuracy or loss.  [default: "
-                      "val_balanced_accuracy with class weights, else val_accuracy]"),
+                      "val_macro_f1, val_auc (two classes) for classification; val_micro_f1, "
+                      "val_macro_f1, val_auc, val_subset_accuracy, val_loss for multilabel; "
+                      "val_mae, val_rmse, val_loss for regression.  [default: "
+                      "val_balanced_accuracy with class weights, else val_accuracy; val_micro_f1; "
+                      "val_mae]"),
+    click.option("--problem", metavar="[classification|multilabel|regression]",
+                 help="What to predict: one class, any number of labels, or a number.  "
+                      "[default: inferred from the labels and printed]"),
+    click.option("--label-separator", metavar="TEXT",
+                 help="What joins the labels of one example in a multilabel cell.  [default: |]"),
     click.option("--class-weight", metavar="[balanced|none]",
                  help="Weigh classes inversely to their training counts.  [default: balanced "
                       "where the largest class has at least 3 times the smallest's "
@@ -418,7 +426,11 @@ def export(run_dir, export_format, quantizations, out, as_json):
 @_JSON_OPTION
 @_verbose_option
 def predict(run_dir, inputs, texts, top_k, skip_bad, tflite, quantization, as_json):
-    """Classify files (or folders of files) with the exported model in RUN."""
+    """Predict for files (or folders of files) with the exported model in RUN.
+
+    Classification prints the top classes, multilabel the labels at or above the
+    card's thresholds, regression the value.
+    """
     from automl.serving import ExportedModel
 
     interrupt.stop_at_once()
@@ -438,8 +450,19 @@ def predict(run_dir, inputs, texts, top_k, skip_bad, tflite, quantization, as_js
         _echo_json(results)
         return
     for result in results:
-        ranked = "  ".join(f"{p['label']} {p['probability']:.4f}" for p in result["predictions"])
-        click.echo(f"{result['input']}\t{ranked}")
+        click.echo(f"{result['input']}\t{_prediction_line(result)}")
+
+
+def _prediction_line(result):
+    """One input's prediction: a value, the labels above their thresholds, or ranked classes."""
+    if "value" in result:
+        return f"{result['value']:.6g}"
+    if "labels" in result:
+        chosen = set(result["labels"])
+        said = "  ".join(f"{p['label']} {p['probability']:.4f}" for p in result["predictions"]
+                         if p["label"] in chosen)
+        return said or "(no label above its threshold)"
+    return "  ".join(f"{p['label']} {p['probability']:.4f}" for p in result["predictions"])
 
 
 @cli.command(cls=EvaluateCommand,
@@ -462,8 +485,18 @@ def evaluate(run_dir, data, data_dir, as_json, **options):
     if as_json:
         _echo_json(scores)
         return
-    click.echo(f"accuracy {scores['accuracy']:.4f} on {scores['examples']} examples")
-    for name, row in scores["per_class"].items():
+    if "mae" in scores:
+        click.echo(f"MAE {scores['mae']:.6g}  RMSE {scores['rmse']:.6g}  R2 {scores['r2']:.4f} "
+                   f"on {scores['examples']} examples")
+        return
+    if "micro_f1" in scores:
+        click.echo(f"micro F1 {scores['micro_f1']:.4f}  macro F1 {scores['macro_f1']:.4f}  "
+                   f"subset accuracy {scores['subset_accuracy']:.4f} on {scores['examples']} "
+                   "examples")
+    else:
+        click.echo(f"accuracy {scores['accuracy']:.4f}  balanced accuracy "
+                   f"{scores['balanced_accuracy']:.4f} on {scores['examples']} examples")
+    for name, row in scores.get("per_class", scores.get("per_label", {})).items():
         click.echo(f"  {name}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  "
                    f"f1 {row['f1']:.3f}  ({row['support']})")
 

@@ -27,7 +27,7 @@ STRING_BYTES = 1024      # assumed size of one text example
 
 @dataclasses.dataclass
 class Split:
-    """Examples `x`, integer labels `y`, and example ids, in one order.
+    """Examples `x`, labels `y` (as the problem type stores them), and example ids, in one order.
 
     `x` is an array (an object array for strings) or the split's on-disk cache
     (`automl.cache.CachedExamples`); read it through the methods below, which work
@@ -81,7 +81,12 @@ class Split:
 
 @dataclasses.dataclass
 class Dataset:
-    """Train, validation and test splits that share one sorted list of classes."""
+    """Train, validation and test splits that share one sorted list of classes.
+
+    `problem` is the problem type (`automl.problems`), and `problem_reason` how it
+    was decided; `classes` are the class (or, for multilabel, label) names, empty
+    for regression.
+    """
 
     classes: List[str]
     train: Split
@@ -89,6 +94,8 @@ class Dataset:
     test: Split
     source: str
     meta: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    problem: str = "classification"
+    problem_reason: str = "set"
 
     def split(self, name):
         return getattr(self, name)
@@ -308,16 +315,22 @@ def _tfds_labels(builder, split, feature, full_name):
     return labels
 
 
-def assign_splits(decoded, seed, group_by=None):
+def assign_splits(decoded, seed, group_by=None, strata=None):
     """Fill in missing validation and test splits, carved deterministically.
 
     `decoded` maps split names ("train", "val", "test", or "all") to examples.
     A missing split is carved from train (stratified, `HOLDOUT_FRACTION` each), or,
     with `group_by` (a regular expression matched against each file's base name),
-    by whole groups, so that no group is in two splits. The training split is put
-    in a fixed random order, so that a bounded shuffle buffer mixes its classes.
+    by whole groups, so that no group is in two splits. `strata(labels)` gives the
+    key stratification keeps the shares of (default: the label itself). The training
+    split is put in a fixed random order, so that a bounded shuffle buffer mixes its
+    classes.
     """
-    carve = _carve if group_by is None else _group_carver(group_by)
+    if group_by is not None:
+        carve = _group_carver(group_by)
+    else:
+        def carve(pool, fraction, seed):
+            return _carve(pool, fraction, seed, strata)
     if "all" in decoded:
         pool = decoded["all"]
         rest, test = carve(pool, HOLDOUT_FRACTION, seed)
@@ -347,12 +360,12 @@ def _shuffled(pool, seed):
     return _take(pool, np.random.RandomState(seed).permutation(len(pool)))
 
 
-def _carve(pool, fraction, seed):
-    """Split off about `fraction` of each class, the same way for the same seed."""
+def _carve(pool, fraction, seed, strata=None):
+    """Split off about `fraction` of each class (or stratum), the same way for the same seed."""
     rng = np.random.RandomState(seed)
-    labels = np.asarray(pool.labels)
+    labels = np.asarray(pool.labels if strata is None else strata(pool.labels))
     keep, held = [], []
-    for label in sorted(set(pool.labels)):
+    for label in sorted(set(labels.tolist())):
         index = np.flatnonzero(labels == label)
         index = index[rng.permutation(len(index))]
         count = int(round(len(index) * fraction))
@@ -399,22 +412,11 @@ def _group_carver(pattern):
     return carve
 
 
-def check_splits(splits):
-    """Refuse data a classifier cannot be searched on, naming the problem."""
+def check_not_empty(splits):
+    """Refuse an empty split, naming it."""
     for name in SPLITS:
         if not len(splits[name]):
             raise AutomlError(f"the {name} split is empty: add examples to it")
-    classes = sorted(set(splits["train"].labels))
-    if len(classes) < 2:
-        found = classes[0] if classes else "none"
-        raise AutomlError(f"need at least two classes to classify, found one ({found})")
-    for name in ("val", "test"):
-        unknown = sorted(set(splits[name].labels) - set(classes))
-        if unknown:
-            raise AutomlError(
-                f"labels in the {name} split that train does not have: {', '.join(unknown[:5])}"
-            )
-    return classes
 
 
 def label_ids(labels, classes):

@@ -1,14 +1,15 @@
-"""Ensembles of searched models: greedy selection on validation, averaged probabilities.
+"""Ensembles of searched models: greedy selection on validation, averaged outputs.
 
 Ensemble selection (Caruana et al., 2004): start from the trial chosen for export
-and add, one at a time, the trial whose model lowers the validation log loss of the
-averaged probabilities most; stop when no trial lowers it or the ensemble is full.
-A trial is added only if the average's validation accuracy does not fall either.
-Members are the trials' own models, trained on train only, so validation data stays
-held out for the choice.
+and add, one at a time, the trial whose model lowers the validation loss of the
+averaged outputs most (log loss of probabilities, the RMSE of a regression's
+values); stop when no trial lowers it or the ensemble is full. A trial is added
+only if the average's score on the search objective does not fall either. Members
+are the trials' own models, trained on train only, so validation data stays held
+out for the choice.
 
-Each member's probabilities are first temperature-scaled on validation (Guo et al.,
-2017): one scalar that divides its logits, fitted by log loss. It leaves the
+Each member's class probabilities are first temperature-scaled on validation (Guo
+et al., 2017): one scalar that divides its logits, fitted by log loss. It leaves the
 member's predictions unchanged, but an overconfident member (a linear model on
 thousands of n-grams is certain of nearly everything) no longer drowns the others
 in the average, and log loss compares members fairly.
@@ -75,23 +76,24 @@ def one_standard_error(candidates, val_examples):
     return min(close, key=lambda row: row[:3])[3] if close else best_item
 
 
-def select(first, candidates, val_probabilities, labels, size, score=accuracy):
-    """Ids of the members, `first` first: greedy forward selection by validation log loss.
+def select(first, candidates, val_probabilities, labels, size, score=accuracy, loss_of=log_loss):
+    """Ids of the members, `first` first: greedy forward selection by validation loss.
 
-    `val_probabilities` maps each id to its [N, C] validation probabilities. Each
-    step adds the candidate that lowers the average's log loss most among those
-    that keep its `score` (a function of probabilities and labels, higher better:
-    the search's objective).
+    `val_probabilities` maps each id to its validation predictions ([N, C]
+    probabilities, or values). Each step adds the candidate that lowers the
+    average's `loss_of` (log loss by default) most among those that keep its
+    `score` (a function of predictions and labels, higher better: the search's
+    objective).
     """
     members = [first]
     total = np.array(val_probabilities[first], dtype="float64")
-    loss, kept = log_loss(total, labels), score(total, labels)
+    loss, kept = loss_of(total, labels), score(total, labels)
     remaining = [c for c in candidates if c != first]
     while len(members) < size and remaining:
         steps = []
         for order, candidate in enumerate(remaining):
             average = (total + val_probabilities[candidate]) / (len(members) + 1)
-            new_loss = log_loss(average, labels)
+            new_loss = loss_of(average, labels)
             if new_loss < loss and score(average, labels) >= kept:
                 steps.append((new_loss, order, candidate))
         if not steps:
@@ -105,7 +107,7 @@ def select(first, candidates, val_probabilities, labels, size, score=accuracy):
 
 
 def average_model(keras, models, input_shape, input_dtype, name):
-    """One Keras model whose output is the mean of `models`' probabilities."""
+    """One Keras model whose output is the mean of `models`' outputs (probabilities or values)."""
     inputs = keras.Input(shape=input_shape, dtype=input_dtype, name="inputs")
     outputs = keras.layers.Average(name="average")([model(inputs) for model in models])
     return keras.Model(inputs, outputs, name=name)

@@ -77,22 +77,40 @@ def _beside(target):
     return os.path.dirname(os.path.abspath(target)), os.path.basename(os.path.normpath(target))
 
 
-def save_saved_model(tf, keras, model, classes, input_shape, input_dtype, path):
+def export_outputs(problem, classes):
+    """The card's `outputs`: each output of `serving_default` and its shape."""
+    if problem == "regression":
+        return {"value": [None]}
+    if problem == "multilabel":
+        return {"probabilities": [None, classes], "labels": [None, classes]}
+    return {"probabilities": [None, classes], "label": [None]}
+
+
+def save_saved_model(tf, keras, model, card, input_shape, input_dtype, path):
     """SavedModel whose `serving_default` maps raw `inputs` to named outputs.
 
-    Outputs: `probabilities` [N, C] in the order of `classes`, and `label` [N]
-    strings, the most probable class name.
+    Classification: `probabilities` [N, C] in the order of the card's `classes`, and
+    `label` [N] strings, the most probable class name. Multilabel: `probabilities`
+    [N, C] (a sigmoid each) and `labels` [N, C] booleans, each label's probability at
+    or above its threshold in the card. Regression: `value` [N] in the target's units.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
-    class_names = list(classes)
+    problem = card.get("problem", {}).get("type", "classification")
+    class_names = list(card["classes"])
+    thresholds = [card["problem"]["thresholds"][name] for name in class_names] \
+        if problem == "multilabel" else None
 
     @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), input_dtype, name="inputs")])
     def serve(inputs):
-        probabilities = model(inputs, training=False)
+        outputs = model(inputs, training=False)
+        if problem == "regression":
+            return {"value": tf.reshape(outputs, (-1,))}
+        if problem == "multilabel":
+            return {"probabilities": outputs,
+                    "labels": outputs >= tf.constant(thresholds, outputs.dtype)}
         names = tf.constant(class_names)
-        return {"probabilities": probabilities,
-                "label": tf.gather(names, tf.argmax(probabilities, axis=-1))}
+        return {"probabilities": outputs, "label": tf.gather(names, tf.argmax(outputs, axis=-1))}
 
     archive.add_endpoint("serving_default", serve)
     archive.write_out(path, verbose=False)
@@ -103,7 +121,7 @@ def export_model(tf, keras, model, card, input_shape, input_dtype, model_dir):
 
     def build(folder):
         model.save(os.path.join(folder, "model.keras"))
-        save_saved_model(tf, keras, model, card["classes"], input_shape, input_dtype,
+        save_saved_model(tf, keras, model, card, input_shape, input_dtype,
                          os.path.join(folder, "saved_model"))
         write_json(os.path.join(folder, "model_card.json"), card)
 

@@ -2,15 +2,16 @@
 
 Examples stream from the data cache (or from memory for a dataset built in
 memory), shuffled with a bounded buffer, batched, cast to the model's input type
-and prefetched. Labels are fed one-hot, so the shared loss can smooth them, and
-with class weights (`automl.class_weights`) training examples carry them. A
-trial at a lower fidelity trains on a fixed, class-balanced share of the training
-split.
+and prefetched. Labels are fed as the problem type's loss takes them (one-hot
+classes, so the loss can smooth them; multi-hot rows; values), and with class
+weights (`automl.class_weights`) training examples carry them. A trial at a lower
+fidelity trains on a fixed share of the training split, class-balanced for
+classification.
 """
 
 import numpy as np
 
-from automl import class_weights
+from automl import class_weights, problems
 
 SHUFFLE_BYTES = 64 << 20    # most memory the shuffle buffer of a training pipeline holds
 
@@ -21,6 +22,7 @@ class Feeds:
     def __init__(self, task, dataset, seed, tf, class_weight=None):
         self.task, self.dataset, self.seed, self.tf = task, dataset, seed, tf
         self.input_dtype = task.input_spec(dataset.meta)[1]
+        self.problem = problems.get(dataset.problem)
         self.class_weights = class_weights.weights(class_weight, dataset.train.y,
                                                    len(dataset.classes))
 
@@ -36,9 +38,13 @@ class Feeds:
         if fraction >= 1.0:
             return np.arange(len(labels))
         rng = np.random.RandomState(self.seed)
+        strata = self.problem.strata(labels)
+        if strata is None:
+            keep = max(1, int(round(len(labels) * fraction)))
+            return np.sort(rng.permutation(len(labels))[:keep])
         chosen = []
-        for label in np.unique(labels):
-            members = np.flatnonzero(labels == label)
+        for label in np.unique(strata):
+            members = np.flatnonzero(strata == label)
             keep = max(1, int(round(len(members) * fraction)))
             chosen.extend(rng.permutation(members)[:keep])
         return np.sort(np.asarray(chosen))
@@ -66,14 +72,16 @@ class Feeds:
         return int(max(1, min(count, SHUFFLE_BYTES // max(size, 1))))
 
     def pipeline(self, split, hp, batch_size, training, fraction=1.0):
-        """Batches of (example, one-hot label); shuffled and augmented when `training`.
+        """Batches of (example, target); shuffled and augmented when `training`.
 
-        With class weights, training batches carry each example's weight: its
-        (possibly mixed) label's weights summed by the label's shares.
+        Classification batches are mixed (`Task.mix`) too. With class weights,
+        training batches carry each example's weight: its (possibly mixed) label's
+        weights summed by the label's shares.
         """
         tf = self.tf
         ds, count = self.source(split, fraction)
-        classes = len(self.dataset.classes)
+        classes, problem = self.dataset.classes, self.problem
+        mixes = problem.name == "classification"
         if training:
             ds = ds.shuffle(self.shuffle_buffer(split, count), seed=self.seed,
                             reshuffle_each_iteration=True)
@@ -85,10 +93,12 @@ class Feeds:
         def feed(x, y):
             if dtype != "string" and x.dtype != dtype:
                 x = tf.cast(x, dtype)
-            y = tf.one_hot(y, classes)
+            y = problem.targets(tf, y, classes)
             if not training:
                 return x, y
-            x, y = task.mix(hp, task.augment(hp, x), y)
+            x = task.augment(hp, x)
+            if mixes:
+                x, y = task.mix(hp, x, y)
             if weights is None:
                 return x, y
             return x, y, tf.linalg.matvec(y, weights)

@@ -29,6 +29,10 @@ def of_source(settings, task):
     record = {"source": source,
               "settings": {"split_seed": settings.split_seed, "group_by": settings.group_by,
                            **settings.options}}
+    if settings.problem is not None:  # recorded where set: labels are read by it
+        record["settings"]["problem"] = settings.problem
+    if settings.label_separator != "|":
+        record["settings"]["label_separator"] = settings.label_separator
     if source.startswith("tfds:"):
         record["tfds"] = {"name": source[len("tfds:"):], "data_dir": settings.data_dir,
                           "version": _tfds_version(source[len("tfds:"):], settings.data_dir)}

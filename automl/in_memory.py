@@ -29,12 +29,13 @@ def is_source(name):
 
 
 def register(task, settings_options, data, validation_data=None, test_data=None,
-             class_names=None, columns=None):
+             class_names=None, columns=None, problem=None, separator="|"):
     """The source name of in-memory data for `task`; the data is kept for `read`.
 
     `data`, `validation_data` and `test_data` are `(x, y)` pairs or DataFrames
     (`columns`: the example and label column names); without `validation_data` or
-    `test_data` those splits are carved from `data`.
+    `test_data` those splits are carved from `data`. Labels become label cells as
+    `label_names` reads them for the `problem` type.
     """
     parts = {"train" if validation_data is not None or test_data is not None else "all": data,
              "val": validation_data, "test": test_data}
@@ -46,7 +47,7 @@ def register(task, settings_options, data, validation_data=None, test_data=None,
                 "test": "test_data"}[split]
         x, y = pair(value, what, columns)
         examples, ids = task_examples(task, x, settings_options, what, digest)
-        labels = label_names(y, class_names, len(examples), what)
+        labels = label_names(y, class_names, len(examples), what, problem, separator)
         digest.update(repr((split, labels)).encode("utf-8"))
         decoded[split] = (examples, labels, ids)
     name = PREFIX + digest.hexdigest()[:24]
@@ -148,13 +149,19 @@ def _digest_values(digest, x, values):
             digest.update(f"{array.dtype.str}{array.shape}".encode("utf-8") + array.tobytes())
 
 
-def label_names(y, class_names, count, what="data"):
-    """Class names of the labels `y`: strings as they are, integers (or one-hot rows)
-    as `class_names[i]` or `str(i)`."""
+def label_names(y, class_names, count, what="data", problem=None, separator="|"):
+    """Label cells (strings) of the labels `y`.
+
+    Strings are kept as they are; integers (or one-hot rows) become `class_names[i]`
+    or `str(i)` (a regression's, `str(i)`); fractional numbers their decimal text. For a multilabel problem, multi-hot rows or lists of labels
+    become the labels joined by `separator`.
+    """
     if y is None:
         raise AutomlError(f"{what} has no labels: give (x, y)")
+    if problem == "multilabel":
+        return _multilabel_cells(y, class_names, count, what, separator)
     labels = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-    if labels.ndim == 2 and labels.shape[1] > 1:
+    if labels.ndim == 2 and labels.shape[1] > 1 and problem != "regression":
         labels = labels.argmax(axis=1)
     elif labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -163,10 +170,13 @@ def label_names(y, class_names, count, what="data"):
     if len(labels) != count:
         raise AutomlError(f"{what} has {count} examples but {len(labels)} labels")
     if labels.dtype.kind == "f":
-        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
-            raise AutomlError(f"{what} labels must be class names or integers, got fractional "
-                              "or missing values")
+        if not np.all(np.isfinite(labels)):
+            raise AutomlError(f"{what} has a missing or infinite label")
+        if not np.all(labels == np.round(labels)):
+            return [repr(float(v)) for v in labels]
         labels = labels.astype("int64")
+    if labels.dtype.kind in "iub" and problem == "regression":
+        return [str(int(v)) for v in labels]
     if labels.dtype.kind in "iub":
         labels = labels.astype("int64")
         if class_names is not None:
@@ -183,3 +193,22 @@ def label_names(y, class_names, count, what="data"):
             raise AutomlError(f"{what} has a missing label")
         names.append(str(label))
     return names
+
+
+def _multilabel_cells(y, class_names, count, what, separator):
+    """Cells of multi-hot rows `[N, labels]`, of lists of label names, or of joined strings."""
+    values = y.to_numpy() if hasattr(y, "to_numpy") else y
+    array = np.asarray(values) if not isinstance(values, list) else None
+    if array is not None and array.ndim == 2 and array.dtype.kind in "fiub":
+        names = [str(n) for n in class_names] if class_names is not None else \
+            [str(i) for i in range(array.shape[1])]
+        if len(names) != array.shape[1]:
+            raise AutomlError(f"{what} has {array.shape[1]} label columns but "
+                              f"{len(names)} class_names")
+        rows = [separator.join(n for n, on in zip(names, row) if on > 0.5) for row in array]
+    else:
+        rows = [cell if isinstance(cell, str) else separator.join(str(part) for part in cell)
+                for cell in values]
+    if len(rows) != count:
+        raise AutomlError(f"{what} has {count} examples but {len(rows)} labels")
+    return rows

@@ -1,4 +1,5 @@
-"""Keras metrics of the objectives Keras does not ship, over a whole evaluation set."""
+"""Keras metrics of the objectives Keras does not ship (over a whole evaluation set), and the
+regression loss on a standardised target."""
 
 import keras
 from keras import ops
@@ -44,3 +45,73 @@ class PositiveClassAUC(keras.metrics.AUC):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         super().update_state(y_true[:, 1], y_pred[:, 1], sample_weight)
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class MultilabelF1(keras.metrics.Metric):
+    """Micro or macro F1 of sigmoid outputs at 0.5, from counts kept across batches."""
+
+    def __init__(self, num_labels, average="micro", name="micro_f1", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_labels, self.average = int(num_labels), average
+        self.hits = self.add_variable((self.num_labels,), "zeros", name="hits")
+        self.said = self.add_variable((self.num_labels,), "zeros", name="said")
+        self.true = self.add_variable((self.num_labels,), "zeros", name="true")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        truth = ops.cast(y_true > 0.5, "float32")
+        said = ops.cast(y_pred >= 0.5, "float32")
+        self.hits.assign_add(ops.sum(truth * said, axis=0))
+        self.said.assign_add(ops.sum(said, axis=0))
+        self.true.assign_add(ops.sum(truth, axis=0))
+
+    def result(self):
+        if self.average == "micro":
+            return ops.divide_no_nan(2 * ops.sum(self.hits), ops.sum(self.said) + ops.sum(self.true))
+        return ops.mean(ops.divide_no_nan(2 * self.hits, self.said + self.true))
+
+    def reset_state(self):
+        for variable in (self.hits, self.said, self.true):
+            variable.assign(ops.zeros_like(variable))
+
+    def get_config(self):
+        return {**super().get_config(), "num_labels": self.num_labels, "average": self.average}
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class SubsetAccuracy(keras.metrics.MeanMetricWrapper):
+    """Share of examples whose every label is right at 0.5."""
+
+    def __init__(self, name="subset_accuracy", **kwargs):
+        super().__init__(fn=_all_labels_right, name=name, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+def _all_labels_right(y_true, y_pred):
+    return ops.cast(ops.all(ops.equal(y_true > 0.5, y_pred >= 0.5), axis=-1), "float32")
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class StandardisedError(keras.losses.Loss):
+    """MSE or Huber of a regression taken on the standardised target: `(y - mean) / std`.
+
+    The model outputs values in the target's units; the loss (and a Huber delta of
+    one standard deviation) does not depend on those units.
+    """
+
+    def __init__(self, kind="huber", mean=0.0, std=1.0, name="standardised_error", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.kind, self.mean, self.std = kind, float(mean), float(std)
+
+    def call(self, y_true, y_pred):
+        error = (ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")) / self.std
+        if self.kind == "mse":
+            return ops.mean(ops.square(error), axis=-1)
+        absolute = ops.abs(error)
+        quadratic = ops.minimum(absolute, 1.0)
+        return ops.mean(0.5 * ops.square(quadratic) + (absolute - quadratic), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "mean": self.mean, "std": self.std}

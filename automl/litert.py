@@ -87,6 +87,9 @@ def export(run_dir, quantizations, out=None, dataset=None, progress=None, report
     if exported.task is None:
         raise AutomlError(f"converting needs the '{exported.card['task']}' task plugin, "
                           "which is not installed here")
+    if exported.problem.name != "classification":
+        raise AutomlError(f"LiteRT files are written for classification models; this one is "
+                          f"{exported.problem.name} (serve its SavedModel)")
     model_dir = os.path.dirname(exported.card_path)
     dataset = dataset or _run_dataset(run_dir, exported.task)
     saved_probabilities = _saved_model_probabilities(exported, dataset.test)

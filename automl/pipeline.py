@@ -7,7 +7,6 @@ evaluate once on test -> export -> report.
 
 import dataclasses
 import json
-import math
 import os
 import platform
 import shutil
@@ -16,13 +15,12 @@ import time
 import numpy as np
 
 from automl import class_weights, devices, env, fingerprint, in_memory, interrupt, objectives
-from automl import registry, tensorboard
+from automl import problems, registry, tensorboard
 from automl import report as report_lib, settings as settings_lib
 from automl.budget import Budget
 from automl.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
-from automl.export import export_model, recover_folder, write_json
-from automl.metrics import classification_scores
+from automl.export import export_model, export_outputs, recover_folder, write_json
 from automl.progress import Progress
 from automl.timing import PhaseClock
 
@@ -142,7 +140,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     if resume:
         fingerprint.check_unchanged(run.path, source_print, None)
     dataset = task.load(settings)
-    settings, weighting = _weighted(settings, dataset)
+    settings, weighting = _weighted(settings, dataset, task)
     splits = fingerprint.of_splits(dataset)
     if resume:
         fingerprint.check_unchanged(run.path, source_print, splits)
@@ -171,8 +169,9 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
         _write_recipe(settings, run.recipe)
         fingerprint.save(run.path, source_print, splits)
     progress.phase(
-        f"{task.name}: {len(dataset.classes)} classes, {len(dataset.train)} train / "
+        f"{task.name}: {_outputs_line(dataset)}, {len(dataset.train)} train / "
         f"{len(dataset.val)} val / {len(dataset.test)} test examples from {settings.data}")
+    progress.phase(f"problem {dataset.problem} ({dataset.problem_reason})")
     progress.phase(f"class weights {settings.class_weight} ({weighting}); "
                    f"objective {settings.objective}")
 
@@ -232,16 +231,36 @@ def _with_absolute_data(settings, task):
     return dataclasses.replace(settings, data=os.path.abspath(source))
 
 
-def _weighted(settings, dataset):
+def _weighted(settings, dataset, task):
     """`settings` with the class weighting and the objective decided, and why that weighting.
 
     The recipe records both, so a resumed search and its workers train as this one.
+    Class weights are for classification; other problem types take none.
     """
-    mode, reason = class_weights.resolve(settings.class_weight, dataset.train.y,
-                                         len(dataset.classes))
-    objective = settings.objective or objectives.default_for(mode)
-    objectives.check_for(objective, len(dataset.classes))
+    problem = problems.get(dataset.problem)
+    if problem.name not in task.supported_problems():
+        raise AutomlError(f"the {task.name} task does not do {problem.name} "
+                          f"({dataset.problem_reason}; it does "
+                          f"{', '.join(task.supported_problems())})")
+    if problem.name != "classification":
+        if settings.class_weight == "balanced":
+            raise AutomlError(f"--class-weight balanced is for classification; this is a "
+                              f"{problem.name} search")
+        mode, reason = "none", f"not a classification: {problem.name}"
+    else:
+        mode, reason = class_weights.resolve(settings.class_weight, dataset.train.y,
+                                             len(dataset.classes))
+    objective = settings.objective or problem.default_objective(mode)
+    problem.check_objective(objective, dataset.classes)
     return dataclasses.replace(settings, class_weight=mode, objective=objective), reason
+
+
+def _outputs_line(dataset):
+    if dataset.problem == "regression":
+        low, high = float(np.min(dataset.train.y)), float(np.max(dataset.train.y))
+        return f"a numeric target from {low:g} to {high:g}"
+    kind = "labels" if dataset.problem == "multilabel" else "classes"
+    return f"{len(dataset.classes)} {kind}"
 
 
 def _probe(task, dataset, feeds, settings, keras):
@@ -413,18 +432,6 @@ def _healthy(tuner, model, best):
     return search_loss is None or logs.get("loss", search_loss) <= search_loss
 
 
-def chance_accuracy(labels):
-    """Accuracy of always predicting the most common class of `labels`."""
-    counts = np.bincount(np.asarray(labels))
-    return float(counts.max() / counts.sum()) if counts.sum() else 0.0
-
-
-def near_chance(accuracy, chance, examples):
-    """Whether `accuracy` is within two binomial standard errors (or 5 points) of chance."""
-    error = math.sqrt(max(chance * (1 - chance), 1e-12) / max(examples, 1))
-    return accuracy <= chance + max(0.05, 2 * error)
-
-
 def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clock):
     """Retrain the final trial on train+val (or average an ensemble), test, export, report."""
     failed = tuner.failed_trials()
@@ -436,6 +443,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
                              interim=True)
         raise SearchFailed(f"every trial failed ({reason})")
     shape, dtype = task.input_spec(dataset.meta)
+    problem = problems.get(dataset.problem)
     interrupt.check()
     clock.switch("retrain")
     if tuner.ensemble_size > 1:
@@ -443,15 +451,16 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     members, models, val_probabilities = tuner.ensemble()
     best = members[0]
     val_scores = {settings.objective: best.score}
-    wrap, test_time = _test_time_choice(tuner, task, best, dataset)
+    wrap, test_time = _test_time_choice(tuner, task, best, dataset, settings.objective)
+    thresholds = _thresholds(tuner, problem, members, val_probabilities, dataset)
     tuner.planner.copies = max(test_time["cost"], 1.0) if test_time and test_time["used"] else 1
     if len(members) > 1:
         exported = retrain_members(tuner, members, models, settings, progress)
         model = average_model(keras, [m.model for m in exported], shape, dtype,
                               f"{task.name}_ensemble")
         epochs = 0
-        val_scores["ensemble_accuracy"] = classification_scores(
-            dataset.val.y, val_probabilities, dataset.classes)["accuracy"]
+        val_scores[f"ensemble_{settings.objective}"] = problem.score(
+            settings.objective, val_probabilities, dataset.val.y)
     else:
         exported = [retrain(tuner, best, settings, progress)]
         model, epochs = exported[0].model, exported[0].epochs
@@ -464,30 +473,34 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     interrupt.check()
     clock.switch("evaluate")
     hp = best.hyperparameters
-    probabilities = model.predict(
+    predictions = model.predict(
         tuner.feeds.pipeline("test", hp, tuner.batch_size(hp), training=False), verbose=0)
-    test_scores = classification_scores(dataset.test.y, probabilities, dataset.classes)
-    write_json(os.path.join(run.search, report_lib.EXAMPLES_FILE),
-               report_lib.misclassified_examples(
-                   task.name, dataset.test, np.argmax(probabilities, axis=-1), probabilities,
-                   dataset.classes))
-    chance = chance_accuracy(dataset.test.y)
-    test_scores["chance_accuracy"] = chance
-    test_scores["near_chance"] = near_chance(test_scores["accuracy"], chance, len(dataset.test))
+    test_scores = problem.scores(dataset.test.y, predictions, dataset.classes, thresholds)
+    if problem.name == "classification":
+        write_json(os.path.join(run.search, report_lib.EXAMPLES_FILE),
+                   report_lib.misclassified_examples(
+                       task.name, dataset.test, np.argmax(predictions, axis=-1), predictions,
+                       dataset.classes))
+    chance, test_scores["near_chance"] = problem.baseline(dataset.train.y, dataset.test.y,
+                                                          test_scores)
+    test_scores[BASELINE_KEYS[problem.name]] = chance
     trials = list(tuner.oracle.trials.values())
     tensorboard.write_experiment(tf, tuner.log_root, trials, [settings.objective])
     card = {
         "task": task.name,
         "classes": dataset.classes,
+        "problem": {"type": problem.name, "reason": dataset.problem_reason,
+                    **_problem_facts(problem, dataset, thresholds, settings.label_separator)},
         "input": {"name": "inputs", "shape": [None, *shape], "dtype": dtype},
-        "outputs": {"probabilities": [None, len(dataset.classes)], "label": [None]},
+        "outputs": export_outputs(problem.name, len(dataset.classes)),
         "data": {"source": settings.data, **dataset.meta,
                  "examples": {s: len(dataset.split(s)) for s in ("train", "val", "test")},
                  "shuffle_buffer": tuner.feeds.shuffle_buffer("train+val", len(dataset.train)
                                                               + len(dataset.val))},
         "options": settings.options,
         "class_weight": class_weights.describe(settings.class_weight, dataset.train.y,
-                                               dataset.classes),
+                                               dataset.classes)
+        if problem.name == "classification" else {"mode": "none"},
         "hyperparameters": {k: v for k, v in hp.values.items() if not k.startswith("tuner/")},
         "metrics": {"val": val_scores, "test": test_scores},
         "test_time_augmentation": test_time,
@@ -540,15 +553,45 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         write_json(run.card, card)
     write_run_report(run, settings.objective, card, trials=trials)
     tuner.files.remove_weights(keep=set(kept))
-    accuracy = test_scores["accuracy"]
+    headline, figure = problem.headline(test_scores)
     balanced = (f" (balanced accuracy {test_scores['balanced_accuracy']:.4f})"
                 if settings.class_weight == "balanced" else "")
-    warning = (f" (near chance: always answering the most common class scores {chance:.4f}; "
-               "the model has not learned from this data)" if test_scores["near_chance"] else "")
+    warning = (f" ({BASELINE_WARNINGS[problem.name].format(chance)}; the model has not learned "
+               "from this data)" if test_scores["near_chance"] else "")
     progress.phase(
-        f"done: test accuracy {accuracy:.4f}{balanced}{warning}, {len(trials)} trials "
+        f"done: test {headline} {figure:.4f}{balanced}{warning}, {len(trials)} trials "
         f"({len(failed)} failed) in {budget.elapsed():.0f}s; model in {run.model}")
     return card
+
+
+BASELINE_KEYS = {"classification": "chance_accuracy", "multilabel": "baseline_micro_f1",
+                 "regression": "baseline_mae"}
+BASELINE_WARNINGS = {
+    "classification": "near chance: always answering the most common class scores {:.4f}",
+    "multilabel": "near chance: always answering the labels most examples have scores {:.4f}",
+    "regression": "no better than always predicting the training mean, MAE {:.4f}",
+}
+
+
+def _thresholds(tuner, problem, members, val_probabilities, dataset):
+    """A multilabel export's per-label thresholds, chosen on val with the search models
+    (which have not trained on val); None for other problem types."""
+    if problem.name != "multilabel":
+        return None
+    if val_probabilities is None:
+        val_probabilities = tuner.val_probabilities(members[0])
+    return problem.thresholds(np.asarray(val_probabilities), dataset.val.y)
+
+
+def _problem_facts(problem, dataset, thresholds, separator):
+    """What the card says about the problem beyond its type: thresholds, the target's range."""
+    if problem.name == "multilabel":
+        return {"separator": separator, "thresholds": dict(zip(dataset.classes, thresholds))}
+    if problem.name == "regression":
+        mean, std = problems.standardisation(dataset.train.y)
+        y = np.asarray(dataset.train.y)
+        return {"target": {"mean": mean, "std": std, "min": float(y.min()), "max": float(y.max())}}
+    return {}
 
 
 def _probe_summary(probe):
@@ -567,16 +610,17 @@ def _scheduler_summary(tuner):
             "first_rung": tuner.oracle.first_rung}
 
 
-def _test_time_choice(tuner, task, trial, dataset):
+def _test_time_choice(tuner, task, trial, dataset, objective):
     """`(wrap, summary)`: the task's test-time augmentation, and whether it helps on val.
 
-    The choice is made with the trial's search model, which has not trained on val;
-    `wrap(model)` builds the augmented model. Without an augmentation to try, `(None,
-    None)`; the summary gives both validation accuracies and how many times as long
-    the augmented model takes to predict them (`cost`).
+    The choice is made with the trial's search model, which has not trained on val,
+    by the search objective; `wrap(model)` builds the augmented model. Without an
+    augmentation to try, `(None, None)`; the summary gives both validation scores
+    and how many times as long the augmented model takes to predict them (`cost`).
     """
     hp = trial.hyperparameters
     search_model = tuner.best_model(trial)
+    problem = problems.get(dataset.problem)
 
     def wrap(model):
         return task.test_time_model(hp, model, dataset.meta)
@@ -585,16 +629,17 @@ def _test_time_choice(tuner, task, trial, dataset):
     if wrapped is None:
         return None, None
     batches = tuner.feeds.pipeline("val", hp, tuner.batch_size(hp), training=False)
-    accuracy, seconds = {}, {}
+    score, seconds = {}, {}
     for name, model in (("without", search_model), ("with", wrapped)):
         started = time.perf_counter()
-        probabilities = model.predict(batches, verbose=0)
+        predictions = model.predict(batches, verbose=0)
         seconds[name] = time.perf_counter() - started
-        accuracy[name] = classification_scores(dataset.val.y, probabilities,
-                                               dataset.classes)["accuracy"]
-    return wrap, {"kind": task.test_time_description, "used": accuracy["with"] > accuracy["without"],
+        score[name] = problem.score(objective, predictions, dataset.val.y)
+    helps = (score["with"] > score["without"] if objectives.direction(objective) == "max"
+             else score["with"] < score["without"])
+    return wrap, {"kind": task.test_time_description, "used": helps,
                   "cost": round(seconds["with"] / max(seconds["without"], 1e-9), 2),
-                  "val_accuracy": accuracy}
+                  f"val_{objective.removeprefix('val_')}": score}
 
 
 def _latencies(model, wrapped, dataset, dtype):

@@ -149,8 +149,8 @@ def confusion_matrix(matrix, classes, limit=30):
     return _svg(figure)
 
 
-def per_class(scores):
-    """Precision, recall and F1 of each class on test, as grouped bars."""
+def per_class(scores, kind="Per-class"):
+    """Precision, recall and F1 of each class (or label) on test, as grouped bars."""
     if not scores:
         return None
     pyplot = _pyplot()
@@ -163,5 +163,33 @@ def per_class(scores):
     axes.set_xticks(range(len(names)), names, rotation=45 if len(names) > 8 else 0, fontsize=7)
     axes.set_ylim(0, 1.05)
     axes.legend(fontsize=8, loc="lower right")
-    axes.set(title="Per-class results (test)")
+    axes.set(title=f"{kind} results (test)")
+    return _svg(figure)
+
+
+def predicted_against_true(pairs):
+    """A regression's test predictions against the true values, with the diagonal."""
+    if not pairs:
+        return None
+    pyplot = _pyplot()
+    true, predicted = zip(*pairs)
+    figure, axes = pyplot.subplots(figsize=(HEIGHT + 1, HEIGHT))
+    axes.scatter(true, predicted, s=6, alpha=0.5)
+    low, high = min(min(true), min(predicted)), max(max(true), max(predicted))
+    axes.plot([low, high], [low, high], color="grey", linewidth=1)
+    axes.set(title="Predicted against true (test)", xlabel="true", ylabel="predicted")
+    return _svg(figure)
+
+
+def residuals(pairs):
+    """A regression's test residuals (predicted minus true) against the true values."""
+    if not pairs:
+        return None
+    pyplot = _pyplot()
+    true = [t for t, _ in pairs]
+    errors = [p - t for t, p in pairs]
+    figure, axes = pyplot.subplots(figsize=(WIDTH, HEIGHT))
+    axes.scatter(true, errors, s=6, alpha=0.5)
+    axes.axhline(0, color="grey", linewidth=1)
+    axes.set(title="Residuals (test)", xlabel="true", ylabel="predicted - true")
     return _svg(figure)

@@ -6,7 +6,7 @@ from importlib import metadata
 import click
 
 from automl.errors import AutomlError, first_line
-from automl.task import API_VERSION, Task
+from automl.task import API_VERSION, LEGACY_MAJOR, Task
 
 GROUP = "automl.tasks"
 
@@ -36,7 +36,7 @@ def _load(entry_point):
         raise AutomlError(
             f"task plugin '{entry_point.name}' is written for plugin API {version}, "
             f"this keras-automl provides API {API_VERSION} (it loads plugins written for "
-            f"{API_VERSION.split('.')[0]}.0 to {API_VERSION})"
+            f"{LEGACY_MAJOR}.x and {API_VERSION.split('.')[0]}.0 to {API_VERSION})"
         )
     dist = entry_point.dist
     return TaskInfo(
@@ -48,10 +48,14 @@ def _load(entry_point):
 
 
 def compatible(version):
-    """Whether a plugin written for API `version` ("2.0", 2) runs on this API."""
+    """Whether a plugin written for API `version` ("3.0", 3) runs on this API: one of
+    this major version and no newer minor one, or one of the previous major version
+    (`LEGACY_MAJOR`), which then searches classification only."""
     try:
         major, _, minor = str(version).partition(".")
         ours_major, _, ours_minor = API_VERSION.partition(".")
+        if int(major) == LEGACY_MAJOR:
+            return True
         return int(major) == int(ours_major) and int(minor or 0) <= int(ours_minor)
     except ValueError:
         return False

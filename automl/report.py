@@ -213,13 +213,17 @@ def _trial_table(header, rows, best_id, exported_ids):
 # The page ---------------------------------------------------------------------
 
 
+HEADLINES = (("accuracy", "accuracy"), ("micro_f1", "micro F1"), ("mae", "MAE"))
+
+
 def _summary(card, records, state):
     search = card.get("search", {})
     test = card.get("metrics", {}).get("test", {})
     completed = sum(r["status"] == "COMPLETED" for r in records)
     items = [("task", card.get("task", "?")),
              ("data", card.get("data", {}).get("source", "?")),
-             ("classes", len(card.get("classes", [])) or "?"),
+             ("problem", card.get("problem", {}).get("type", "classification")),
+             ("classes", len(card.get("classes", [])) or "-"),
              ("trials", f"{completed} completed of {len(records)}")]
     budget = search.get("time_budget_seconds")
     elapsed = search.get("wall_seconds") or state.get("elapsed_seconds")
@@ -228,9 +232,11 @@ def _summary(card, records, state):
         items.append(("time used", used))
     if search.get("stop_reason"):
         items.append(("stop reason", search["stop_reason"].replace("_", " ")))
-    if test.get("accuracy") is not None:
+    headline = next(((name, test[key]) for key, name in HEADLINES if test.get(key) is not None),
+                    None)
+    if headline is not None:
         warning = " (near chance)" if test.get("near_chance") else ""
-        items.append(("test accuracy of the export", f"{test['accuracy']:.4f}{warning}"))
+        items.append((f"test {headline[0]} of the export", f"{headline[1]:.4f}{warning}"))
     elif not state.get("finished"):
         items.append(("status", "search in progress or interrupted"))
     cards = "".join(f"<div class='card'><b>{html.escape(k)}</b>{html.escape(str(v))}</div>"
@@ -312,7 +318,10 @@ def render(records, card, objective, maximize, state=None, examples=None, interi
         None if interim else plots.hyperparameters(records, objective),
         plots.learning_curves(order, metric),
         plots.confusion_matrix(test.get("confusion_matrix"), card.get("classes", [])),
-        plots.per_class(test.get("per_class")),
+        plots.per_class(test.get("per_class") or test.get("per_label"),
+                        "Per-label" if test.get("per_label") else "Per-class"),
+        plots.predicted_against_true(test.get("residuals")),
+        plots.residuals(test.get("residuals")),
     ]
     figure_html = "".join(f"<div class='plot'>{svg}</div>" for svg in figures if svg)
     header, rows = trial_rows(records, objective)

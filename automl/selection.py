@@ -9,7 +9,7 @@ every completed trial's saved validation probabilities (`automl.ensemble`).
 
 from keras_tuner.engine import trial as trial_lib
 
-from automl import ensemble, objectives
+from automl import ensemble, objectives, problems
 from automl.planner import planned_passes
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
@@ -29,12 +29,13 @@ class Selection:
 
     `oracle()` returns the search's oracle (read, never changed; None before it exists); `val_probabilities(trial)`
     a trial's saved validation probabilities; `val_labels` the validation labels;
-    `trains_on(trial)` whether the export of `trial` trains on well past its trial.
+    `trains_on(trial)` whether the export of `trial` trains on well past its trial;
+    `problem` the problem type, which scores saved predictions.
     """
 
     def __init__(self, oracle, objective, val_labels, ensemble_size, val_probabilities,
-                 trains_on=lambda trial: False):
-        self._oracle, self.objective = oracle, objective
+                 trains_on=lambda trial: False, problem=problems.get("classification")):
+        self._oracle, self.objective, self.problem = oracle, objective, problem
         self.val_labels, self.ensemble_size = val_labels, ensemble_size
         self.val_probabilities = val_probabilities
         self.trains_on = trains_on
@@ -110,7 +111,9 @@ class Selection:
             return candidates, None
         trials = {t.trial_id: t for t in candidates}
         probabilities = {i: self.val_probabilities(t) for i, t in trials.items()}
+        name, problem = self.objective.name, self.problem
         chosen = ensemble.select(candidates[0].trial_id, list(trials), probabilities,
                                  self.val_labels, self.ensemble_size,
-                                 lambda p, y: objectives.score(self.objective.name, p, y))
+                                 lambda p, y: objectives.better(name, problem.score(name, p, y)),
+                                 problem.selection_loss)
         return [trials[i] for i in chosen], probabilities

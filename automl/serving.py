@@ -1,4 +1,4 @@
-"""Using an exported model: classify files, texts or arrays, score labelled data.
+"""Using an exported model: predict for files, texts or arrays, score labelled data.
 
 The task plugin prepares examples as the search did; where it is not installed,
 arrays and texts go to the SavedModel as they are (files then cannot be decoded).
@@ -9,10 +9,9 @@ import os
 
 import numpy as np
 
-from automl import data as data_lib, env, registry
+from automl import env, problems, registry
 from automl.errors import AutomlError, first_line
 from automl.export import recover_folder
-from automl.metrics import classification_scores
 from automl.settings import from_mapping
 
 BATCH = 256
@@ -39,6 +38,9 @@ class ExportedModel:
         self.task = _installed_task(self.card["task"])
         self.meta = self.card["data"]
         self.classes = self.card["classes"]
+        self.problem = problems.get(self.card.get("problem", {}).get("type", "classification"))
+        self.thresholds = self.card.get("problem", {}).get("thresholds")
+        self.separator = self.card.get("problem", {}).get("separator") or problems.SEPARATOR
         if not load_saved_model:
             return
         tf, _ = env.import_tensorflow()
@@ -48,7 +50,8 @@ class ExportedModel:
         self._loaded = loaded
 
     def probabilities(self, examples):
-        """Class probabilities [N, C] for decoded examples, in `classes` order."""
+        """The model's output for decoded examples: probabilities [N, C] in `classes`
+        order (one class, or a sigmoid per label), or a regression's values [N]."""
         if self.task is None:
             return self._unprepared_probabilities(list(examples))
         batch = self.task.prepare(list(examples), self.meta)
@@ -59,9 +62,10 @@ class ExportedModel:
         self._device = device
 
     def serve_prepared(self, batch):
-        """Probabilities [N, C] of examples already in the model's input format."""
+        """The output (see `probabilities`) of examples already in the model's input format."""
         if self._device is not None:
             return self._device.probabilities(batch)
+        output = self.problem.output
         outputs = []
         for start in range(0, len(batch), BATCH):
             chunk = batch[start:start + BATCH]
@@ -69,8 +73,10 @@ class ExportedModel:
                 chunk = self.tf.constant([str(v) for v in chunk])
             else:
                 chunk = self.tf.constant(chunk, dtype=self.card["input"]["dtype"])
-            outputs.append(self._serve(inputs=chunk)["probabilities"].numpy())
-        return np.concatenate(outputs) if outputs else np.zeros((0, len(self.classes)))
+            outputs.append(self._serve(inputs=chunk)[output].numpy())
+        if outputs:
+            return np.concatenate(outputs)
+        return np.zeros((0,) if output == "value" else (0, len(self.classes)))
 
     def _unprepared_probabilities(self, examples):
         """Probabilities of examples fed as they are: texts, or arrays of the input's rank
@@ -135,14 +141,29 @@ class ExportedModel:
         names, examples, skipped = self.decode_files(files, skip_bad)
         examples += list(texts)
         names += list(texts)
-        probabilities = self.probabilities(examples)
-        k = min(top_k, len(self.classes))
-        results = []
-        for name, row in zip(names, probabilities):
-            ranked = np.argsort(-row)[:k]
-            results.append({"input": name, "predictions": [
-                {"label": self.classes[i], "probability": float(row[i])} for i in ranked]})
-        return results, skipped
+        outputs = self.probabilities(examples)
+        return [self.prediction(name, row, top_k) for name, row in zip(names, outputs)], skipped
+
+    def prediction(self, name, output, top_k):
+        """One input's prediction as `automl predict` reports it.
+
+        Classification: the `top_k` classes by probability. Multilabel: `labels`, those
+        at or above their thresholds, and every label's probability, most probable
+        first. Regression: the `value`.
+        """
+        if self.problem.name == "regression":
+            return {"input": name, "value": float(output)}
+        ranked = np.argsort(-output)
+        if self.problem.name == "multilabel":
+            cut = [self.thresholds[c] for c in self.classes] if self.thresholds else \
+                [0.5] * len(self.classes)
+            return {"input": name,
+                    "labels": [self.classes[i] for i in ranked if output[i] >= cut[i]],
+                    "predictions": [{"label": self.classes[i], "probability": float(output[i]),
+                                     "threshold": float(cut[i])} for i in ranked]}
+        return {"input": name, "predictions": [
+            {"label": self.classes[i], "probability": float(output[i])}
+            for i in ranked[:min(top_k, len(self.classes))]]}
 
     def decode_files(self, files, skip_bad=False):
         """`(names, examples, skipped)` of decoding `files`; see `predict_inputs`."""
@@ -172,14 +193,23 @@ class ExportedModel:
         return self.score(examples, labels, source)
 
     def score(self, examples, labels, source="the data"):
-        """Scores of decoded `examples` against their class names `labels`."""
-        unknown = sorted(set(labels) - set(self.classes))
-        if unknown:
-            raise AutomlError(f"labels the model does not know: {', '.join(unknown[:5])}")
+        """The problem's scores of decoded `examples` against their label cells `labels`."""
         if not labels:
             raise AutomlError(f"no labelled examples in {source}")
-        y = data_lib.label_ids(labels, self.classes)
-        return classification_scores(y, self.probabilities(examples), self.classes)
+        if self.problem.name == "regression":
+            bad = [label for label in labels if problems.number(label) is None]
+            if bad:
+                raise AutomlError(f"targets that are not numbers: {', '.join(bad[:5])}")
+        else:
+            given = {part for label in labels for part in problems.label_parts(
+                label, self.separator if self.problem.name == "multilabel" else None)}
+            unknown = sorted(given - set(self.classes))
+            if unknown:
+                raise AutomlError(f"labels the model does not know: {', '.join(unknown[:5])}")
+        y = self.problem.encode(labels, self.classes, self.separator)
+        return self.problem.scores(y, self.probabilities(examples), self.classes,
+                                   [self.thresholds[c] for c in self.classes]
+                                   if self.thresholds else None)
 
 
 def _installed_task(name):

@@ -30,6 +30,8 @@ class Settings:
     epochs: Optional[int] = None
     time_budget: Optional[float] = None
     scheduler: Optional[str] = None
+    problem: Optional[str] = None
+    label_separator: str = "|"
     objective: Optional[str] = None
     class_weight: Optional[str] = None
     seed: int = 0
@@ -81,8 +83,11 @@ class Settings:
             from automl.litert import parse_export
 
             parse_export(self.export)
-        from automl import class_weights, objectives
+        from automl import class_weights, objectives, problems
 
+        problems.check_name(self.problem)
+        if not self.label_separator:
+            raise AutomlError("label_separator must not be empty")
         objectives.check_name(self.objective)
         class_weights.check_mode(self.class_weight)
 

@@ -1,4 +1,5 @@
-"""The search space every task shares: classification head, loss, optimizer and schedule."""
+"""The search space every task shares: optimizer and schedule (the head and loss are the
+problem type's, `automl.problems`)."""
 
 import dataclasses
 import math
@@ -21,18 +22,6 @@ class TrainingPlan:
     epochs: int = 1
     initial_epoch: int = 0
     until: float = None
-
-
-def add_head(hp, keras, features, num_classes):
-    """Dropout and a softmax layer named `probabilities` on top of `features`.
-
-    The softmax computes in float32 also under a mixed-precision policy.
-    """
-    rate = hp.Float("head/dropout", 0.0, 0.5, step=0.1, default=0.2)
-    if rate:
-        features = keras.layers.Dropout(rate, name="head_dropout")(features)
-    return keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
-                              name="probabilities")(features)
 
 
 def set_temperature(model, temperature):
@@ -101,15 +90,7 @@ def make_optimizer(hp, keras, plan=TrainingPlan()):
     return keras.optimizers.RMSprop(rate)
 
 
-def compile_model(hp, keras, model, plan=TrainingPlan(), metrics=None):
-    """Compile with the shared optimizer and a cross-entropy on one-hot labels.
-
-    `metrics` default to accuracy alone (`automl.objectives.keras_metrics`).
-    """
-    smoothing = hp.Choice("optimizer/label_smoothing", [0.0, 0.1], default=0.0)
-    model.compile(
-        optimizer=make_optimizer(hp, keras, plan),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
-        metrics=metrics or [keras.metrics.CategoricalAccuracy(name="accuracy")],
-    )
+def compile_model(hp, keras, model, loss, metrics, plan=TrainingPlan()):
+    """Compile `model` with the shared optimizer, the problem's `loss` and `metrics`."""
+    model.compile(optimizer=make_optimizer(hp, keras, plan), loss=loss, metrics=metrics)
     return model

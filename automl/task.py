@@ -2,8 +2,9 @@
 
 A plugin subclasses `Task` and registers it under the `automl.tasks` entry-point
 group. The core reads the data through it, builds each trial's network with its
-`build` (the core adds the classification head and the optimizer), and exports a
-model that takes the raw examples described by `input_spec`.
+`build` (the core adds the head, loss and metrics of the problem type, see
+`automl.problems`, and the optimizer), and exports a model that takes the raw
+examples described by `input_spec`.
 """
 
 import dataclasses
@@ -15,7 +16,8 @@ import numpy as np
 from automl import data as data_lib, in_memory
 from automl.errors import AutomlError
 
-API_VERSION = "2.5"  # a plugin of the same major version and no newer minor one loads
+API_VERSION = "3.0"  # a plugin of the same major version and no newer minor one loads
+LEGACY_MAJOR = 2     # plugins of this major version load too, for classification only
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Task:
         test_time_description: what `test_time_model` averages over, for the card.
         string_examples: whether raw examples are strings (texts); strings given
             in memory are then examples, otherwise paths of files to decode.
+        problem_types: the problem types (`automl.problems.NAMES`) the task's
+            networks serve; a plugin written for API 2.x serves classification only.
     """
 
     name = None
@@ -67,6 +71,14 @@ class Task:
     options = ()
     test_time_description = None
     string_examples = False
+    problem_types = ("classification",)
+
+    def supported_problems(self):
+        """The problem types a search may use this task for."""
+        major = str(self.api_version).partition(".")[0]
+        if major.isdigit() and int(major) == LEGACY_MAJOR:
+            return ("classification",)
+        return tuple(self.problem_types)
 
     # Reading data ------------------------------------------------------------
 
@@ -152,15 +164,17 @@ class Task:
 
         Use `hp.Int`/`hp.Choice`/... with stable names prefixed by the task's name
         (`image/stage_2/filters`). Preprocessing adapted on `dataset.train` goes
-        here, inside the model, so the export takes raw examples.
+        here, inside the model, so the export takes raw examples. `dataset.problem`
+        names the problem type; `dataset.train.y` holds labels as it stores them
+        (class ids, multi-hot rows or values, `automl.problems`).
         """
         raise NotImplementedError
 
     def initialize(self, hp, model, dataset):
         """Set starting weights of a newly built `model` (default: Keras's initializers).
 
-        Called once per model, before training; the classification head is the
-        layer named `probabilities`.
+        Called once per model, before training; the head is the layer named
+        `probabilities` (classification, multilabel) or `standardised` (regression).
         """
 
     def training_model(self, hp, model, dataset):
@@ -184,7 +198,7 @@ class Task:
     def mix(self, hp, x, y):
         """Training-only mixing of a batch and its one-hot labels, e.g. mixup (default: none).
 
-        Runs inside tf.data after `augment`; returns `(x, y)`.
+        Runs inside tf.data after `augment`, for classification only; returns `(x, y)`.
         """
         return x, y
 

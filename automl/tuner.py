@@ -23,7 +23,7 @@ import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
 from keras_tuner.src.engine import metrics_tracking
 
-from automl import ensemble, interrupt, objectives, report, space, tensorboard
+from automl import ensemble, interrupt, problems, report, space, tensorboard
 from automl.budget import deadline_callback
 from automl.errors import first_line
 from automl.export import write_json
@@ -69,12 +69,13 @@ class Fit:
 
 
 class TaskHyperModel(kt.HyperModel):
-    """Raw input -> task body -> shared head, compiled with the shared optimizer."""
+    """Raw input -> task body -> the problem type's head, compiled with the shared optimizer."""
 
     def __init__(self, task, dataset, keras, objective="val_accuracy"):
         super().__init__(name=task.name)
         self.task, self.dataset, self.keras = task, dataset, keras
         self.objective = objective
+        self.problem = problems.get(dataset.problem)
         self.training_data = dataset.training_only()
 
     def build(self, hp):
@@ -84,25 +85,29 @@ class TaskHyperModel(kt.HyperModel):
         """The compiled model of `hp`, its learning-rate schedule laid out over `plan`."""
         model = self.network(hp)
         self.task.initialize(hp, model, self.training_data)
-        return space.compile_model(hp, self.keras, model, plan, self.metrics())
+        return self.compiled(hp, model, plan)
+
+    def compiled(self, hp, model, plan):
+        return space.compile_model(hp, self.keras, model,
+                                   self.problem.loss(hp, self.keras, self.training_data),
+                                   self.metrics(), plan)
 
     def metrics(self):
-        return objectives.keras_metrics(self.objective, self.keras, len(self.dataset.classes))
+        return self.problem.keras_metrics(self.objective, self.keras, self.dataset.classes)
 
     def network(self, hp):
-        """The uncompiled classifier of `hp`."""
+        """The uncompiled model of `hp`: the task's body under the problem's head."""
         keras = self.keras
         shape, dtype = self.task.input_spec(self.dataset.meta)
         inputs = keras.Input(shape=shape, dtype=dtype, name="inputs")
         features = self.task.build(hp, inputs, self.training_data)
-        outputs = space.add_head(hp, keras, features, len(self.dataset.classes))
-        return keras.Model(inputs, outputs, name=f"{self.task.name}_classifier")
+        outputs = self.problem.head(hp, keras, features, self.training_data)
+        return keras.Model(inputs, outputs, name=f"{self.task.name}_{self.problem.name}")
 
     def trainer(self, hp, model, plan):
         """The model `fit` trains: the task's training twin of `model` (compiled), or `model`."""
         twin = self.task.training_model(hp, model, self.training_data)
-        return model if twin is None else space.compile_model(hp, self.keras, twin, plan,
-                                                              self.metrics())
+        return model if twin is None else self.compiled(hp, twin, plan)
 
     def cost(self, values):
         """Relative cost of one training example of the configuration `values` (`automl.cost`)."""
@@ -146,6 +151,7 @@ class SearchTuner(base_tuner.BaseTuner):
         self.files = TrialFiles(os.path.join(directory, "search"))
         self.selection = Selection(lambda: getattr(self, "oracle", None), objective, dataset.val.y,
                                    self.ensemble_size, self.val_probabilities,
+                                   problem=hypermodel.problem,
                                    trains_on=lambda trial: self.planner.finishes_in_retrain(trial))
         known_good = task.known_good(dataset.training_only())
         self.planner = Planner(budget, probe, settings, self.epochs, self.ensemble_size,
@@ -297,7 +303,9 @@ class SearchTuner(base_tuner.BaseTuner):
                    "converged": float(not fitted.stopped and initial + len(scores) < epochs),
                    "parameters": fitted.model.count_params()}
         if self.ensemble_size > 1:
-            results["temperature"] = self.keep_val_probabilities(trial, fitted.model)
+            temperature = self.keep_val_probabilities(trial, fitted.model)
+            if temperature is not None:
+                results["temperature"] = temperature
         return results
 
     def trial_limits(self, trial):
@@ -323,14 +331,18 @@ class SearchTuner(base_tuner.BaseTuner):
         return self.files.weights_path(trial_id)
 
     def keep_val_probabilities(self, trial, model):
-        """Save a trial's best-epoch validation probabilities for ensemble selection.
+        """Save a trial's best-epoch validation predictions for ensemble selection.
 
-        They are temperature-scaled on val (`automl.ensemble.temperature`); returns
-        the temperature, which the trial's members and retrains take on.
+        Class probabilities are temperature-scaled on val (`automl.ensemble.temperature`);
+        returns the temperature, which the trial's members and retrains take on (None
+        for other problem types, whose predictions are saved as they are).
         """
         hp = trial.hyperparameters
         probabilities = model.predict(self.feeds.pipeline(
             "val", hp, self.batch_size(hp), training=False), verbose=0)
+        if self.hypermodel.problem.name != "classification":
+            self.files.keep_val_probabilities(trial.trial_id, probabilities)
+            return None
         temperature = ensemble.temperature(probabilities, self.dataset.val.y)
         self.files.keep_val_probabilities(
             trial.trial_id, ensemble.with_temperature(probabilities, temperature))

@@ -38,6 +38,7 @@ class AudioTask(automl.Task):
     patience = 4
     ensemble_size = 3
     file_extensions = (".wav", ".flac", ".ogg")
+    problem_types = ("classification", "multilabel", "regression")
     tfds_feature = "audio"
     options = (
         automl.Option("sample_rate", int, None,

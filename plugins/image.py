@@ -46,6 +46,7 @@ class ImageTask(automl.Task):
     default_batch_size = 32
     patience = 4
     file_extensions = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+    problem_types = ("classification", "multilabel", "regression")
     tfds_feature = "image"
     test_time_description = ("the image and its copies shifted right and down by about a "
                              "28th of its size (and its mirror image where flips trained), "
@@ -285,7 +286,7 @@ class ImageTask(automl.Task):
                     cost += area * out * (kernel * depth + 2 * element)
                 depth = out
         dropout = 1 if values.get("head/dropout", 0.2) else 0
-        return cost + element * depth * (1 + dropout) + depth * len(dataset.classes) * 1.0
+        return cost + element * depth * (1 + dropout) + depth * max(len(dataset.classes), 1) * 1.0
 
     def augment(self, hp, x):
         """Resolution jitter on half the training batches (images of 32 pixels or more).

@@ -56,6 +56,7 @@ class TextTask(automl.Task):
     patience = 2
     ensemble_size = 3
     file_extensions = (".txt",)
+    problem_types = ("classification", "multilabel", "regression")
     tfds_feature = ("text", "description", "sentence", "content")
     string_examples = True
     options = (
@@ -133,7 +134,8 @@ class TextTask(automl.Task):
     # Search space --------------------------------------------------------------
 
     def known_good(self, dataset):
-        bag = {"text/family": "bag", "text/max_tokens": 50000, "text/bag/weighting": "naive_bayes",
+        bag = {"text/family": "bag", "text/max_tokens": 50000,
+               "text/bag/weighting": _weightings(dataset)[-1],
                "text/bag/input_dropout": 0.5, "text/depth": 0, "head/dropout": 0.0,
                "optimizer/name": "adam", "optimizer/learning_rate": 1e-2}
         words = {**bag, "text/bag/tokens": "words", "text/bag/ngrams": 2}
@@ -288,8 +290,8 @@ class TextTask(automl.Task):
             tokens = hp.Choice("text/bag/tokens", ["words", "characters"], default="words")
             with hp.conditional_scope("text/bag/tokens", ["words"]):
                 ngrams = hp.Choice("text/bag/ngrams", [1, 2, 3], default=2)
-            weighting = hp.Choice("text/bag/weighting", ["multi_hot", "tf_idf", "naive_bayes"],
-                                  default="naive_bayes")
+            weighting = hp.Choice("text/bag/weighting", _weightings(dataset),
+                                  default=_weightings(dataset)[-1])
             rate = hp.Float("text/bag/input_dropout", 0.0, 0.6, step=0.1, default=0.5)
         x = self.vectorizer(dataset, max_tokens, tokens=tokens, ngrams=ngrams,
                             weighting=weighting)(inputs)
@@ -369,6 +371,13 @@ def _cache_key(split):
 def _naive_bayes_scale(ratios):
     """Each token's weight in a naive-Bayes bag: its largest |log-count ratio|."""
     return np.abs(ratios).max(axis=1).astype("float32")
+
+
+def _weightings(dataset):
+    """Bag weightings the search tries, the default last: naive Bayes needs single-label classes."""
+    if dataset.problem == "classification":
+        return ["multi_hot", "tf_idf", "naive_bayes"]
+    return ["multi_hot", "tf_idf"]
 
 
 def _log_count_ratios(dataset, vocabulary, split):

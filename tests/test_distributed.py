@@ -113,19 +113,21 @@ def test_mixed_precision_without_a_gpu_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_the_softmax_stays_float32_under_mixed_precision():
+def test_every_head_stays_float32_under_mixed_precision():
     code = """
-import keras, keras_tuner as kt
+import types
+import keras, keras_tuner as kt, numpy as np
 keras.mixed_precision.set_global_policy("mixed_float16")
-from automl import space
-hp = kt.HyperParameters()
+from automl import problems
+data = types.SimpleNamespace(classes=["a", "b", "c"], train=types.SimpleNamespace(y=np.arange(4.0)))
 inputs = keras.Input((4,))
-outputs = space.add_head(hp, keras, keras.layers.Dense(8)(inputs), 3)
-print(keras.layers.Dense(8).compute_dtype, outputs.dtype)
+dtypes = [problems.get(name).head(kt.HyperParameters(), keras, keras.layers.Dense(8)(inputs),
+                                   data).dtype for name in problems.NAMES]
+print(keras.layers.Dense(8).compute_dtype, *dtypes)
 """
     result = run_python(code)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["float16", "float32"]
+    assert result.stdout.split() == ["float16", "float32", "float32", "float32"]
 
 
 def test_chief_flags_are_checked(tmp_path):

@@ -37,15 +37,16 @@ def test_balanced_accuracy_and_auc_count_the_whole_set_not_batch_means():
 
 
 def test_objective_scores_and_directions():
-    from automl import objectives
+    from automl import objectives, problems
 
+    classification = problems.get("classification")
     labels = np.array([0, 0, 0, 1])
     probabilities = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7]])
-    assert objectives.score("val_accuracy", probabilities, labels) == 0.75
-    assert objectives.score("val_balanced_accuracy", probabilities, labels) == pytest.approx(5 / 6)
-    assert objectives.score("val_auc", probabilities, labels) == 1.0
+    assert classification.score("val_accuracy", probabilities, labels) == 0.75
+    assert classification.score("val_balanced_accuracy", probabilities, labels) == pytest.approx(5 / 6)
+    assert classification.score("val_auc", probabilities, labels) == 1.0
     assert objectives.direction("val_mae") == "min" and objectives.direction("val_auc") == "max"
-    assert objectives.default_for("balanced") == "val_balanced_accuracy"
+    assert classification.default_objective("balanced") == "val_balanced_accuracy"
 
 
 def test_class_weights_balance_the_classes_and_reach_the_training_batches():
