@@ -19,12 +19,18 @@ import numpy as np
 from automl import env, in_memory, interrupt
 from automl.errors import AutomlError, SearchInterrupted
 
-Prediction = collections.namedtuple("Prediction", ["labels", "probabilities", "values"],
-                                    defaults=(None,))
-Prediction.__doc__ = ("Classification: predicted class names `[N]` and class probabilities "
-                      "`[N, classes]`. Multilabel: lists of the labels at or above their "
-                      "thresholds `[N]` and each label's probability `[N, labels]`. "
-                      "Regression: `values` `[N]` (labels and probabilities None).")
+class Prediction(collections.namedtuple("Prediction", ["labels", "probabilities"])):
+    """Classification: predicted class names `[N]` and class probabilities `[N, classes]`.
+    Multilabel: lists of the labels at or above their thresholds `[N]` and each label's
+    probability `[N, labels]`. Regression: the predicted values `[N]` as `labels` (and
+    `values`), `probabilities` None."""
+
+    __slots__ = ()
+
+    @property
+    def values(self):
+        """A regression's predicted values `[N]` (None for the other problem types)."""
+        return self.labels if self.probabilities is None else None
 
 
 def search(task, data, out=None, *, validation_data=None, test_data=None, class_names=None,
@@ -226,7 +232,7 @@ class Predictor:
         outputs = self.predict_proba(inputs, sample_rate)
         problem = self._exported.problem.name
         if problem == "regression":
-            return Prediction(None, None, outputs)
+            return Prediction(np.asarray(outputs), None)
         if problem == "multilabel":
             cut = np.asarray([self._exported.thresholds[c] for c in self.classes])
             labels = np.empty(len(outputs), dtype=object)

@@ -23,8 +23,7 @@ class Feeds:
         self.task, self.dataset, self.seed, self.tf = task, dataset, seed, tf
         self.input_dtype = task.input_spec(dataset.meta)[1]
         self.problem = problems.get(dataset.problem)
-        self.class_weights = class_weights.weights(class_weight, dataset.train.y,
-                                                   len(dataset.classes))
+        self.class_weight = class_weight
 
     def count(self, split, fraction=1.0):
         return len(self._indices(split, fraction))
@@ -88,7 +87,8 @@ class Feeds:
         ds = ds.batch(batch_size)
         dtype = self.input_dtype
         task = self.task
-        weights = None if self.class_weights is None else tf.constant(self.class_weights)
+        weights = self.weights_of(split)
+        weights = None if weights is None else tf.constant(weights)
 
         def feed(x, y):
             if dtype != "string" and x.dtype != dtype:
@@ -105,6 +105,12 @@ class Feeds:
 
         ds = ds.map(feed, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+    def weights_of(self, split):
+        """Balanced class weights of the examples of `split` (train, or train+val for a
+        retrain), or None without class weighting."""
+        return class_weights.weights(self.class_weight, self._labels(split),
+                                     len(self.dataset.classes))
 
     def steps(self, split, batch_size, fraction=1.0):
         """Batches per epoch of `split` at `fraction`."""

@@ -452,7 +452,6 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     best = members[0]
     val_scores = {settings.objective: best.score}
     wrap, test_time = _test_time_choice(tuner, task, best, dataset, settings.objective)
-    thresholds = _thresholds(tuner, problem, members, val_probabilities, dataset)
     tuner.planner.copies = max(test_time["cost"], 1.0) if test_time and test_time["used"] else 1
     if len(members) > 1:
         exported = retrain_members(tuner, members, models, settings, progress)
@@ -473,6 +472,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     interrupt.check()
     clock.switch("evaluate")
     hp = best.hyperparameters
+    thresholds = _thresholds(tuner, problem, model, hp, dataset)
     predictions = model.predict(
         tuner.feeds.pipeline("test", hp, tuner.batch_size(hp), training=False), verbose=0)
     test_scores = problem.scores(dataset.test.y, predictions, dataset.classes, thresholds)
@@ -568,19 +568,23 @@ BASELINE_KEYS = {"classification": "chance_accuracy", "multilabel": "baseline_mi
                  "regression": "baseline_mae"}
 BASELINE_WARNINGS = {
     "classification": "near chance: always answering the most common class scores {:.4f}",
-    "multilabel": "near chance: always answering the labels most examples have scores {:.4f}",
+    "multilabel": "near chance: always answering the same labels scores {:.4f}",
     "regression": "no better than always predicting the training mean, MAE {:.4f}",
 }
 
 
-def _thresholds(tuner, problem, members, val_probabilities, dataset):
-    """A multilabel export's per-label thresholds, chosen on val with the search models
-    (which have not trained on val); None for other problem types."""
+def _thresholds(tuner, problem, model, hp, dataset):
+    """A multilabel export's per-label thresholds, chosen on val with the exported model;
+    None for other problem types.
+
+    Where the export has trained on val too, a label it fits there keeps 0.5 (every
+    threshold near it ties, and ties go to 0.5), and one it still misses moves.
+    """
     if problem.name != "multilabel":
         return None
-    if val_probabilities is None:
-        val_probabilities = tuner.val_probabilities(members[0])
-    return problem.thresholds(np.asarray(val_probabilities), dataset.val.y)
+    predictions = model.predict(
+        tuner.feeds.pipeline("val", hp, tuner.batch_size(hp), training=False), verbose=0)
+    return problem.thresholds(np.asarray(predictions), dataset.val.y)
 
 
 def _problem_facts(problem, dataset, thresholds, separator):

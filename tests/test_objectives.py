@@ -77,6 +77,12 @@ def test_class_weights_balance_the_classes_and_reach_the_training_batches():
         "train", None, 15, training=True)))
     _, y, sample_weight = (t.numpy() for t in batch)
     assert sample_weight == pytest.approx(weights[y.argmax(axis=1)])
+    # a retrain on train+val balances the classes it trains on: 14 a against 3 b here
+    both = next(iter(Feeds(Task(), dataset, 0, tf, "balanced").pipeline(
+        "train+val", None, 17, training=True)))
+    _, y, sample_weight = (t.numpy() for t in both)
+    totals = [sample_weight[y.argmax(axis=1) == k].sum() for k in (0, 1)]
+    assert totals == pytest.approx([8.5, 8.5])
     assert len(next(iter(Feeds(Task(), dataset, 0, tf, "none").pipeline(
         "train", None, 15, training=True)))) == 2
 

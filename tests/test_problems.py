@@ -204,7 +204,7 @@ def test_regression_from_arrays_predicts_values(tmp_path):
                            verbose=0)
     assert result.card["problem"]["type"] == "regression"
     prediction = result.predict(x[:3])
-    assert prediction.values.shape == (3,) and prediction.labels is None
+    assert prediction.values.shape == (3,) and prediction.probabilities is None
     assert "mae" in result.evaluate((x, levels))
 
 
