@@ -458,7 +458,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         model = average_model(keras, [m.model for m in exported], shape, dtype,
                               f"{task.name}_ensemble")
         epochs = 0
-        val_scores[f"ensemble_{settings.objective}"] = problem.score(
+        val_scores[f"ensemble_{settings.objective.removeprefix('val_')}"] = problem.score(
             settings.objective, val_probabilities, dataset.val.y)
     else:
         exported = [retrain(tuner, best, settings, progress)]

@@ -120,7 +120,7 @@ def test_a_search_selects_by_macro_f1(image_folder, tmp_path):
 
 
 @pytest.mark.parametrize("objective, fragment", [
-    ("val_mae", "objective 'val_mae' is for regression"),
+    ("val_mae", "objective 'val_mae' does not fit a classification search"),
     ("val_auc", "objective 'val_auc' needs two classes, the data has 3"),
     ("val_f2", "unknown objective 'val_f2'"),
 ])

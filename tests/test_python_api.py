@@ -197,7 +197,7 @@ def test_a_dataframe_of_file_paths_reads_the_files(tmp_path):
     (lambda: automl.search("image", (np.zeros((4, 8, 8, 1)), [0, 0, 0, 0])), "need at least two classes"),
     (lambda: automl.search("image", (np.zeros((4, 8, 8, 1)), [0, 1, 0])),
      "4 examples but 3 labels"),
-    (lambda: automl.search("image", (np.zeros((4, 8, 8, 1)), [0.5, 1, 0, 1])), "fractional"),
+    (lambda: automl.search("image", (np.zeros((4, 8, 8, 1)), [np.nan, 1, 0, 1])), "missing or infinite label"),
     (lambda: automl.search("audio", (np.zeros((4, 800)), [0, 1, 0, 1])), "need sample_rate="),
     (lambda: automl.search("text", (["a", "b"], [0, 1]), max_trials=0), "max_trials"),
     (lambda: automl.search("image", "x", validation_data=(np.zeros((1, 8, 8)), [0])),

@@ -78,7 +78,8 @@ def test_a_bundled_source_name_is_that_source_even_beside_a_folder_of_that_name(
     (tmp_path / "digits" / "a").mkdir(parents=True)
     (tmp_path / "digits" / "a" / "x.png").write_bytes(b"\x89PNG")
     monkeypatch.chdir(tmp_path)
-    settings = SimpleNamespace(data="digits", split_seed=0, group_by=None, options={})
+    settings = SimpleNamespace(data="digits", split_seed=0, group_by=None, options={},
+                               problem=None, label_separator="|")
     # Loaded as the bundled set wherever the search runs, so a resume from another folder agrees.
     bundled = SimpleNamespace(file_extensions=(".png",), string_examples=False,
                               builtin_sources=lambda: {"digits": None})

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from automl.ensemble import log_loss, one_standard_error, select, temperature, with_temperature
-from automl.pipeline import chance_accuracy, near_chance
+from automl import problems
 
 
 def test_one_standard_error_prefers_the_smallest_model_within_noise():
@@ -28,11 +28,26 @@ def test_ensemble_selection_never_lowers_validation_accuracy():
     assert select("first", ["first", "sharp"], probabilities, labels, 2) == ["first"]
 
 
-def test_near_chance_is_judged_against_the_majority_class():
-    assert chance_accuracy([0, 0, 0, 1]) == 0.75
-    assert near_chance(0.34, 1 / 3, 300)
-    assert not near_chance(0.9, 1 / 3, 300)
-    assert near_chance(0.52, 0.5, 10**6)  # within five points
+def test_near_chance_is_judged_against_a_model_that_learned_nothing():
+    classification = problems.get("classification")
+    assert classification.baseline(None, np.array([0, 0, 0, 1]), {"accuracy": 1.0})[0] == 0.75
+    thirds = np.arange(300) % 3
+    assert classification.baseline(None, thirds, {"accuracy": 0.34})[1]
+    assert not classification.baseline(None, thirds, {"accuracy": 0.9})[1]
+    halves = np.arange(10**6) % 2
+    assert classification.baseline(None, halves, {"accuracy": 0.52})[1]  # within five points
+
+    regression = problems.get("regression")
+    train, test = np.array([0.0, 10.0]), np.array([0.0, 10.0, 5.0])
+    mae, near = regression.baseline(train, test, {"mae": 3.2})  # the mean 5 is 10/3 off
+    assert mae == pytest.approx(10 / 3) and near
+    assert not regression.baseline(train, test, {"mae": 1.0})[1]
+
+    multilabel = problems.get("multilabel")
+    y = np.array([[1, 0], [1, 1], [1, 0], [0, 1]], dtype="float32")
+    figure, near = multilabel.baseline(y, y, {"micro_f1": 0.7})
+    assert figure == pytest.approx(2 * 5 / (8 + 5))  # both labels for all: P 5/8, R 1
+    assert near
 
 
 @pytest.fixture(scope="module")
