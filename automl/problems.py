@@ -83,6 +83,16 @@ def label_parts(cell, separator=None):
     return _split_cell(cell, separator) if separator else [str(cell)]
 
 
+def _refuse_unknown(splits, classes, separator=None):
+    """Refuse val or test labels that train does not have, naming a few."""
+    for name in ("val", "test"):
+        given = {part for cell in splits[name].labels for part in label_parts(cell, separator)}
+        unknown = sorted(given - set(classes))
+        if unknown:
+            raise AutomlError(
+                f"labels in the {name} split that train does not have: {', '.join(unknown[:5])}")
+
+
 def _zero_padded(labels):
     return any(len(label) > 1 and label.startswith("0") and "." not in label for label in labels)
 
@@ -176,11 +186,7 @@ class Classification(Problem):
         if len(classes) < 2:
             found = classes[0] if classes else "none"
             raise AutomlError(f"need at least two classes to classify, found one ({found})")
-        for name in ("val", "test"):
-            unknown = sorted(set(splits[name].labels) - set(classes))
-            if unknown:
-                raise AutomlError(
-                    f"labels in the {name} split that train does not have: {', '.join(unknown[:5])}")
+        _refuse_unknown(splits, classes)
         return classes
 
     def encode(self, labels, classes, separator):
@@ -270,12 +276,7 @@ class Multilabel(Problem):
         if len(classes) < 2:
             raise AutomlError(f"need at least two labels for a multilabel search, found "
                               f"{len(classes)} ({', '.join(classes) or 'none'})")
-        for name in ("val", "test"):
-            unknown = sorted({part for cell in splits[name].labels
-                              for part in _split_cell(cell, separator)} - set(classes))
-            if unknown:
-                raise AutomlError(
-                    f"labels in the {name} split that train does not have: {', '.join(unknown[:5])}")
+        _refuse_unknown(splits, classes, separator)
         return classes
 
     def encode(self, labels, classes, separator):

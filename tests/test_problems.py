@@ -187,8 +187,14 @@ def test_regression_search_exports_values_in_target_units(tmp_path):
 
     predicted = invoke("predict", out, tmp_path / "files" / "0.png", "--json")
     assert isinstance(json.loads(predicted.output)[0]["value"], float)
-    evaluated = invoke("evaluate", out, manifest, "--json")
-    assert json.loads(evaluated.output)["mae"] >= 0
+    evaluated = json.loads(invoke("evaluate", out, manifest, "--json").output)
+    every = json.loads(invoke("predict", out, tmp_path / "files", "--json").output)
+    with open(manifest, encoding="utf-8") as handle:
+        targets = {os.path.join(tmp_path, row["path"]): float(row["brightness"])
+                   for row in csv.DictReader(handle)}
+    errors = [abs(row["value"] - targets[row["input"]]) for row in every]
+    assert evaluated["examples"] == len(targets) == len(errors)
+    assert evaluated["mae"] == pytest.approx(np.mean(errors), rel=1e-4)  # scored in the same units
     with open(out / "report" / "index.html", encoding="utf-8") as handle:
         page = handle.read()
     assert "Predicted against true" in page and "Residuals" in page
