@@ -1,8 +1,13 @@
-"""Class weights for imbalanced data: `--class-weight balanced|none`.
+"""Balancing imbalanced classes: `--class-weight balanced|none`.
 
-Balanced weights make every class weigh the same in the training loss: a class
-with `n_c` of the `n` training examples of `k` classes weighs `n / (k * n_c)`.
-Without a setting they are used where the largest class has at least
+`balanced` makes every class count the same for the model's decisions. The loss
+is the logit-adjusted cross-entropy (`automl.keras_metrics.LogitAdjustedCrossentropy`):
+the softmax is taken over the model's log-probabilities plus the log of each class's
+share of the split it trains on, so a rare class must win by a wider margin, and the
+model's own (exported) probabilities then rank the classes as if they were equally
+common. Loss weights of `n / (k * n_c)` aim at the same, but their pull fades once a
+network fits its training split, which small imbalanced sets quickly are; the margins
+stay. Without a setting, `balanced` is used where the largest class has at least
 `IMBALANCE_RATIO` times the examples of the smallest.
 """
 
@@ -35,17 +40,20 @@ def resolve(mode, labels, num_classes):
                     f"{'at least' if chosen == 'balanced' else 'under'} {IMBALANCE_RATIO:g}:1")
 
 
-def weights(mode, labels, num_classes):
-    """Per-class weights as a float32 array, or None for `none`."""
+def prior(mode, labels, num_classes):
+    """Each class's share of `labels` as a float32 array (a class without examples
+    counts as one), or None for `none`."""
     if mode != "balanced":
         return None
-    counts = np.bincount(np.asarray(labels, dtype="int64"), minlength=num_classes)
-    return (len(labels) / (num_classes * np.maximum(counts, 1))).astype("float32")
+    counts = np.maximum(np.bincount(np.asarray(labels, dtype="int64"), minlength=num_classes), 1)
+    return (counts / counts.sum()).astype("float32")
 
 
 def describe(mode, labels, classes):
-    """The card's `class_weight`: the mode, the imbalance and each class's weight."""
-    found = weights(mode, labels, len(classes))
-    return {"mode": mode, "imbalance": round(imbalance(labels, len(classes)), 3),
-            "weights": None if found is None else
-            {name: round(float(w), 4) for name, w in zip(classes, found)}}
+    """The card's `class_weight`: the mode, how it balances, the imbalance and each
+    class's share of the training split."""
+    shares = prior(mode, labels, len(classes))
+    return {"mode": mode, "method": "logit-adjusted cross-entropy" if shares is not None else None,
+            "imbalance": round(imbalance(labels, len(classes)), 3),
+            "prior": None if shares is None else
+            {name: round(float(share), 4) for name, share in zip(classes, shares)}}

@@ -3,8 +3,8 @@
 Examples stream from the data cache (or from memory for a dataset built in
 memory), shuffled with a bounded buffer, batched, cast to the model's input type
 and prefetched. Labels are fed as the problem type's loss takes them (one-hot
-classes, so the loss can smooth them; multi-hot rows; values), and with class
-weights (`automl.class_weights`) training examples carry them. A trial at a lower
+classes, so the loss can smooth them; multi-hot rows; values); with balanced
+classes the loss is given the class prior of the split it trains on (`prior_of`). A trial at a lower
 fidelity trains on a fixed share of the training split, class-balanced for
 classification.
 """
@@ -73,9 +73,7 @@ class Feeds:
     def pipeline(self, split, hp, batch_size, training, fraction=1.0):
         """Batches of (example, target); shuffled and augmented when `training`.
 
-        Classification batches are mixed (`Task.mix`) too. With class weights,
-        training batches carry each example's weight: its (possibly mixed) label's
-        weights summed by the label's shares.
+        Classification batches are mixed (`Task.mix`) too.
         """
         tf = self.tf
         ds, count = self.source(split, fraction)
@@ -87,8 +85,6 @@ class Feeds:
         ds = ds.batch(batch_size)
         dtype = self.input_dtype
         task = self.task
-        weights = self.weights_of(split)
-        weights = None if weights is None else tf.constant(weights)
 
         def feed(x, y):
             if dtype != "string" and x.dtype != dtype:
@@ -99,18 +95,16 @@ class Feeds:
             x = task.augment(hp, x)
             if mixes:
                 x, y = task.mix(hp, x, y)
-            if weights is None:
-                return x, y
-            return x, y, tf.linalg.matvec(y, weights)
+            return x, y
 
         ds = ds.map(feed, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    def weights_of(self, split):
-        """Balanced class weights of the examples of `split` (train, or train+val for a
-        retrain), or None without class weighting."""
-        return class_weights.weights(self.class_weight, self._labels(split),
-                                     len(self.dataset.classes))
+    def prior_of(self, split):
+        """Each class's share of `split` (train, or train+val for a retrain) where the
+        classes are balanced (`automl.class_weights`), else None."""
+        return class_weights.prior(self.class_weight, self._labels(split),
+                                   len(self.dataset.classes))
 
     def steps(self, split, batch_size, fraction=1.0):
         """Batches per epoch of `split` at `fraction`."""

@@ -1,5 +1,5 @@
-"""Keras metrics of the objectives Keras does not ship (over a whole evaluation set), and the
-regression loss on a standardised target."""
+"""Keras metrics of the objectives Keras does not ship (over a whole evaluation set), the
+regression loss on a standardised target and the class-balancing classification loss."""
 
 import keras
 from keras import ops
@@ -115,3 +115,33 @@ class StandardisedError(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "mean": self.mean, "std": self.std}
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class LogitAdjustedCrossentropy(keras.losses.Loss):
+    """Cross-entropy of the softmax over `log p + log prior` (logit adjustment,
+    Menon et al., "Long-tail learning via logit adjustment", 2021).
+
+    `y_pred` are the model's probabilities `p`; `prior` is each class's share of the
+    training examples. Minimising it makes `argmax p` the classifier of the best
+    balanced accuracy: a rare class needs a margin of `log(prior_common / prior_rare)`.
+    Targets may be smoothed and mixed like `CategoricalCrossentropy`'s.
+    """
+
+    def __init__(self, prior, label_smoothing=0.0, name="logit_adjusted_crossentropy",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.prior = [float(share) for share in prior]
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "float32")
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / len(self.prior)
+        logits = ops.log(ops.clip(ops.cast(y_pred, "float32"), 1e-7, 1.0))
+        adjusted = ops.log_softmax(logits + ops.log(ops.convert_to_tensor(self.prior)), axis=-1)
+        return -ops.sum(y_true * adjusted, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "prior": self.prior,
+                "label_smoothing": self.label_smoothing}

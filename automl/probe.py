@@ -61,7 +61,8 @@ def measure(hypermodel, feeds, hp, batch_size, keras):
     with released_after(keras):
         started = time.perf_counter()
         plan = TrainingPlan(steps_per_epoch=steps)
-        model = hypermodel.trainer(hp, hypermodel.build_for(hp, plan), plan)
+        prior = feeds.prior_of("train")
+        model = hypermodel.trainer(hp, hypermodel.build_for(hp, plan, prior), plan, prior)
         batches = feeds.pipeline("train", hp, batch_size, training=True)
         model.fit(batches.take(steps), epochs=1, verbose=0, callbacks=[BatchTimes()])
         del model

@@ -137,7 +137,9 @@ class Problem:
     def head(self, hp, keras, features, dataset):
         raise NotImplementedError
 
-    def loss(self, hp, keras, dataset):
+    def loss(self, hp, keras, dataset, prior=None):
+        """The training loss; `prior`, each class's share of the split trained on, where
+        the classes are to count the same (classification only)."""
         raise NotImplementedError
 
     def keras_metrics(self, objective, keras, classes):
@@ -204,9 +206,13 @@ class Classification(Problem):
         return keras.layers.Dense(len(dataset.classes), activation="softmax", dtype="float32",
                                   name="probabilities")(features)
 
-    def loss(self, hp, keras, dataset):
+    def loss(self, hp, keras, dataset, prior=None):
+        from automl.keras_metrics import LogitAdjustedCrossentropy
+
         smoothing = hp.Choice("optimizer/label_smoothing", [0.0, 0.1], default=0.0)
-        return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+        if prior is None:
+            return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+        return LogitAdjustedCrossentropy(prior, label_smoothing=smoothing)
 
     def default_objective(self, class_weight):
         return "val_balanced_accuracy" if class_weight == "balanced" else "val_accuracy"
@@ -292,7 +298,7 @@ class Multilabel(Problem):
         return keras.layers.Dense(len(dataset.classes), activation="sigmoid", dtype="float32",
                                   name="probabilities")(features)
 
-    def loss(self, hp, keras, dataset):
+    def loss(self, hp, keras, dataset, prior=None):
         return keras.losses.BinaryCrossentropy()
 
     def keras_metrics(self, objective, keras, classes):
@@ -420,7 +426,7 @@ class Regression(Problem):
         standard = keras.layers.Dense(1, dtype="float32", name="standardised")(features)
         return keras.layers.Rescaling(std, offset=mean, dtype="float32", name="value")(standard)
 
-    def loss(self, hp, keras, dataset):
+    def loss(self, hp, keras, dataset, prior=None):
         from automl.keras_metrics import StandardisedError
 
         mean, std = standardisation(dataset.train.y)

@@ -81,15 +81,16 @@ class TaskHyperModel(kt.HyperModel):
     def build(self, hp):
         return self.build_for(hp, space.TrainingPlan())
 
-    def build_for(self, hp, plan):
-        """The compiled model of `hp`, its learning-rate schedule laid out over `plan`."""
+    def build_for(self, hp, plan, prior=None):
+        """The compiled model of `hp`, its learning-rate schedule laid out over `plan`;
+        with a class `prior` (`Feeds.prior_of`), its loss balances the classes."""
         model = self.network(hp)
         self.task.initialize(hp, model, self.training_data)
-        return self.compiled(hp, model, plan)
+        return self.compiled(hp, model, plan, prior)
 
-    def compiled(self, hp, model, plan):
+    def compiled(self, hp, model, plan, prior=None):
         return space.compile_model(hp, self.keras, model,
-                                   self.problem.loss(hp, self.keras, self.training_data),
+                                   self.problem.loss(hp, self.keras, self.training_data, prior),
                                    self.metrics(), plan)
 
     def metrics(self):
@@ -104,10 +105,10 @@ class TaskHyperModel(kt.HyperModel):
         outputs = self.problem.head(hp, keras, features, self.training_data)
         return keras.Model(inputs, outputs, name=f"{self.task.name}_{self.problem.name}")
 
-    def trainer(self, hp, model, plan):
+    def trainer(self, hp, model, plan, prior=None):
         """The model `fit` trains: the task's training twin of `model` (compiled), or `model`."""
         twin = self.task.training_model(hp, model, self.training_data)
-        return model if twin is None else self.compiled(hp, twin, plan)
+        return model if twin is None else self.compiled(hp, twin, plan, prior)
 
     def cost(self, values):
         """Relative cost of one training example of the configuration `values` (`automl.cost`)."""
@@ -209,11 +210,12 @@ class SearchTuner(base_tuner.BaseTuner):
                 plan = space.TrainingPlan(self.feeds.steps(split, batch_size, fraction),
                                           epochs, initial_epoch,
                                           until=deadline if timed else None)
+                prior = self.feeds.prior_of(split)
                 with self.strategy.scope():
-                    model = self.hypermodel.build_for(hp, plan)
+                    model = self.hypermodel.build_for(hp, plan, prior)
                     if weights:
                         model.load_weights(weights)
-                    trainer = self.hypermodel.trainer(hp, model, plan)
+                    trainer = self.hypermodel.trainer(hp, model, plan, prior)
                 stop = deadline_callback(keras, deadline, min_epochs)
                 callbacks = [interrupt.keras_callback(keras), keras.callbacks.TerminateOnNaN(),
                              stop]

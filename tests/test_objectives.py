@@ -49,7 +49,7 @@ def test_objective_scores_and_directions():
     assert classification.default_objective("balanced") == "val_balanced_accuracy"
 
 
-def test_class_weights_balance_the_classes_and_reach_the_training_batches():
+def test_balanced_classes_resolve_and_give_the_loss_the_prior_of_the_split_trained_on():
     import tensorflow as tf
 
     from automl import class_weights
@@ -60,31 +60,43 @@ def test_class_weights_balance_the_classes_and_reach_the_training_batches():
     assert class_weights.resolve(None, labels, 2)[0] == "balanced"  # 4:1
     assert class_weights.resolve(None, np.array([0] * 5 + [1] * 3), 2)[0] == "none"
     assert class_weights.resolve("none", labels, 2)[0] == "none"
-    weights = class_weights.weights("balanced", labels, 2)
-    assert weights * np.bincount(labels) == pytest.approx([7.5, 7.5])  # equal total weight
 
     class Task:
         def input_spec(self, meta):
             return (2,), "float32"
 
-        augment = staticmethod(lambda hp, x: x)
-        mix = staticmethod(lambda hp, x, y: (x, y))
-
     x = np.zeros((15, 2), "float32")
     dataset = Dataset(["a", "b"], Split(x, labels), Split(x[:2], labels[:2]),
                       Split(x[:2], labels[:2]), "memory")
-    batch = next(iter(Feeds(Task(), dataset, 0, tf, "balanced").pipeline(
-        "train", None, 15, training=True)))
-    _, y, sample_weight = (t.numpy() for t in batch)
-    assert sample_weight == pytest.approx(weights[y.argmax(axis=1)])
-    # a retrain on train+val balances the classes it trains on: 14 a against 3 b here
-    both = next(iter(Feeds(Task(), dataset, 0, tf, "balanced").pipeline(
-        "train+val", None, 17, training=True)))
-    _, y, sample_weight = (t.numpy() for t in both)
-    totals = [sample_weight[y.argmax(axis=1) == k].sum() for k in (0, 1)]
-    assert totals == pytest.approx([8.5, 8.5])
-    assert len(next(iter(Feeds(Task(), dataset, 0, tf, "none").pipeline(
-        "train", None, 15, training=True)))) == 2
+    feeds = Feeds(Task(), dataset, 0, tf, "balanced")
+    assert feeds.prior_of("train") == pytest.approx([0.8, 0.2])
+    assert feeds.prior_of("train+val") == pytest.approx([14 / 17, 3 / 17])  # a retrain's
+    assert Feeds(Task(), dataset, 0, tf, "none").prior_of("train") is None
+
+
+def test_the_logit_adjusted_loss_asks_a_rare_class_for_a_wider_margin():
+    import keras
+
+    from automl.keras_metrics import LogitAdjustedCrossentropy
+
+    prior = [0.9, 0.1]
+    loss = LogitAdjustedCrossentropy(prior)
+    plain = keras.losses.CategoricalCrossentropy()
+    even = np.array([[0.5, 0.5]], "float32")
+    rare, common = np.array([[0.0, 1.0]], "float32"), np.array([[1.0, 0.0]], "float32")
+    # at even odds the rare class's loss is -log 0.1, the common class's -log 0.9
+    assert float(loss(rare, even)) == pytest.approx(-np.log(0.1), rel=1e-5)
+    assert float(loss(common, even)) == pytest.approx(-np.log(0.9), rel=1e-5)
+    # at odds matching the prior's inverse both classes lose what plain CE does at even odds
+    inverse = np.array([[0.1, 0.9]], "float32")
+    assert float(loss(rare, inverse)) == pytest.approx(float(plain(rare, even)), rel=1e-5)
+    # with an even prior it is the plain cross-entropy, smoothing included
+    probabilities = np.array([[0.7, 0.3], [0.2, 0.8]], "float32")
+    targets = np.array([[1.0, 0.0], [0.3, 0.7]], "float32")
+    assert float(LogitAdjustedCrossentropy([0.5, 0.5], label_smoothing=0.1)(
+        targets, probabilities)) == pytest.approx(float(keras.losses.CategoricalCrossentropy(
+            label_smoothing=0.1)(targets, probabilities)), rel=1e-5)
+    assert LogitAdjustedCrossentropy.from_config(loss.get_config()).prior == prior
 
 
 def test_an_imbalanced_search_weighs_classes_and_selects_by_balanced_accuracy(tmp_path):
@@ -99,7 +111,8 @@ def test_an_imbalanced_search_weighs_classes_and_selects_by_balanced_accuracy(tm
     assert "class weights balanced (automatic: largest to smallest class 4.0:1" in result.output
     card = json.load(open(out / "model" / "model_card.json"))
     assert card["class_weight"]["mode"] == "balanced"
-    assert card["class_weight"]["weights"] == {"left": 0.625, "top": 2.5}
+    assert card["class_weight"]["prior"] == {"left": 0.8, "top": 0.2}
+    assert card["class_weight"]["method"] == "logit-adjusted cross-entropy"
     assert card["search"]["objective"] == "val_balanced_accuracy"
     assert "balanced_accuracy" in card["metrics"]["test"]
     assert "objective: val_balanced_accuracy" in open(out / "recipe.yaml").read()
