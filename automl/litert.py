@@ -29,6 +29,7 @@ from automl.export import write_json
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 REPRESENTATIVE_EXAMPLES = 256
+PER_TENSOR_AGREEMENT = 0.99  # int8 weights per tensor while labels agree this often
 LATENCY_CALLS = 100
 LABELS_FILE = "labels.txt"
 
@@ -141,18 +142,21 @@ def _write_checked(exported, test, quantization, target, saved_probabilities, re
     os.makedirs(folder, exist_ok=True)
     staging = tempfile.mkdtemp(dir=folder, prefix=".litert-")
     try:
-        content = convert(exported.card, os.path.dirname(exported.card_path), quantization,
-                          representative, staging)
         staged = os.path.join(staging, os.path.basename(target))
-        with open(staged, "wb") as handle:
-            handle.write(content)
+        per_channel = False  # int8 weights per tensor, unless that changes labels
+        content, model = _converted(exported, quantization, representative, staged, per_channel)
+        if quantization == "int8" and _agreement(exported, model, representative) < \
+                PER_TENSOR_AGREEMENT:
+            per_channel = True
+            content, model = _converted(exported, quantization, representative, staged,
+                                        per_channel)
         with open(os.path.join(staging, LABELS_FILE), "w", encoding="utf-8") as handle:
             handle.write("".join(f"{name}\n" for name in exported.classes))
-        model = LiteRTModel(staged, exported.task, exported.meta)
         entry = model.describe(quantization)
         if quantization == "int8":
             _check_integer(model, entry)
             entry["representative_examples"] = len(representative)
+            entry["weights"] = "per channel" if per_channel else "per tensor"
         entry.update(_scores(model, test, saved_probabilities))
         entry.update(size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest(),
                      file=target, companions=sorted(os.listdir(staging)))
@@ -162,6 +166,22 @@ def _write_checked(exported, test, quantization, target, saved_probabilities, re
         return entry
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _converted(exported, quantization, representative, staged, per_channel):
+    """`(bytes, LiteRTModel)` of the exported model converted and written to `staged`."""
+    content = convert(exported.card, os.path.dirname(exported.card_path), quantization,
+                      representative, os.path.dirname(staged), per_channel)
+    with open(staged + ".part", "wb") as handle:  # a new file: an interpreter maps the old
+        handle.write(content)
+    os.replace(staged + ".part", staged)
+    return content, LiteRTModel(staged, exported.task, exported.meta)
+
+
+def _agreement(exported, model, examples):
+    """How often `model`'s labels match the SavedModel's on `examples` (training ones)."""
+    saved = np.argmax(exported.serve_prepared(stacked(examples)), axis=-1)
+    return float(np.mean(np.argmax(model.probabilities(examples), axis=-1) == saved))
 
 
 def _representative(train, options):
@@ -194,8 +214,10 @@ def _scores(model, test, saved_probabilities):
 # Converting (in a child process) ---------------------------------------------------
 
 
-def convert(card, model_dir, quantization, representative, folder):
+def convert(card, model_dir, quantization, representative, folder, per_channel=False):
     """The `.tflite` bytes of `model_dir/model.keras`; companion files go into `folder`.
+
+    Int8 weights are quantized per tensor, or with `per_channel` per output channel.
 
     A fresh interpreter converts (not a fork, nor `multiprocessing`, which would
     import the caller's main script again); arguments and outcome pass as pickles.
@@ -203,7 +225,7 @@ def convert(card, model_dir, quantization, representative, folder):
     with tempfile.TemporaryDirectory() as exchange:
         request, reply = os.path.join(exchange, "request"), os.path.join(exchange, "reply")
         with open(request, "wb") as handle:
-            pickle.dump((card, model_dir, quantization, representative, folder,
+            pickle.dump((card, model_dir, quantization, representative, folder, per_channel,
                          env.is_verbose()), handle)
         done = subprocess.run([sys.executable, "-c", "import sys, automl.litert as l; "
                                "l.convert_child(sys.argv[1], sys.argv[2])", request, reply],
@@ -221,14 +243,15 @@ def convert(card, model_dir, quantization, representative, folder):
 def convert_child(request, reply):
     """The child process of `convert`."""
     with open(request, "rb") as handle:
-        card, model_dir, quantization, representative, folder, verbose = pickle.load(handle)
+        card, model_dir, quantization, representative, folder, per_channel, verbose = \
+            pickle.load(handle)
     env.set_verbose(verbose)
-    outcome = _convert_here(card, model_dir, quantization, representative, folder)
+    outcome = _convert_here(card, model_dir, quantization, representative, folder, per_channel)
     with open(reply, "wb") as handle:
         pickle.dump(outcome, handle)
 
 
-def _convert_here(card, model_dir, quantization, representative, folder):
+def _convert_here(card, model_dir, quantization, representative, folder, per_channel):
     from automl import registry
 
     try:
@@ -237,33 +260,56 @@ def _convert_here(card, model_dir, quantization, representative, folder):
         model = keras.saving.load_model(os.path.join(model_dir, "model.keras"), compile=False)
         device = task.device_model(model, card["data"], folder)
         return "ok", convert_device_model(device, task, card["data"], quantization,
-                                          representative, folder)
+                                          representative, folder, per_channel)
     except AutomlError as error:
         return "error", str(error)
     except Exception as error:
         return "error", f"cannot convert to LiteRT: {first_line(error)}"
 
 
-def convert_device_model(device, task, meta, quantization, representative, folder):
+def convert_device_model(device, task, meta, quantization, representative, folder,
+                         per_channel=False):
     """The `.tflite` bytes of `device`, a model from `task.device_model`, on built-in ops.
 
-    Converts in this process; `convert` runs it in a child.
+    Converts in this process; `convert` runs it in a child. Int8 weights are
+    quantized per tensor (a scale and a zero point per weight tensor: in a small
+    model the per-channel ones take a fifth of the file), or with `per_channel`.
     """
     tf, keras = env.import_tensorflow()
     with tempfile.TemporaryDirectory() as saved:
         _write_saved_model(tf, keras, device, saved)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         _configure(tf, converter, task, meta, quantization, representative, folder)
+        if quantization == "int8":
+            converter._experimental_disable_per_channel = not per_channel
         float_layers = quantization == "int8" and _present(device, task.device_float_layers)
         try:
             with env.silenced_stderr():
                 if float_layers:
-                    return _quantized_but(tf, converter, float_layers, task.device_input_type)
-                return converter.convert()
+                    content = _quantized_but(tf, converter, float_layers,
+                                             task.device_input_type)
+                else:
+                    content = converter.convert()
         except AutomlError:
             raise
         except Exception as error:  # the converter's own error types vary by version
             raise AutomlError(_conversion_error(str(error), device)) from None
+    return without_inner_names(content)
+
+
+def without_inner_names(content):
+    """`content` with the names of its inner tensors dropped: the same model in fewer
+    bytes (a fused op's name spells every layer folded into it, and a quantised model
+    has several tensors per layer). Inputs, outputs and signatures keep their names."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    for subgraph in model.subgraphs:
+        named = set(subgraph.inputs) | set(subgraph.outputs)
+        for index, tensor in enumerate(subgraph.tensors):
+            if index not in named:
+                tensor.name = None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def _present(device, names):
@@ -285,8 +331,10 @@ def _quantized_but(tf, converter, float_layers, input_type):
     pattern = re.compile(r"(^|/)(%s)(_\d+)?/" % "|".join(map(re.escape, float_layers)))
     denied = [name for name in names if pattern.search(name)]
     integer = {"int8": tf.int8, "uint8": tf.uint8}[input_type]
-    return converting.mlir_quantize(calibrated, fully_quantize=True, input_data_type=integer,
-                                    output_data_type=tf.int8, denylisted_nodes=denied)
+    return converting.mlir_quantize(
+        calibrated, fully_quantize=True, input_data_type=integer, output_data_type=tf.int8,
+        denylisted_nodes=denied,
+        disable_per_channel=converter._experimental_disable_per_channel)
 
 
 def _write_saved_model(tf, keras, device, path):

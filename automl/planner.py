@@ -24,8 +24,8 @@ NEW_TRIAL_SHARE = 0.15     # a new configuration at the first rung costs at most
 RETRAIN_SHARE = 0.25       # a retrain from scratch is planned only within this share
 RETRAIN_FIT_SHARE = 0.9    # a retrain epoch skips validation: about this share of a trial epoch
 SINGLE_CONFIG_SHARE = 0.6  # the most one configuration may train to the top rung
-LITERT_CONVERT_SECONDS = 15.0  # a converter process: start, rebuild, convert, calibrate
-LITERT_EXAMPLE_SECONDS = 0.002  # one example through LiteRT's interpreter, fed one at a time
+LITERT_CONVERT_SECONDS = 10.0  # a converter process: start, rebuild, convert, calibrate
+LITERT_CALL_SECONDS = 1e-4     # one call of LiteRT's interpreter, besides the model's own work
 LATENCY_CALLS = 100
 FINAL_SHARE = 0.6          # a continued export trains at least this share of the budget
 SKIP_TOLERANCE = 1.2       # how far an estimate may exceed that share before a skip
@@ -497,13 +497,15 @@ class Planner:
         `mode` is "fresh" (from scratch, for the trial's best epoch count or as many as
         fit), "continued" (from the trial's weights; `epochs` is where its schedule is
         laid out to, the top rung or as far as the time allows), or None when
-        neither fits.
+        neither fits. Where a retrain from scratch does not fit, the trial continues
+        instead: the time left still trains it further.
         """
         growth = self.retrain_growth()
         if not self.finishes_in_retrain(trial):
             epochs = retrain_epochs(self.fresh_epochs(trial), self.epoch_seconds(trial) * growth,
                                     self.overhead_seconds(), available_seconds)
-            return ("fresh", 0, epochs) if epochs else (None, 0, 0)
+            if epochs:
+                return "fresh", 0, epochs
         done = passes_done(trial)
         epochs = continued_epochs(done, self.top.epochs, self.epoch_seconds(trial) * growth,
                                   self.overhead_seconds(), available_seconds)
@@ -529,9 +531,11 @@ class Planner:
         files = len(parse_export(getattr(self.settings, "export", None)))
         if not files:
             return 0.0
-        checking = self.probe.evaluate_seconds(copies) + LITERT_EXAMPLE_SECONDS * copies * (
-            self.probe.test_examples + LATENCY_CALLS)
-        return files * (LITERT_CONVERT_SECONDS + checking)
+        # Each file scores the test split an example at a time (a forward pass costs
+        # about half a training step), beside the SavedModel's answers, computed once.
+        call = LITERT_CALL_SECONDS + 0.5 * self.probe.example_seconds * copies
+        checking = call * (self.probe.test_examples + LATENCY_CALLS)
+        return self.probe.evaluate_seconds(copies) + files * (LITERT_CONVERT_SECONDS + checking)
 
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs.

@@ -47,14 +47,39 @@ class FixedResize(keras.layers.Layer):
 
 
 def device_model(model, height, width, channels):
-    """`model` on one `[1, height, width, channels]` image, its resizes fixed or left out."""
+    """`model` on one `[1, height, width, channels]` image, its resizes fixed or left out.
+
+    A test-time model (`ImageTask.test_time_model`) runs its network once on a
+    batch of the image's copies and averages the answers: one copy of the network
+    in the file, not one per copy.
+    """
     inputs = keras.Input(shape=(height, width, channels), batch_size=1, name="inputs")
-    outputs = _fixed(model, inputs)
+    test_time = _test_time_parts(model)
+    if test_time is None:
+        outputs = _fixed(model, inputs)[0]
+    else:
+        copies, network = test_time
+        batch = keras.layers.Concatenate(axis=0, name="tta_batch")(_fixed(copies, inputs))
+        answers = _rebuilt_for(network, batch.shape)(batch)
+        outputs = keras.ops.mean(answers, axis=0, keepdims=True)
     return keras.Model(inputs, outputs, name=f"{model.name}_device")
 
 
+def _test_time_parts(model):
+    """`(copies, network)` of a test-time model: the model from its input to the
+    image's copies, and the network it averages over them; None for other models."""
+    if "tta_average" not in [layer.name for layer in model.layers]:
+        return None
+    answers = model.get_layer("tta_average")._inbound_nodes[0].input_tensors
+    calls = [answer._keras_history for answer in answers]  # (network, node index, 0)
+    network = calls[0][0]
+    copies = [network._inbound_nodes[index].input_tensors[0] for _, index, _ in calls]
+    return keras.Model(model.input, copies), network
+
+
 def _fixed(model, inputs):
-    """`model(inputs)` with every `Resizing` inside it, nested models included, replaced."""
+    """The outputs of `model(inputs)` with every `Resizing` inside it, nested models
+    included, replaced."""
 
     def swap(layer):
         if isinstance(layer, keras.layers.Resizing):
@@ -64,7 +89,7 @@ def _fixed(model, inputs):
         return layer
 
     clone = keras.models.clone_model(model, input_tensors=inputs, clone_function=swap)
-    return clone.outputs[0]
+    return clone.outputs
 
 
 def _resize_for(resizing, input_shape):
@@ -76,7 +101,7 @@ def _resize_for(resizing, input_shape):
 def _rebuilt_for(model, input_shape):
     """A nested model (a member, a test-time wrapper) rebuilt on its call's input."""
     inputs = keras.Input(shape=input_shape[1:], batch_size=input_shape[0])
-    return keras.Model(inputs, _fixed(model, inputs))
+    return keras.Model(inputs, _fixed(model, inputs)[0])
 
 
 class _BuiltForInput(keras.layers.Layer):

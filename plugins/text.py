@@ -353,7 +353,17 @@ def _adapt(dataset, max_tokens, split):
     vocabulary = adapted.get_vocabulary(include_special_tokens=False)
     # Keras keeps adapted IDF weights only in this attribute, special tokens first.
     idf = np.asarray(adapted._lookup_layer.idf_weights_const)[-len(vocabulary):]
-    return vocabulary, idf
+    kept = [i for i, token in enumerate(vocabulary) if _one_line(token)]
+    return [vocabulary[i] for i in kept], idf[kept]
+
+
+def _one_line(token):
+    """Whether `token` survives `model.keras`, which stores a vocabulary a line per token.
+
+    A token holding a line break (a character n-gram across a newline) would come
+    back as several, so such tokens stay out of the vocabulary (out-of-vocabulary).
+    """
+    return token.splitlines() == [token]
 
 
 def _split(tokens, ngrams):

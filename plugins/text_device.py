@@ -81,7 +81,10 @@ def device_model(model, folder):
             specs[key] = {"input": name, **spec}
             length = spec["sequence_length"]
             inputs[key] = keras.Input(shape=(length,), batch_size=1, dtype="int32", name=name)
-        outputs.append(_id_member(member, vectorize, specs[key], inputs[key]))
+        output = _id_member(member, vectorize, specs[key], inputs[key])
+        if len(members) > 1:  # each member its own model, so layer names stay its own
+            output = keras.Model(inputs[key], output, name=member.name)(inputs[key])
+        outputs.append(output)
     output = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="average")(outputs)
     ordered = list(inputs.values())
     device = keras.Model(ordered[0] if len(ordered) == 1 else ordered, output,

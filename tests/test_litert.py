@@ -111,6 +111,7 @@ def test_an_image_model_exports_float_and_uint8_files_that_agree_with_the_saved_
     assert entries["int8"]["inputs"][0]["dtype"] == "uint8"
     assert entries["int8"]["outputs"][0]["dtype"] == "int8"
     assert entries["int8"]["float_ops"] == []
+    assert entries["int8"]["weights"] in ("per tensor", "per channel")
     assert entries["int8"]["size_bytes"] < entries["none"]["size_bytes"]
     with open(os.path.join(model_dir, "labels.txt")) as handle:
         assert handle.read().split() == ["bottom", "left", "top"]
@@ -168,6 +169,32 @@ def test_a_text_ensemble_exports_id_inputs_and_the_tokenizer_beside_them(tmp_pat
     assert json.loads(result.stdout)[0]["predictions"][0]["label"] == "weather"
 
 
+def test_an_ensemble_of_bags_of_words_and_of_characters_converts_with_one_input_each(tmp_path):
+    from test_text import _family_model
+
+    from automl import env, ensemble
+    from automl_plugins.text import TextTask
+
+    tf, keras = env.import_tensorflow()
+    members = []
+    for index, tokens in enumerate(["words", "characters"]):
+        model, _, x, _ = _family_model("bag", {"text/bag/tokens": tokens})
+        model.name = f"trial_{index}"
+        members.append(model)
+    averaged = ensemble.average_model(keras, members, (), "string", "ensemble")
+    device = TextTask().device_model(averaged, {}, str(tmp_path))
+    content = litert.convert_device_model(device, TextTask(), {}, "none", None, str(tmp_path))
+    path = tmp_path / "model.tflite"
+    path.write_bytes(content)
+    with open(tmp_path / "tokenizer.json") as handle:
+        assert [spec["input"] for spec in json.load(handle)["inputs"]] == ["ids_1", "ids_2"]
+    texts = [str(text) for text in x[:4]]
+    probabilities = litert.LiteRTModel(str(path), TextTask(), {}).probabilities(
+        np.asarray(texts, dtype=object))
+    np.testing.assert_allclose(probabilities, averaged.predict(tf.constant(texts), verbose=0),
+                               atol=1e-5)
+
+
 def test_an_int8_audio_model_keeps_its_spectrogram_float_and_the_rest_integer(tmp_path):
     task, model, x, _, meta = family_model("mel_cnn")
     device = task.device_model(model, meta, str(tmp_path))
@@ -179,8 +206,65 @@ def test_an_int8_audio_model_keeps_its_spectrogram_float_and_the_rest_integer(tm
     assert [t["dtype"] for t in described["inputs"] + described["outputs"]] == ["int8", "int8"]
     assert "LOG" in described["float_ops"]
     assert "CONV_2D" not in described["float_ops"]
+    tensors = litert.interpreter_class()(model_path=str(path)).get_tensor_details()
+    assert len([t for t in tensors if t["name"]]) == 2 < len(tensors)  # input, output
     agree = lite.probabilities(x).argmax(1) == model.predict(x, verbose=0).argmax(1)
     assert agree.mean() >= 0.5
+
+
+def test_a_test_time_model_runs_its_network_once_on_a_batch_of_the_copies(tmp_path):
+    import keras_tuner as kt
+    from test_image_recipe import fake_dataset
+
+    from automl import env
+    from automl.tuner import TaskHyperModel
+    from automl_plugins.image import ImageTask
+
+    _, keras = env.import_tensorflow()
+    task, dataset = ImageTask(), fake_dataset(28, 28, 1)
+    hp = kt.HyperParameters()
+    hp.values.update(task.known_good(dataset)[0])
+    model = TaskHyperModel(task, dataset, keras).build(hp)
+    wrapped = task.test_time_model(hp, model, dataset.meta)
+    device = task.device_model(wrapped, dataset.meta, str(tmp_path))
+    images = dataset.test.x[:4].astype("float32")
+    expected = wrapped.predict(images, verbose=0)
+    np.testing.assert_allclose(np.concatenate([device(images[i:i + 1], training=False)
+                                               for i in range(4)]), expected, atol=1e-5)
+    path = tmp_path / "model.tflite"
+    path.write_bytes(litert.convert_device_model(device, task, dataset.meta, "none", None,
+                                                 str(tmp_path)))
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert _op_names(path).count("CONV_2D") == len(convolutions)  # one network, not three
+    np.testing.assert_allclose(litert.LiteRTModel(str(path), task, dataset.meta)
+                               .probabilities(dataset.test.x[:4]), expected, atol=1e-5)
+
+
+def _op_names(path):
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items()
+             if not name.startswith("_")}
+    model = flatbuffer_utils.read_model(str(path))
+    return [names[model.operatorCodes[op.opcodeIndex].builtinCode]
+            for op in model.subgraphs[0].operators]
+
+
+def test_int8_weights_are_per_tensor_unless_asked_per_channel(tmp_path):
+    task, model, x, _, meta = family_model("mel_cnn")
+    device = task.device_model(model, meta, str(tmp_path))
+    sizes, scales = {}, {}
+    for per_channel in (False, True):
+        path = tmp_path / f"model_{per_channel}.tflite"
+        path.write_bytes(litert.convert_device_model(device, task, meta, "int8", list(x),
+                                                     str(tmp_path), per_channel))
+        sizes[per_channel] = path.stat().st_size
+        tensors = litert.interpreter_class()(model_path=str(path)).get_tensor_details()
+        scales[per_channel] = max(len(t["quantization_parameters"]["scales"]) for t in tensors
+                                  if t["dtype"] == np.int8)
+    assert scales[False] == 1 < scales[True]
+    assert sizes[False] < sizes[True]
 
 
 @pytest.mark.parametrize("family", ["mel_cnn", "stft_cnn", "wave_cnn"])

@@ -230,6 +230,10 @@ def test_a_cheap_best_trial_is_retrained_from_scratch():
     assert plan.top == Rung(20)
     assert not plan.finishes_in_retrain(trial)
     assert plan.retrain_plan(trial, 100.0) == ("fresh", 0, 16)  # its best epoch count
+    # Where that does not fit, the trial's own weights continue in the time there is.
+    mode, initial, epochs = plan.retrain_plan(trial, 20.0)
+    assert (mode, initial) == ("continued", 16) and epochs > 16
+    assert plan.retrain_plan(trial, 1.0) == (None, 0, 0)
     assert plan.continue_epoch_seconds(trial) == pytest.approx(2.0 * (1 + 1.2))
     # The reserve keeps what the retrain is expected to take (its estimate times the
     # share a retrain uses), with the reserve's margin on top.
@@ -361,3 +365,18 @@ def test_a_trials_epoch_time_leaves_the_first_epochs_tracing_to_its_overhead():
                        best_epoch=4)
     plan = make_planner(FakeClock(), [trial], epoch_seconds=2.0)
     assert plan.overhead_seconds() == pytest.approx(12.0)  # building and saving 6 s, tracing 6 s
+
+
+def test_litert_files_are_reserved_per_file_with_the_saved_model_scored_once():
+    clock = FakeClock()
+    plan = make_planner(clock, epoch_seconds=2.0)
+    export, evaluate = plan.finishing_estimates()
+    plan.settings.export = "tflite:none,int8"
+    two = plan.finishing_estimates()[0] - export
+    plan.settings.export = "tflite"
+    one = plan.finishing_estimates()[0] - export
+    assert plan.finishing_estimates()[1] == evaluate
+    # A converter process per file, and each file scores the 2,000 test examples one at a time.
+    per_file = two - one
+    assert planner.LITERT_CONVERT_SECONDS < per_file < planner.LITERT_CONVERT_SECONDS + 1.0
+    assert one == pytest.approx(evaluate + per_file)

@@ -347,3 +347,27 @@ def test_character_bags_of_any_ngrams_setting_share_one_adapted_vocabulary():
               for n in (1, 2, 3)]
     assert len({tuple(layer.get_vocabulary()) for layer in layers}) == 1
     assert len(task._vocabularies) == 2  # one vocabulary and its naive Bayes ratios
+
+
+@pytest.mark.parametrize("tokens", ["characters", "words"])
+def test_vocabularies_of_texts_with_line_breaks_survive_model_keras(tokens, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from automl.data import Dataset, Split
+    from automl_plugins.text import TextTask
+
+    rows = synthetic_texts(30, 5)
+    x = np.asarray([t.replace(" ", breaks, 1) for (t, _), breaks in
+                    zip(rows, ["\n", "\r\n", "\u2028", "\x85 ", "\x0c"] * 6)], dtype=object)
+    y = np.asarray([i % 2 for i in range(len(x))])
+    dataset = Dataset(["a", "b"], Split(x, y), Split(x, y), Split(x, y), source="memory")
+    vectorize = TextTask().vectorizer(dataset, 2000, tokens=tokens, weighting="tf_idf")
+    assert all(len(token.splitlines()) == 1 for token in vectorize.get_vocabulary()[1:])
+    inputs = keras.Input((), dtype="string")
+    model = keras.Model(inputs, keras.layers.Dense(2)(vectorize(inputs)))
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    texts = tf.constant(list(x[:8]))
+    np.testing.assert_allclose(loaded.predict(texts, verbose=0), model.predict(texts, verbose=0),
+                               atol=1e-6)
