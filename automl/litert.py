@@ -29,7 +29,7 @@ from automl.export import write_json
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 REPRESENTATIVE_EXAMPLES = 256
-PER_TENSOR_AGREEMENT = 0.99  # int8 weights per tensor while labels agree this often
+PER_TENSOR_LOSS = 0.01  # int8 weights per tensor unless that loses more accuracy than this
 LATENCY_CALLS = 100
 LABELS_FILE = "labels.txt"
 
@@ -95,7 +95,7 @@ def export(run_dir, quantizations, out=None, dataset=None, progress=None, report
     dataset = dataset or _run_dataset(run_dir, exported.task)
     saved_probabilities = _saved_model_probabilities(exported, dataset.test)
     representative = (_representative(dataset.train, exported.card.get("options", {}))
-                      if "int8" in quantizations else None)
+                      if "int8" in quantizations else (None, None))
     entries = {}
     for quantization in quantizations:
         check_quantization(quantization)
@@ -104,7 +104,7 @@ def export(run_dir, quantizations, out=None, dataset=None, progress=None, report
         target = os.path.abspath(out) if out else os.path.join(model_dir, file_name(quantization))
         entries[quantization] = _write_checked(
             exported, dataset.test, quantization, target, saved_probabilities,
-            representative if quantization == "int8" else None)
+            *(representative if quantization == "int8" else (None, None)))
         if target.startswith(os.path.abspath(model_dir) + os.sep):
             entries[quantization]["file"] = os.path.relpath(target, model_dir)
     card = exported.card
@@ -136,17 +136,22 @@ def _saved_model_probabilities(exported, split):
     return np.concatenate([exported.serve_prepared(batch) for batch in split.batches(256)])
 
 
-def _write_checked(exported, test, quantization, target, saved_probabilities, representative):
-    """Convert into a temporary folder, check the file there, then move it into place."""
+def _write_checked(exported, test, quantization, target, saved_probabilities, representative,
+                   representative_labels):
+    """Convert into a temporary folder, check the file there, then move it into place.
+
+    Int8 weights are scaled per tensor unless that costs more than `PER_TENSOR_LOSS`
+    of accuracy against the SavedModel on the calibration examples; then per channel.
+    """
     folder = os.path.dirname(target) or "."
     os.makedirs(folder, exist_ok=True)
     staging = tempfile.mkdtemp(dir=folder, prefix=".litert-")
     try:
         staged = os.path.join(staging, os.path.basename(target))
-        per_channel = False  # int8 weights per tensor, unless that changes labels
+        per_channel = False
         content, model = _converted(exported, quantization, representative, staged, per_channel)
-        if quantization == "int8" and _agreement(exported, model, representative) < \
-                PER_TENSOR_AGREEMENT:
+        if quantization == "int8" and _accuracy_loss(
+                exported, model, representative, representative_labels) > PER_TENSOR_LOSS:
             per_channel = True
             content, model = _converted(exported, quantization, representative, staged,
                                         per_channel)
@@ -178,18 +183,20 @@ def _converted(exported, quantization, representative, staged, per_channel):
     return content, LiteRTModel(staged, exported.task, exported.meta)
 
 
-def _agreement(exported, model, examples):
-    """How often `model`'s labels match the SavedModel's on `examples` (training ones)."""
+def _accuracy_loss(exported, model, examples, labels):
+    """The SavedModel's accuracy on `examples` (training ones) less `model`'s."""
     saved = np.argmax(exported.serve_prepared(stacked(examples)), axis=-1)
-    return float(np.mean(np.argmax(model.probabilities(examples), axis=-1) == saved))
+    lite = np.argmax(model.probabilities(examples), axis=-1)
+    return float(np.mean(saved == labels) - np.mean(lite == labels))
 
 
 def _representative(train, options):
-    """Up to `REPRESENTATIVE_EXAMPLES` training examples, drawn at random (seeded)."""
+    """`(examples, labels)`: up to `REPRESENTATIVE_EXAMPLES` of the training split, drawn
+    at random (seeded)."""
     count = min(REPRESENTATIVE_EXAMPLES, len(train))
-    indices = np.random.RandomState(int(options.get("seed", 0) or 0)).choice(
-        len(train), count, replace=False)
-    return train.take(sorted(int(i) for i in indices))
+    indices = sorted(int(i) for i in np.random.RandomState(
+        int(options.get("seed", 0) or 0)).choice(len(train), count, replace=False))
+    return train.take(indices), np.asarray(train.y)[indices]
 
 
 def _check_integer(model, entry):
