@@ -8,7 +8,8 @@ import numpy as np
 import automl
 
 
-SMALL_SIDE = 32       # smaller images are neither jittered nor low-passed: every pixel matters
+SMALL_SIDE = 32       # smaller images are not jittered: every pixel matters
+LOW_PASS_SIDE = 64    # smaller images are not low-passed: a 3x3 mean blurs their strokes away
 JITTER_SHARE = 0.5    # share of training batches jittered
 AUGMENT_SIDE = 28     # images this large are randomly translated by default
 STRIDE_SIDE = 24      # images this large may start with a strided convolution
@@ -198,7 +199,7 @@ class ImageTask(automl.Task):
         side = min(meta["height"], meta["width"])
         x = layers.Resizing(meta["height"], meta["width"], antialias=True,
                             name="input_resize")(inputs)
-        if side >= SMALL_SIDE:
+        if side >= LOW_PASS_SIDE:
             # A 3x3 mean filter evens out the small blur that resizing adds to images
             # served at another resolution, so labels do not hinge on the finest detail.
             x = layers.AveragePooling2D(3, strides=1, padding="same", name="low_pass")(x)
@@ -249,7 +250,7 @@ class ImageTask(automl.Task):
         values, meta = hp.values, dataset.meta
         height, width, channels = meta["height"], meta["width"], meta["channels"]
         cost = element * height * width * channels  # the input resize
-        if min(height, width) >= SMALL_SIDE:
+        if min(height, width) >= LOW_PASS_SIDE:
             cost += element * height * width * channels
         if max(height, width) > 96:
             scale = values.get("image/resolution", 96) / max(height, width)
