@@ -94,8 +94,8 @@ def export(run_dir, quantizations, out=None, dataset=None, progress=None, report
     model_dir = os.path.dirname(exported.card_path)
     dataset = dataset or _run_dataset(run_dir, exported.task)
     saved_probabilities = _saved_model_probabilities(exported, dataset.test)
-    representative = (_representative(dataset.train, exported.card.get("options", {}))
-                      if "int8" in quantizations else (None, None))
+    calibration = (_representative(dataset.train, exported.card.get("options", {}))
+                   if "int8" in quantizations else None)
     entries = {}
     for quantization in quantizations:
         check_quantization(quantization)
@@ -104,7 +104,7 @@ def export(run_dir, quantizations, out=None, dataset=None, progress=None, report
         target = os.path.abspath(out) if out else os.path.join(model_dir, file_name(quantization))
         entries[quantization] = _write_checked(
             exported, dataset.test, quantization, target, saved_probabilities,
-            *(representative if quantization == "int8" else (None, None)))
+            calibration if quantization == "int8" else None)
         if target.startswith(os.path.abspath(model_dir) + os.sep):
             entries[quantization]["file"] = os.path.relpath(target, model_dir)
     card = exported.card
@@ -136,22 +136,22 @@ def _saved_model_probabilities(exported, split):
     return np.concatenate([exported.serve_prepared(batch) for batch in split.batches(256)])
 
 
-def _write_checked(exported, test, quantization, target, saved_probabilities, representative,
-                   representative_labels):
+def _write_checked(exported, test, quantization, target, saved_probabilities, calibration):
     """Convert into a temporary folder, check the file there, then move it into place.
 
-    Int8 weights are scaled per tensor unless that costs more than `PER_TENSOR_LOSS`
+    `calibration` is int8's `(examples, labels)` of the training split. Int8 weights are scaled per tensor unless that costs more than `PER_TENSOR_LOSS`
     of accuracy against the SavedModel on the calibration examples; then per channel.
     """
     folder = os.path.dirname(target) or "."
     os.makedirs(folder, exist_ok=True)
     staging = tempfile.mkdtemp(dir=folder, prefix=".litert-")
+    representative, labels = calibration or (None, None)
     try:
         staged = os.path.join(staging, os.path.basename(target))
         per_channel = False
         content, model = _converted(exported, quantization, representative, staged, per_channel)
-        if quantization == "int8" and _accuracy_loss(
-                exported, model, representative, representative_labels) > PER_TENSOR_LOSS:
+        if quantization == "int8" and \
+                _accuracy_loss(exported, model, representative, labels) > PER_TENSOR_LOSS:
             per_channel = True
             content, model = _converted(exported, quantization, representative, staged,
                                         per_channel)
@@ -286,9 +286,7 @@ def convert_device_model(device, task, meta, quantization, representative, folde
     with tempfile.TemporaryDirectory() as saved:
         _write_saved_model(tf, keras, device, saved)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-        _configure(tf, converter, task, meta, quantization, representative, folder)
-        if quantization == "int8":
-            converter._experimental_disable_per_channel = not per_channel
+        _configure(tf, converter, task, meta, quantization, representative, folder, per_channel)
         float_layers = quantization == "int8" and _present(device, task.device_float_layers)
         try:
             with env.silenced_stderr():
@@ -357,7 +355,7 @@ def _write_saved_model(tf, keras, device, path):
     archive.write_out(path, verbose=False)
 
 
-def _configure(tf, converter, task, meta, quantization, representative, folder):
+def _configure(tf, converter, task, meta, quantization, representative, folder, per_channel):
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -370,6 +368,7 @@ def _configure(tf, converter, task, meta, quantization, representative, folder):
         integer = {"int8": tf.int8, "uint8": tf.uint8}[task.device_input_type]
         converter.inference_input_type = integer
         converter.inference_output_type = tf.int8
+        converter._experimental_disable_per_channel = not per_channel
     converter.target_spec.supported_ops = ops
 
 
