@@ -215,16 +215,19 @@ class Planner:
     `cost(values)` the estimated cost of one training example of a configuration, or
     None where it cannot be estimated (such configurations are never skipped);
     `known_good` the task's known-good values (the probe measured the first); `now()`
-    the clock.
+    the clock; `data_reason(values)` why the data speaks against a configuration
+    (`automl.Task.skip_reason`), or None.
     """
 
     def __init__(self, budget, probe, settings, max_epochs, ensemble_size, train_examples,
-                 val_examples, selection, cost=None, known_good=(), now=time.time):
+                 val_examples, selection, cost=None, known_good=(), now=time.time,
+                 data_reason=None):
         self.budget, self.probe, self.settings = budget, probe, settings
         self.max_epochs, self.ensemble_size = max_epochs, ensemble_size
         self.train_examples, self.val_examples = train_examples, val_examples
         self.selection = selection
         self.cost = cost or (lambda values: None)
+        self.data_reason = data_reason or (lambda values: None)
         self.known_good = list(known_good)
         self.probe_values = self.known_good[0] if self.known_good else None
         self.rungs = [Rung(max_epochs)]
@@ -314,9 +317,13 @@ class Planner:
     def skip_reason(self, values):
         """Why the configuration `values` should not be trained, or None.
 
-        Under a budget, a configuration must reach the top rung within
-        `SINGLE_CONFIG_SHARE` of it (estimates are trusted to `SKIP_TOLERANCE`).
+        The task may refuse it from what earlier trials showed of the data
+        (`data_reason`). Under a budget, a configuration must reach the top rung
+        within `SINGLE_CONFIG_SHARE` of it (estimates are trusted to `SKIP_TOLERANCE`).
         """
+        reason = self.data_reason(values)
+        if reason is not None:
+            return reason
         if self.budget_seconds is None or self.probe is None:
             return None
         seconds = self.example_seconds(values)

@@ -14,6 +14,7 @@ from automl.planner import planned_passes
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 FAILED = trial_lib.TrialStatus.FAILED
+FACT_PREFIX = "fact/"  # trial metrics that hold what a task learnt about the data
 
 
 def deepest(trials):
@@ -53,6 +54,13 @@ class Selection:
 
     def failed(self):
         return [t for t in self.all() if t.status == FAILED]
+
+    def facts(self):
+        """`(values, facts)` of every completed trial: what `Task.trial_facts` found with it."""
+        return [(t.hyperparameters.values,
+                 {name[len(FACT_PREFIX):]: t.metrics.get_last_value(name)
+                  for name in t.metrics.metrics if name.startswith(FACT_PREFIX)})
+                for t in self.completed()]
 
     def ranked(self, trials=None):
         """Completed, scored trials (or those of `trials`), best first."""

@@ -6,6 +6,7 @@ import math
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 WARMUP_SHARE = 0.1   # share of a trial's steps spent warming the learning rate up
+RESUME_WARMUP_SHARE = 0.05  # the same for a model that continues with a fresh optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,9 +45,13 @@ def learning_rate(hp, keras, plan):
         return keras.optimizers.schedules.CosineDecay(
             peak / 10 if warmup else peak, remaining - warmup,
             warmup_target=peak if warmup else None, warmup_steps=warmup)
-    done = plan.initial_epoch / max(plan.epochs, 1)
-    start = peak * 0.5 * (1 + math.cos(math.pi * done))
-    return keras.optimizers.schedules.CosineDecay(start, remaining)
+    # Continued weights get a fresh optimizer, whose first steps (no moment estimates
+    # yet) are as large as the rate: a short warm-up keeps them from undoing the training.
+    start = starting_rate(peak, plan)
+    warmup = int(RESUME_WARMUP_SHARE * remaining)
+    return keras.optimizers.schedules.CosineDecay(
+        start / 10 if warmup else start, remaining - warmup,
+        warmup_target=start if warmup else None, warmup_steps=warmup)
 
 
 def starting_rate(peak, plan):
@@ -59,7 +64,9 @@ def timed_decay(keras, plan, started):
 
     Cosine decay from the rate the optimizer starts with, as the share of the time
     from `started` to `plan.until` that has passed: training ends on a schedule
-    that has finished, however fast the machine turns out to be.
+    that has finished, however fast the machine turns out to be. The first
+    `RESUME_WARMUP_SHARE` of the time ramps up to that rate from a tenth of it
+    (the optimizer is fresh; the weights are not).
     """
     import time
 
@@ -69,10 +76,17 @@ def timed_decay(keras, plan, started):
 
         def on_train_batch_begin(self, batch, logs=None):
             share = min(max((time.time() - started) / max(plan.until - started, 1e-9), 0.0), 1.0)
-            self.model.optimizer.learning_rate.assign(
-                self.start * 0.5 * (1 + math.cos(math.pi * share)))
+            self.model.optimizer.learning_rate.assign(timed_rate(self.start, share))
 
     return TimedCosineDecay()
+
+
+def timed_rate(peak, share):
+    """The rate of a timed schedule from `peak` once `share` of its time has passed:
+    a linear warm-up from a tenth of `peak` over `RESUME_WARMUP_SHARE`, then cosine decay."""
+    if share < RESUME_WARMUP_SHARE:
+        return peak * (0.1 + 0.9 * share / RESUME_WARMUP_SHARE)
+    return peak * 0.5 * (1 + math.cos(math.pi * share))
 
 
 def make_optimizer(hp, keras, plan=TrainingPlan()):

@@ -16,7 +16,7 @@ import numpy as np
 from automl import data as data_lib, in_memory
 from automl.errors import AutomlError
 
-API_VERSION = "3.0"  # a plugin of the same major version and no newer minor one loads
+API_VERSION = "3.1"  # a plugin of the same major version and no newer minor one loads
 LEGACY_MAJOR = 2     # plugins of this major version load too, for classification only
 
 
@@ -229,6 +229,25 @@ class Task:
     def known_good(self, dataset):
         """Hyperparameter values tried first, best first (partial dicts)."""
         return []
+
+    def trial_facts(self, hp, model, batches, labels):
+        """What a trained trial model shows about the data: `{name: float}`, or `{}` (default).
+
+        Called after each classification trial with its model (best epoch), the
+        validation `batches` (a `tf.data.Dataset` of `(examples, targets)`) and the
+        validation class ids `labels`; the facts are recorded with the trial and
+        handed to `skip_reason`.
+        """
+        return {}
+
+    def skip_reason(self, values, trials):
+        """Why the configuration `values` should not be trained, or None (default).
+
+        `trials` holds `(values, facts)` of every completed trial, `facts` being what
+        `trial_facts` returned for it. A configuration skipped here is not trained
+        (the search proposes another) and the card counts it.
+        """
+        return None
 
     # On devices (LiteRT) -------------------------------------------------------
 

@@ -30,7 +30,7 @@ from automl.export import write_json
 from automl.memory import released_after
 from automl.oracles import make_oracle, objective_for
 from automl.planner import Planner
-from automl.selection import Selection
+from automl.selection import FACT_PREFIX, Selection
 from automl.trial_files import TrialFiles
 
 COMPLETED, FAILED = trial_lib.TrialStatus.COMPLETED, trial_lib.TrialStatus.FAILED
@@ -157,7 +157,9 @@ class SearchTuner(base_tuner.BaseTuner):
         known_good = task.known_good(dataset.training_only())
         self.planner = Planner(budget, probe, settings, self.epochs, self.ensemble_size,
                                len(dataset.train), len(dataset.val), self.selection,
-                               cost=hypermodel.cost, known_good=known_good)
+                               cost=hypermodel.cost, known_good=known_good,
+                               data_reason=lambda values: task.skip_reason(
+                                   values, self.selection.facts()))
         schedule = self.planner.schedule() if successive_halving_on(settings) else None
         oracle = make_oracle(settings.tuner, objective, settings.seed, self.max_trials,
                              self.epochs, known_good, schedule, planner=self.planner)
@@ -304,11 +306,21 @@ class SearchTuner(base_tuner.BaseTuner):
                    "examples_seen": earlier + fitted.examples,
                    "converged": float(not fitted.stopped and initial + len(scores) < epochs),
                    "parameters": fitted.model.count_params()}
+        results.update(self.trial_facts(hp, fitted.model))
         if self.ensemble_size > 1:
             temperature = self.keep_val_probabilities(trial, fitted.model)
             if temperature is not None:
                 results["temperature"] = temperature
         return results
+
+    def trial_facts(self, hp, model):
+        """What the task learns about the data from a trained classification model,
+        as trial metrics named `fact/<name>` (`Selection.facts` reads them back)."""
+        if self.hypermodel.problem.name != "classification":
+            return {}
+        facts = self.task.trial_facts(hp, model, self.feeds.pipeline(
+            "val", hp, self.batch_size(hp), training=False), self.dataset.val.y)
+        return {f"{FACT_PREFIX}{name}": float(value) for name, value in facts.items()}
 
     def trial_limits(self, trial):
         """`(deadline, minimum epochs)` of a trial about to run.

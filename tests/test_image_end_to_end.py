@@ -41,6 +41,19 @@ def test_run_directory_holds_the_contracted_files(image_run):
     assert weights == [f"trial_{t}" for t in kept]
 
 
+def test_flips_are_skipped_where_the_first_model_shows_left_and_right_matter(image_run):
+    # "left" mirrored is no class: the first model (no flips) loses a third of its skill
+    # on mirrored val images, so the known-good configurations with flips never train.
+    trials = [json.load(open(os.path.join(image_run, "search", name, "trial.json")))
+              for name in sorted(os.listdir(os.path.join(image_run, "search")))
+              if name.startswith("trial_")]
+    first = trials[0]["metrics"]["metrics"]
+    assert first["fact/mirror_kept"]["observations"][0]["value"][0] < 0.8
+    assert not any(t["hyperparameters"]["values"]["image/flip"] for t in trials)
+    skipped = json.load(open(os.path.join(image_run, "model", "model_card.json")))["search"]["skipped"]
+    assert skipped["count"] >= 2 and "left and right" in skipped["last_reason"]
+
+
 def test_saved_model_resizes_any_image_size_like_the_cache(image_run):
     """A photo at four times the training size, sent as it is, gets the answer its cached copy gets.
 

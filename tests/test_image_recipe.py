@@ -185,3 +185,75 @@ def test_a_budgeted_search_records_its_rungs_and_what_the_export_has_seen(
     first_trial = sorted(d for d in os.listdir(folder) if d.startswith("trial_"))[0]
     first = json.load(open(os.path.join(folder, first_trial, "trial.json")))["hyperparameters"]["values"]
     assert first["tuner/fraction"] == 1.0  # the first trial trains the whole split
+
+
+class AnswersByBrighterHalf:
+    """A "model" that tells classes apart by which half of the image is brighter:
+    left/right (`axis=2`: mirroring swaps the answers) or top/bottom (`axis=1`)."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def predict(self, batches, verbose=0):
+        answers = []
+        for x, _ in batches:
+            first, second = np.split(x.numpy(), 2, axis=self.axis)
+            right = second.mean(axis=(1, 2, 3)) > first.mean(axis=(1, 2, 3))
+            answers.append(np.eye(2)[right.astype(int)])
+        return np.concatenate(answers)
+
+
+def halves_batches(axis):
+    import tensorflow as tf
+
+    x = np.zeros((40, 8, 8, 1), "float32")
+    labels = np.arange(40) % 2
+    for i, label in enumerate(labels):
+        index = [slice(None)] * 3
+        index[axis - 1] = slice(4 * label, 4 * label + 4)
+        x[i][tuple(index)] = 200.0
+    return tf.data.Dataset.from_tensor_slices((x, labels)).batch(16), labels
+
+
+@pytest.mark.parametrize("axis, kept", [(2, -1.0), (1, 1.0)])
+def test_a_trained_model_judges_whether_mirroring_keeps_the_classes(keras, axis, kept):
+    import keras_tuner as kt
+
+    from automl_plugins.image import ImageTask
+
+    task = ImageTask()
+    hp = kt.HyperParameters()
+    hp.values["image/flip"] = False
+    batches, labels = halves_batches(axis)
+    facts = task.trial_facts(hp, AnswersByBrighterHalf(axis), batches, labels)
+    assert facts["mirror_kept"] == pytest.approx(kept)  # left/right swap, top/bottom stay
+    assert facts["mirror_judge"] == 1.0
+    hp.values["image/flip"] = True  # a model trained with flips judges nothing
+    assert task.trial_facts(hp, AnswersByBrighterHalf(axis), batches, labels) == {}
+
+
+def test_a_model_near_chance_does_not_judge_mirroring(keras):
+    import keras_tuner as kt
+
+    from automl_plugins.image import ImageTask
+
+    hp = kt.HyperParameters()
+    batches, labels = halves_batches(2)
+    # Judged by top and bottom, left and right classes look random: accuracy 0.5.
+    assert ImageTask().trial_facts(hp, AnswersByBrighterHalf(1), batches, labels) == {}
+
+
+def test_flips_train_only_where_mirrored_images_kept_the_best_judges_skill():
+    from automl_plugins.image import ImageTask
+
+    task = ImageTask()
+    flip, plain = {"image/flip": True}, {"image/flip": False}
+    assert task.skip_reason(plain, []) is None
+    assert "wait" in task.skip_reason(flip, [(plain, {})])  # no judge yet
+    letters = [(plain, {"mirror_kept": 0.95, "mirror_judge": 0.4}),
+               (plain, {"mirror_kept": 0.3, "mirror_judge": 0.8}), (flip, {})]
+    reason = task.skip_reason(flip, letters)
+    assert "30%" in reason and "left and right" in reason
+    photos = [(plain, {"mirror_kept": 0.5, "mirror_judge": 0.4}),
+              (plain, {"mirror_kept": 0.9, "mirror_judge": 0.8})]
+    assert task.skip_reason(flip, photos) is None

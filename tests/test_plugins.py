@@ -77,7 +77,7 @@ def test_scaffold_refuses_bad_names_and_occupied_folders(tmp_path):
 
 
 def test_public_api_names():
-    assert automl.API_VERSION == "3.0"
+    assert automl.API_VERSION == "3.1"
     for name in ("Task", "Option", "Dataset", "Split", "LabelledExamples", "AutomlError",
                  "decode_folder", "load_tfds", "search", "resume", "load", "Predictor",
                  "Prediction", "SearchResult", "ImageClassifier", "TextClassifier",
@@ -94,9 +94,9 @@ def test_builtin_plugins_use_only_the_public_api():
 
 
 def test_api_versions_of_the_same_major_load():
-    assert registry.compatible("3.0") and registry.compatible(3)
+    assert registry.compatible("3.0") and registry.compatible(3) and registry.compatible("3.1")
     assert registry.compatible("2.0") and registry.compatible("2.5")  # classification only
-    assert not registry.compatible("1") and not registry.compatible("3.1")
+    assert not registry.compatible("1") and not registry.compatible("3.2")
     assert not registry.compatible("4.0") and not registry.compatible(None)
 
 

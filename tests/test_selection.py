@@ -1,6 +1,8 @@
 """Choosing what to export, on fixed scores: the one-standard-error rule, ensemble
 selection, chance level, the learning-rate schedule and the cost of proposals."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -68,10 +70,24 @@ def test_the_schedule_warms_up_decays_and_continues_where_it_stood(keras):
     assert float(fresh(0)) == pytest.approx(0.001)      # warm-up starts at a tenth
     assert float(fresh(10)) == pytest.approx(0.01)      # the peak after 10% of the steps
     assert float(fresh(100)) == pytest.approx(0.0, abs=1e-6)
-    later = learning_rate(hp, keras, TrainingPlan(steps_per_epoch=10, epochs=10, initial_epoch=5))
-    assert float(later(0)) == pytest.approx(0.005)      # half way down the cosine
+    later = learning_rate(hp, keras, TrainingPlan(steps_per_epoch=20, epochs=10, initial_epoch=5))
+    # A continued model (fresh optimizer) warms up to where the cosine stood, half way down.
+    assert float(later(0)) == pytest.approx(0.0005)
+    assert float(later(5)) == pytest.approx(0.005)
+    assert float(later(100)) == pytest.approx(0.0, abs=1e-6)
     hp.values["optimizer/schedule"] = "constant"
     assert learning_rate(hp, keras, TrainingPlan()) == 0.01
+
+
+def test_a_timed_schedule_warms_up_then_decays_to_zero_at_its_deadline():
+    from automl.space import RESUME_WARMUP_SHARE, timed_rate
+
+    assert timed_rate(0.01, 0.0) == pytest.approx(0.001)
+    assert timed_rate(0.01, RESUME_WARMUP_SHARE / 2) == pytest.approx(0.0055)
+    assert timed_rate(0.01, RESUME_WARMUP_SHARE) == pytest.approx(
+        0.01 * 0.5 * (1 + math.cos(math.pi * RESUME_WARMUP_SHARE)))
+    assert timed_rate(0.01, 0.5) == pytest.approx(0.005)
+    assert timed_rate(0.01, 1.0) == pytest.approx(0.0, abs=1e-12)
 
 
 @pytest.mark.parametrize("budget", [60.0, None])
