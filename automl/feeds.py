@@ -12,6 +12,7 @@ classification.
 import numpy as np
 
 from automl import class_weights, problems
+from automl.cache import without_autotune
 
 SHUFFLE_BYTES = 64 << 20    # most memory the shuffle buffer of a training pipeline holds
 
@@ -98,7 +99,7 @@ class Feeds:
             return x, y
 
         ds = ds.map(feed, num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        return without_autotune(tf, ds.prefetch(tf.data.AUTOTUNE))
 
     def prior_of(self, split):
         """Each class's share of `split` (train, or train+val for a retrain) where the

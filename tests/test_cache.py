@@ -125,6 +125,24 @@ def test_feeds_stream_with_a_bounded_shuffle_buffer(tmp_path):
     assert feeds.shuffle_buffer("train", 500) == 500
 
 
+def test_pipelines_run_without_the_autotuning_thread(tmp_path):
+    """Destroying an autotuned iterator waits for its tuning thread (epochs stalled)."""
+    import keras_tuner as kt
+    import tensorflow as tf
+
+    from automl import feeds as feeds_lib
+    from automl_plugins.image import ImageTask
+
+    data = write_image_folder(tmp_path / "data")
+    task = ImageTask()
+    dataset = task.load(_settings(data, tmp_path))
+    feeds = feeds_lib.Feeds(task, dataset, 0, tf)
+    assert dataset.train.stream().options().autotune.enabled is False
+    for training in (True, False):
+        pipeline = feeds.pipeline("train", kt.HyperParameters(), 4, training=training)
+        assert pipeline.options().autotune.enabled is False
+
+
 def test_group_by_keeps_each_group_in_one_split(tmp_path):
     data = tmp_path / "data"
     rng = np.random.RandomState(0)
