@@ -41,17 +41,19 @@ def learning_rate(hp, keras, plan):
         return starting_rate(peak, plan)
     remaining = max(plan.epochs - plan.initial_epoch, 1) * plan.steps_per_epoch
     if plan.initial_epoch == 0:
-        warmup = int(WARMUP_SHARE * remaining)
-        return keras.optimizers.schedules.CosineDecay(
-            peak / 10 if warmup else peak, remaining - warmup,
-            warmup_target=peak if warmup else None, warmup_steps=warmup)
+        return _warm_cosine(keras, peak, remaining, WARMUP_SHARE)
     # Continued weights get a fresh optimizer, whose first steps (no moment estimates
     # yet) are as large as the rate: a short warm-up keeps them from undoing the training.
-    start = starting_rate(peak, plan)
-    warmup = int(RESUME_WARMUP_SHARE * remaining)
+    return _warm_cosine(keras, starting_rate(peak, plan), remaining, RESUME_WARMUP_SHARE)
+
+
+def _warm_cosine(keras, rate, steps, warmup_share):
+    """Over `steps`: a linear warm-up from a tenth of `rate` over `warmup_share` of
+    them, then cosine decay to zero."""
+    warmup = int(warmup_share * steps)
     return keras.optimizers.schedules.CosineDecay(
-        start / 10 if warmup else start, remaining - warmup,
-        warmup_target=start if warmup else None, warmup_steps=warmup)
+        rate / 10 if warmup else rate, steps - warmup,
+        warmup_target=rate if warmup else None, warmup_steps=warmup)
 
 
 def starting_rate(peak, plan):
