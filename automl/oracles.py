@@ -9,7 +9,8 @@ optimisation is used only while its proposals cost a small share of the search
 (otherwise a random proposal is made; only under a time budget, so that without one
 the same seed gives the same sequence). Under a time budget, a configuration the
 planner (`automl.planner`) says cannot reach the top rung in its share of the budget
-is skipped before it trains, and the skips are counted. Under successive halving
+is skipped before it trains, and the skips are counted. No configuration is
+proposed twice, whichever rung it was tried at. Under successive halving
 (see `automl.scheduler`) the oracle also promotes trials; Hyperband keeps its own
 brackets. Every oracle writes its state atomically.
 """
@@ -33,6 +34,7 @@ ACQUISITION_CANDIDATES = 2000  # random points the acquisition function is evalu
 MAX_SKIPS = 20  # proposals in a row the planner may refuse before the search ends
 MUTATION_EVERY = 2  # under a budget, every second new configuration mutates the best one
 MUTATED = (1, 2)  # how many hyperparameters a mutation draws anew
+MAX_COLLISIONS = 20  # best acquisition points tried before a random proposal, as keras-tuner's
 
 
 class BoundedBayesianOptimizationOracle(kt.oracles.BayesianOptimizationOracle):
@@ -48,8 +50,11 @@ class BoundedBayesianOptimizationOracle(kt.oracles.BayesianOptimizationOracle):
         candidates = self._random_state.uniform(
             bounds[:, 0], bounds[:, 1], size=(ACQUISITION_CANDIDATES, bounds.shape[0]))
         mean, deviation = self.gpr.predict(candidates, return_std=True)
-        best = candidates[int(np.argmin(mean - self.beta * deviation))]
-        return {"status": RUNNING, "values": self._vector_to_values(best)}
+        for index in np.argsort(mean - self.beta * deviation)[:MAX_COLLISIONS]:
+            values = self._vector_to_values(candidates[index])
+            if not self._duplicate(values):
+                return {"status": RUNNING, "values": values}
+        return self._random_populate_space()
 
 
 def objective_for(name):
@@ -82,6 +87,14 @@ def _search_oracle(oracle_class):
                 return {"status": trial_lib.TrialStatus.STOPPED, "values": None}
             finally:
                 self.proposal_seconds += time.perf_counter() - started
+
+        def _compute_values_hash(self, values):
+            """A configuration's identity: its values without the schedule's `tuner/` ones.
+
+            A configuration trained at any rung counts as tried, so no proposal repeats it.
+            """
+            return super()._compute_values_hash(
+                {k: v for k, v in values.items() if not k.startswith("tuner/")})
 
         def _skip_reason(self, response):
             """Why the planner refuses a proposed configuration, or None to train it."""

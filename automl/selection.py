@@ -4,13 +4,14 @@ A read-only view of the oracle's trials. The final trial is chosen by the
 one-standard-error rule among the trials that trained furthest (the highest rung
 reached), so that a configuration scored after a few epochs is never compared with
 one scored after many. Ensemble members are added to it by ensemble selection on
-every completed trial's saved validation probabilities (`automl.ensemble`).
+the saved validation probabilities of the trials whose training length validation
+settled (`automl.ensemble`).
 """
 
 from keras_tuner.engine import trial as trial_lib
 
 from automl import ensemble, objectives, problems
-from automl.planner import planned_passes
+from automl.planner import converged, planned_passes
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 FAILED = trial_lib.TrialStatus.FAILED
@@ -95,18 +96,23 @@ class Selection:
             len(self.val_labels))
 
     def candidates(self):
-        """The final trial, then every other scored trial ensemble selection may add (best first).
+        """The final trial, then every other trial ensemble selection may add (best first).
 
-        Selection runs on each trial's saved validation probabilities, so every
-        completed trial is a candidate: a weaker model that errs differently often
-        helps an average more than a close copy of the best one.
+        Selection runs on each trial's saved validation probabilities, so a weaker
+        model that errs differently may join: a member may come from any trial whose
+        training length validation settled, one that reached the highest rung or
+        stopped improving before its rung's end. A member's retrain on train+val runs
+        its trial's best epoch count; a trial scored lower down, still improving when
+        its rung ended, has no epoch count that validation chose.
         """
         final = self.final()
         if final is None:
             return []
         if self.ensemble_size < 2:
             return [final]
-        return [final, *(t for t in self.ranked() if t.trial_id != final.trial_id)]
+        top = {t.trial_id for t in deepest(self.ranked())}
+        return [final, *(t for t in self.ranked() if t.trial_id != final.trial_id
+                         and (t.trial_id in top or converged(t)))]
 
     def members(self):
         """The trials ensemble selection picks now (the final trial alone without an ensemble)."""

@@ -110,3 +110,25 @@ def test_configurations_the_planner_cannot_afford_are_skipped_and_counted(schedu
     assert max(widths) <= 900
     assert oracle.skipped["count"] >= 1 and oracle.skipped["last_reason"] == "too costly"
     assert oracle.get_state()["skipped"]["count"] == oracle.skipped["count"]
+
+
+@pytest.mark.parametrize("tuner", ["random", "bayesian"])
+def test_no_configuration_is_proposed_twice_whatever_rung_it_reached(tmp_path, tuner):
+    from automl.oracles import make_oracle, objective_for
+
+    pace = FakePace(left=1000.0)
+    pace.budget_seconds = 300.0  # under a budget, every second proposal mutates the best
+    oracle = make_oracle(tuner, objective_for("val_accuracy"), 1, None, 20,
+                         [{"kind": "a", "rate": 1}], {"rungs": [Rung(2), Rung(7)], "first_rung": 0},
+                         planner=pace)
+    oracle.hyperparameters.Choice("kind", ["a", "b"])
+    oracle.hyperparameters.Choice("rate", [1, 2, 3])
+    oracle._set_project_dir(str(tmp_path), "search")
+    proposed = []
+    for score in (0.9, 0.5, 0.6, 0.4, 0.7, 0.3, 0.8, 0.2):
+        values = finish_trial(oracle, score).hyperparameters.values
+        if "tuner/trial_id" not in values:  # a new configuration, not a promotion
+            proposed.append((values["kind"], values["rate"]))
+    # Six configurations exist; the best one mutated by a single value often is itself.
+    assert len(proposed) >= 5
+    assert len(set(proposed)) == len(proposed)

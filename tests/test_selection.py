@@ -182,3 +182,30 @@ def test_a_temperature_folded_into_the_head_scales_the_logits(keras):
     set_temperature(model, 4.0)
     np.testing.assert_allclose(model.predict(x, verbose=0), with_temperature(before, 4.0),
                                rtol=1e-4)
+
+
+def test_ensemble_members_come_from_trials_whose_training_length_validation_settled():
+    from types import SimpleNamespace
+
+    from automl.selection import Selection
+
+    def trial(trial_id, score, epochs, converged):
+        metrics = {"parameters": 10, "converged": converged}
+        return SimpleNamespace(
+            trial_id=trial_id, score=score, status="COMPLETED",
+            hyperparameters=SimpleNamespace(values={"tuner/epochs": epochs}),
+            metrics=SimpleNamespace(exists=metrics.__contains__, get_last_value=metrics.get))
+
+    trials = [trial("top", 0.80, 12, 1.0), trial("improving", 0.79, 4, 0.0),
+              trial("second", 0.78, 12, 0.0), trial("stopped", 0.77, 4, 1.0)]
+    oracle = SimpleNamespace(trials={t.trial_id: t for t in trials})
+    objective = SimpleNamespace(name="val_accuracy", direction="max")
+    labels = np.zeros(100)
+
+    def selection(size):
+        return Selection(lambda: oracle, objective, labels, size, val_probabilities=None)
+
+    # "improving" was still improving when its 4-epoch rung ended: no epoch count to
+    # retrain it for was chosen on validation, so it never joins the ensemble.
+    assert [t.trial_id for t in selection(3).candidates()] == ["top", "second", "stopped"]
+    assert [t.trial_id for t in selection(1).candidates()] == ["top"]
