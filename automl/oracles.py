@@ -34,7 +34,6 @@ ACQUISITION_CANDIDATES = 2000  # random points the acquisition function is evalu
 MAX_SKIPS = 20  # proposals in a row the planner may refuse before the search ends
 MUTATION_EVERY = 2  # under a budget, every second new configuration mutates the best one
 MUTATED = (1, 2)  # how many hyperparameters a mutation draws anew
-MAX_COLLISIONS = 20  # best acquisition points tried before a random proposal, as keras-tuner's
 
 
 class BoundedBayesianOptimizationOracle(kt.oracles.BayesianOptimizationOracle):
@@ -50,7 +49,8 @@ class BoundedBayesianOptimizationOracle(kt.oracles.BayesianOptimizationOracle):
         candidates = self._random_state.uniform(
             bounds[:, 0], bounds[:, 1], size=(ACQUISITION_CANDIDATES, bounds.shape[0]))
         mean, deviation = self.gpr.predict(candidates, return_std=True)
-        for index in np.argsort(mean - self.beta * deviation)[:MAX_COLLISIONS]:
+        # The best points not yet tried, as many as keras-tuner's random draws may collide.
+        for index in np.argsort(mean - self.beta * deviation)[:self._max_collisions]:
             values = self._vector_to_values(candidates[index])
             if not self._duplicate(values):
                 return {"status": RUNNING, "values": values}

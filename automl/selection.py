@@ -110,8 +110,9 @@ class Selection:
             return []
         if self.ensemble_size < 2:
             return [final]
-        top = {t.trial_id for t in deepest(self.ranked())}
-        return [final, *(t for t in self.ranked() if t.trial_id != final.trial_id
+        ranked = self.ranked()
+        top = {t.trial_id for t in deepest(ranked)}
+        return [final, *(t for t in ranked if t.trial_id != final.trial_id
                          and (t.trial_id in top or converged(t)))]
 
     def members(self):
