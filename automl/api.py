@@ -12,6 +12,8 @@ import dataclasses
 import json
 import os
 import secrets
+import stat
+import tempfile
 import time
 
 import numpy as np
@@ -46,8 +48,8 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     audio: `path_column` and `label_column`), or, for images and audio, a CSV
     manifest of file paths and labels (the same two options name its columns). `validation_data` and `test_data`
     take the same forms; splits not given are carved from `data`. Without `out`, the
-    run folder goes under the user's cache (`result.run_dir`). Every other keyword
-    is an `automl search` setting (`max_trials=`, `seed=`, ...) or a task option.
+    run folder goes under `runs_folder()`, apart from the data cache (`result.run_dir`).
+    Every other keyword is an `automl search` setting (`max_trials=`, `seed=`, ...) or a task option.
     `verbose=0` prints nothing; each function in `callbacks` receives each finished
     trial's record (a dict).
     """
@@ -67,7 +69,7 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     in_memory_data = not isinstance(data, (str, os.PathLike))
     settings = {k: _setting_value(v) for k, v in settings.items() if v is not None}
     mapping = {"task": task, "data": in_memory.PREFIX if in_memory_data else os.fspath(data),
-               "out": os.fspath(out) if out is not None else default_run_dir(task, settings),
+               "out": os.fspath(out) if out is not None else default_run_dir(task),
                "time_budget": _setting_value(time_budget), **settings}
     resolved = settings_lib.from_mapping(mapping, source="setting")
     if in_memory_data:
@@ -136,22 +138,51 @@ def load(run_dir):
     return Predictor(os.fspath(run_dir))
 
 
-def default_run_dir(task, settings=None):
-    """A new run folder for a search given no `out`: under the user's cache, else the temp folder."""
-    import tempfile
+def runs_folder():
+    """Where searches given no `out` write their runs: `$AUTOML_RUNS_DIR`, else
+    `keras-automl/runs` in the user's data folder (`$XDG_DATA_HOME`, else
+    `~/.local/share`). Apart from the data cache, so cleaning the cache leaves runs be."""
+    if os.environ.get("AUTOML_RUNS_DIR"):
+        return os.environ["AUTOML_RUNS_DIR"]
+    base = (os.environ.get("XDG_DATA_HOME")
+            or os.path.join(os.path.expanduser("~"), ".local", "share"))
+    return os.path.join(base, "keras-automl", "runs")
 
-    from automl.cache import root_folder
 
+def default_run_dir(task):
+    """A new run folder for a search given no `out`: in `runs_folder()`, else (where that
+    cannot be written) in a folder of the temp folder private to this user."""
     name = f"{task}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    for parent in (os.path.join(root_folder((settings or {}).get("cache_dir")), "runs"),
-                   os.path.join(tempfile.gettempdir(), "keras-automl-runs")):
-        try:
-            os.makedirs(parent, exist_ok=True)
-        except OSError:
-            continue
+    parent = runs_folder()
+    try:
+        os.makedirs(parent, exist_ok=True)
         if os.access(parent, os.W_OK):
             return os.path.join(parent, name)
-    raise AutomlError("no writable folder for the run: pass out=PATH")
+    except OSError:
+        pass
+    if os.environ.get("AUTOML_RUNS_DIR"):
+        raise AutomlError(f"cannot write runs in $AUTOML_RUNS_DIR ({parent}): pass out=PATH")
+    return os.path.join(private_temp_folder(), name)
+
+
+def private_temp_folder():
+    """`keras-automl-runs-<uid>` in the temp folder: made readable by this user only, or
+    refused where something else (another user's folder, a link) holds its name."""
+    uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: the temp folder is the user's
+    folder = os.path.join(tempfile.gettempdir(),
+                          "keras-automl-runs" if uid is None else f"keras-automl-runs-{uid}")
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise AutomlError(f"no writable folder for the run ({folder}: {error.strerror}): "
+                          "pass out=PATH") from None
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid):
+        raise AutomlError(f"{folder} is not a folder of this user's: pass out=PATH")
+    os.chmod(folder, 0o700)
+    return folder
 
 
 def _pipeline():

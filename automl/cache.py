@@ -7,6 +7,9 @@ split's examples in the model's input format (as `Task.prepare` makes them) to
 their sizes and modification times, or the tfds set and version), the task and the
 settings that change decoding, so later runs on the same data reuse the cache.
 The cache is written in a temporary folder and renamed into place when complete.
+Every folder the cache writes holds a marker file (`MARKER`) from its start: `automl
+cache` lists and removes those folders only, never anything else put in the cache
+folder (runs live elsewhere: `automl.api.runs_folder`).
 """
 
 import dataclasses
@@ -23,8 +26,9 @@ from automl import interrupt, problems
 from automl.errors import AutomlError
 from automl.permissions import as_created
 
-FORMAT = 1
+FORMAT = 2
 INDEX_FILE = "index.json"
+MARKER = ".keras-automl-cache"  # in every folder the cache writes
 SHARD_BYTES = 64 << 20      # bytes of examples per TFRecord shard
 DESCRIBE_SAMPLE = 500       # training examples `Task.describe` sees
 
@@ -74,26 +78,38 @@ class Entry:
 
 
 def entries(cache_root):
-    """Every folder under `cache_root`, complete or left by an interrupted write; oldest first."""
+    """The folders the cache wrote under `cache_root`, complete or left by an interrupted
+    write; oldest first. Other folders there (a run, a user's files) are not entries."""
     found = []
     names = sorted(os.listdir(cache_root)) if os.path.isdir(cache_root) else []
     for name in names:
         folder = os.path.join(cache_root, name)
-        if not os.path.isdir(folder):
+        if os.path.islink(folder) or not os.path.isdir(folder):
             continue
-        index_path = os.path.join(folder, INDEX_FILE)
-        task = source = None
-        try:
-            with open(index_path, encoding="utf-8") as handle:
-                index = json.load(handle)
+        index = _complete_index(folder)
+        if index is not None:
             task, source = index["task"], index["source"]
-            last_used = os.path.getmtime(index_path)
-        except (OSError, ValueError, KeyError):
+            last_used = os.path.getmtime(os.path.join(folder, INDEX_FILE))
+        elif os.path.isfile(os.path.join(folder, MARKER)):
+            task = source = None
             last_used = os.path.getmtime(folder)
+        else:
+            continue
         size = sum(os.path.getsize(os.path.join(top, f))
                    for top, _, files in os.walk(folder) for f in files)
         found.append(Entry(folder, task, source, size, last_used))
     return sorted(found, key=lambda entry: entry.last_used)
+
+
+def _complete_index(folder):
+    """The index of a complete data set in `folder` (markers came later), else None."""
+    try:
+        with open(os.path.join(folder, INDEX_FILE), encoding="utf-8") as handle:
+            index = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    wanted = {"format", "task", "source", "splits"}
+    return index if isinstance(index, dict) and wanted <= set(index) else None
 
 
 def remove(entry):
@@ -106,8 +122,10 @@ def _write(task, settings, folder):
     separator = settings.label_separator
     known = decoded.get("train") or decoded.get("all")
     problem_name, reason = problems.resolve(settings.problem, known.labels if known else [],
-                                            separator)
+                                            separator, known.classes_from if known else None)
     problem = problems.get(problem_name)
+    if problem_name != "multilabel":
+        _refuse_missing_labels(decoded, settings.data)
     splits = data_lib.assign_splits(decoded, settings.split_seed, settings.group_by,
                                     problem.split_strata)
     data_lib.check_not_empty(splits)
@@ -118,6 +136,8 @@ def _write(task, settings, folder):
         os.makedirs(parent, exist_ok=True)
         temporary = tempfile.mkdtemp(prefix=os.path.basename(folder) + ".", dir=parent)
         as_created(temporary)
+        with open(os.path.join(temporary, MARKER), "w", encoding="utf-8") as handle:
+            handle.write("a keras-automl data cache folder: `automl cache clean` removes it\n")
     except OSError as error:
         raise AutomlError(f"cannot write the data cache in {parent}: {error.strerror}") from None
     try:
@@ -142,6 +162,17 @@ def _write(task, settings, folder):
                 raise
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _refuse_missing_labels(decoded, source):
+    """Refuse an empty label cell, naming its example: only multilabel data reads one
+    (as no labels)."""
+    for part in decoded.values():
+        for index, label in enumerate(part.labels):
+            if not str(label).strip():
+                example = part.ids[index] if part.ids is not None else f"example {index}"
+                raise AutomlError(f"{source}: {example} has no label (an empty label cell "
+                                  "is no labels in multilabel data only: --problem multilabel)")
 
 
 def _decoded(examples):

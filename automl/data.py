@@ -115,11 +115,15 @@ class LabelledExamples:
     """Decoded examples of one split with their class names, before preparation.
 
     `ids` name the examples (file paths relative to the data folder), where known.
+    `classes_from` says what makes the labels classes where the source's layout does
+    (class folders, a tfds `ClassLabel`): such data is classified whatever its class
+    names look like. None where the problem type is inferred from the label cells.
     """
 
     examples: list
     labels: List[str]
     ids: Optional[List[str]] = None
+    classes_from: Optional[str] = None
 
     def __len__(self):
         return len(self.labels)
@@ -231,7 +235,8 @@ def decode_folder(path, extensions, decode_file):
     """
     return {split: LabelledExamples(FileExamples([file for file, _ in entries], decode_file),
                                     [label for _, label in entries],
-                                    [os.path.relpath(file, path) for file, _ in entries])
+                                    [os.path.relpath(file, path) for file, _ in entries],
+                                    classes_from="class folders")
             for split, entries in list_folder(path, extensions).items()}
 
 
@@ -286,7 +291,8 @@ def load_tfds(name, feature, data_dir=None, download=False, convert=None):
         labels = [names[int(label)] for label in _tfds_labels(builder, split, feature, full_name)]
         decoded[target] = LabelledExamples(
             TfdsExamples(builder, split, feature, convert), labels,
-            [f"{split}:{index}" for index in range(len(labels))])
+            [f"{split}:{index}" for index in range(len(labels))],
+            classes_from="a tfds ClassLabel")
     return decoded
 
 
@@ -351,7 +357,8 @@ def assign_splits(decoded, seed, group_by=None, strata=None):
 def _take(pool, indices):
     indices = list(indices)
     return LabelledExamples(subset(pool.examples, indices), [pool.labels[i] for i in indices],
-                            None if pool.ids is None else [pool.ids[i] for i in indices])
+                            None if pool.ids is None else [pool.ids[i] for i in indices],
+                            pool.classes_from)
 
 
 def _shuffled(pool, seed):

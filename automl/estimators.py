@@ -17,7 +17,11 @@ class _Classifier:
     task = None
 
     def __init__(self, *, out=None, time_budget=None, verbose=1, callbacks=None, **settings):
-        """Settings for `fit`'s search: any keyword `automl.search` takes."""
+        """Settings for `fit`'s search: any keyword `automl.search` takes.
+
+        The labels are classes whatever they look like (integers included); `problem`
+        may be "multilabel" for multi-hot labels.
+        """
         self.settings = {"out": out, "time_budget": time_budget, "verbose": verbose,
                          "callbacks": callbacks, **settings}
         self.result = None
@@ -31,6 +35,10 @@ class _Classifier:
         (`time_budget=120`).
         """
         given = {**self.settings, **{k: v for k, v in settings.items() if v is not None}}
+        given["problem"] = given.get("problem") or "classification"
+        if given["problem"] == "regression":
+            raise AutomlError(f"{type(self).__name__} classifies: search a regression with "
+                              "automl.search(..., problem='regression')")
         data = x if y is None else (x, y)
         self.result = api.search(self.task, data, validation_data=validation_data,
                                  test_data=test_data, **given)

@@ -1,8 +1,12 @@
 """CSV manifests: a table of file paths and labels instead of class folders.
 
 `--data labels.csv` for a task that reads files (images, audio): one row per
-example, a column of paths relative to the CSV's folder (or absolute), a label
-column and, optionally, a `split` column (train, val, test and their aliases).
+example, a column of paths relative to the CSV's folder, a label column and,
+optionally, a `split` column (train, val, test and their aliases). A path outside the
+CSV's folder (absolute, or climbing out with `..`) is refused unless the
+`allow_outside_paths` option is set, and a file listed twice is refused (it would be
+in two splits, or count twice). An empty label cell is kept: it means no labels in
+multilabel data and is refused for the other problem types (`automl.cache`).
 Columns are named by the `path_column` and `label_column` options (`MANIFEST_OPTIONS`, which a task
 lists among its own) or detected:
 the first of the usual names present, else, for paths, the column whose cells name
@@ -25,6 +29,8 @@ MANIFEST_OPTIONS = (
            "[default: path, file, filename, ... or the column naming files]"),
     Option("label_column", str, None, "CSV manifest column with the labels.  "
            "[default: label, labels, class, ... or the one column left]"),
+    Option("allow_outside_paths", bool, False, "Let a CSV manifest list files outside its "
+           "own folder (absolute paths, or paths climbing out with '..')."),
 )
 
 
@@ -36,17 +42,21 @@ def read(path, options, extensions, decode_file):
     """`{split: LabelledExamples}` of the manifest at `path` ("all" without a split column)."""
     rows, path_column, label_column = _table(path, options, extensions)
     base = os.path.dirname(os.path.abspath(path))
-    entries, missing = {}, []
+    entries, missing, lines = {}, [], {}
     for line, row in rows:
-        file = os.path.join(base, row[path_column].strip())
+        listed = row[path_column].strip()
+        file = _resolve(base, listed, options, f"{path} line {line}")
         if not os.path.isfile(file):
-            missing.append(row[path_column].strip())
+            missing.append(listed)
             continue
+        same = os.path.realpath(file)
+        if same in lines:
+            raise AutomlError(f"{path} lists {listed} twice (lines {lines[same]} and {line}): "
+                              "an example listed twice can be in two splits; keep one row")
+        lines[same] = line
         label = (row.get(label_column) or "").strip()
-        if not label:
-            raise AutomlError(f"{path} line {line} has no label")
         split = _split_of(row, path, line)
-        entries.setdefault(split, []).append((file, label, row[path_column].strip()))
+        entries.setdefault(split, []).append((file, label, listed))
     if missing:
         shown = ", ".join(missing[:data_lib.MAX_LISTED])
         more = f" and {len(missing) - data_lib.MAX_LISTED} more" if len(missing) > \
@@ -61,6 +71,23 @@ def read(path, options, extensions, decode_file):
                 data_lib.FileExamples([file for file, _, _ in listed], decode_file),
                 [label for _, label, _ in listed], [name for _, _, name in listed])
             for split, listed in entries.items()}
+
+
+def _resolve(base, listed, options, row):
+    """The full path of `listed`, a path from the manifest in the folder `base`; refused
+    outside `base` unless the `allow_outside_paths` option is set (`row` names the row)."""
+    file = os.path.normpath(os.path.join(base, listed))
+    if options.get("allow_outside_paths") or _inside(base, file):
+        return file
+    raise AutomlError(f"{row}: {listed} is outside the manifest's folder {base} "
+                      "(pass --allow-outside-paths to read it)")
+
+
+def _inside(folder, path):
+    try:
+        return os.path.commonpath([folder, path]) == folder
+    except ValueError:  # another drive
+        return False
 
 
 def listed_files(path, options, extensions):

@@ -7,20 +7,25 @@ written through a temporary name gets the ordinary mode under the process's umas
 """
 
 import os
+import tempfile
+
+PROC_STATUS = "/proc/self/status"
 
 
 def umask():
-    """The process's umask, read without changing it where Linux shows it."""
+    """The process's umask, read without changing it (changing it, even for a moment,
+    would race with other threads creating files)."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open(PROC_STATUS, encoding="ascii") as status:
             for line in status:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
     except OSError:
         pass
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
+    with tempfile.TemporaryDirectory() as private:  # elsewhere: the mode a mkdir gets
+        probe = os.path.join(private, "probe")
+        os.mkdir(probe, 0o777)
+        return 0o777 & ~os.stat(probe).st_mode
 
 
 def as_created(path):

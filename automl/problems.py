@@ -46,11 +46,14 @@ def infer(labels, separator=SEPARATOR):
     return "classification", f"{len(set(labels))} class labels"
 
 
-def resolve(requested, labels, separator=SEPARATOR):
-    """`(problem, reason)`: `requested`, or where it is None the inferred one."""
+def resolve(requested, labels, separator=SEPARATOR, classes_from=None):
+    """`(problem, reason)`: `requested`; else classification where `classes_from` says
+    what makes the labels classes (class folders, a tfds ClassLabel); else the inferred one."""
     check_name(requested)
     if requested is not None:
         return requested, "set"
+    if classes_from:
+        return "classification", f"{len(set(labels))} classes from {classes_from}"
     problem, reason = infer(labels, separator)
     return problem, f"inferred: {reason}"
 

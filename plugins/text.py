@@ -15,7 +15,8 @@ CHARACTER_NGRAMS = (2, 3, 4, 5)
 
 
 def read_csv(path, text_column, label_column):
-    """`LabelledExamples` from a UTF-8 CSV file with a text and a label column."""
+    """`LabelledExamples` from a UTF-8 CSV file with a text and a label column (an empty
+    label cell is no labels in multilabel data, refused otherwise)."""
     try:
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -29,11 +30,8 @@ def read_csv(path, text_column, label_column):
             texts, labels, ids = [], [], []
             name = os.path.basename(path)
             for line, row in enumerate(reader, start=2):
-                label = (row.get(label_column) or "").strip()
-                if not label:
-                    raise automl.AutomlError(f"{path} line {line} has no label")
                 texts.append(row.get(text_column) or "")
-                labels.append(label)
+                labels.append((row.get(label_column) or "").strip())
                 ids.append(f"{name}:{line}")
     except UnicodeDecodeError:
         raise automl.AutomlError(f"cannot decode {path}: not UTF-8 text") from None

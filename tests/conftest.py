@@ -12,15 +12,17 @@ from PIL import Image
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 TEST_CACHE = os.environ["AUTOML_CACHE_DIR"] = tempfile.mkdtemp(prefix="automl-test-cache-")
+TEST_RUNS = os.environ["AUTOML_RUNS_DIR"] = tempfile.mkdtemp(prefix="automl-test-runs-")
 
 from automl.cli import cli  # noqa: E402
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """The data cache the tests wrote goes with them."""
+    """The data cache and the runs the tests wrote go with them."""
     import shutil
 
     shutil.rmtree(TEST_CACHE, ignore_errors=True)
+    shutil.rmtree(TEST_RUNS, ignore_errors=True)
 
 PATTERNS = {
     "bottom": lambda img: img.__setitem__((slice(4, 8), slice(None)), 230),

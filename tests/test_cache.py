@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from automl.cache import MARKER
 from automl.permissions import umask
 from conftest import assert_one_line_error, invoke, write_image_folder
 
@@ -197,7 +198,13 @@ def test_cache_list_and_clean_see_and_reclaim_the_cache(tmp_path):
     ImageTask().load(_settings(data, tmp_path))
     cache = tmp_path / "cache"
     (cache / "leftover.abc").mkdir()  # an interrupted write
+    (cache / "leftover.abc" / MARKER).write_text("")
     (cache / "leftover.abc" / "shard").write_bytes(b"x" * 10)
+    for foreign in ("runs/image-1/model", "notes"):  # not written by the cache
+        (cache / foreign).mkdir(parents=True)
+        (cache / foreign / "index.json").write_text("{}")
+    month_ago = time.time() - 40 * 86400
+    os.utime(cache / "notes", (month_ago, month_ago))
     result = invoke("cache", "list", "--cache-dir", cache, "--json")
     assert result.exit_code == 0, result.output
     listed = json.loads(result.stdout)
@@ -205,7 +212,6 @@ def test_cache_list_and_clean_see_and_reclaim_the_cache(tmp_path):
     assert len(listed) == 2 and len(complete) == 1
     assert complete[0]["source"] == str(data) and complete[0]["size_bytes"] > 1000
     assert "incomplete write" in invoke("cache", "list", "--cache-dir", cache).output
-    month_ago = time.time() - 40 * 86400
     os.utime(cache / "leftover.abc", (month_ago, month_ago))
     assert_one_line_error(invoke("cache", "clean", "--cache-dir", cache), "--older-than", "--all")
     result = invoke("cache", "clean", "--cache-dir", cache, "--older-than", "30d")
@@ -214,4 +220,14 @@ def test_cache_list_and_clean_see_and_reclaim_the_cache(tmp_path):
                                                  "--json").stdout)] == ["image"]
     result = invoke("cache", "clean", "--cache-dir", cache, "--all")
     assert result.exit_code == 0 and "removed 1 folder" in result.output
-    assert os.listdir(cache) == []
+    assert sorted(os.listdir(cache)) == ["notes", "runs"]
+    assert os.path.isdir(cache / "runs" / "image-1" / "model")
+
+
+def test_the_umask_is_read_without_changing_it(tmp_path, monkeypatch):
+    from automl import permissions
+
+    expected = umask()
+    monkeypatch.setattr(permissions, "PROC_STATUS", str(tmp_path / "no-such-file"))
+    monkeypatch.setattr(os, "umask", lambda mask: pytest.fail("the umask was changed"))
+    assert permissions.umask() == expected

@@ -110,7 +110,7 @@ def test_an_audio_manifest(tmp_path):
 @pytest.mark.parametrize("rows, header, fragment", [
     ([("files/a.png", "x"), ("files/b.png", "y")], ("path", "label"), "2 files listed in"),
     ([("one.png", "x", "holdout")], ("path", "label", "split"), "unknown split 'holdout'"),
-    ([("one.png", "")], ("path", "label"), "line 2 has no label"),
+    ([("one.png", "")], ("path", "label"), "one.png has no label"),
     ([("one.png", "x", "y")], ("a", "b", "c"), "which column"),
 ])
 def test_bad_manifests_are_one_line_errors(rows, header, fragment, tmp_path):
@@ -119,3 +119,54 @@ def test_bad_manifests_are_one_line_errors(rows, header, fragment, tmp_path):
     result = invoke("search", "--task", "image", "--data", manifest, "--out", tmp_path / "run")
     assert_one_line_error(result, fragment)
     assert not os.path.exists(tmp_path / "run" / "model")
+
+
+@pytest.mark.parametrize("listed", ["../../etc/passwd", "/etc/passwd", "files/../../one.png"])
+def test_a_path_outside_the_manifest_folder_is_refused_naming_its_row(listed, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(np.zeros((8, 8), "uint8")).save(tmp_path / "one.png")
+    rows = [(p, label) for p, label, _ in image_files(data, per_class=(2, 1, 1))]
+    manifest = write_manifest(data, rows[:2] + [(listed, "top")] + rows[2:], header=("path", "label"))
+    result = invoke("search", "--task", "image", "--data", manifest, "--out", tmp_path / "run")
+    assert_one_line_error(result, f"labels.csv line 4: {listed} is outside the manifest's folder",
+                          "--allow-outside-paths")
+    assert not (tmp_path / "run").exists()
+
+
+def test_allow_outside_paths_reads_files_elsewhere(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(np.full((8, 8), 7, "uint8")).save(tmp_path / "one.png")
+    Image.fromarray(np.full((8, 8), 9, "uint8")).save(tmp_path / "two.png")
+    rows = [("../one.png", "top"), (str(tmp_path / "two.png"), "left")]
+    manifest = write_manifest(data, rows, header=("path", "label"))
+    decoded = read("image", manifest, allow_outside_paths=True)
+    assert decoded["all"].ids == [name for name, _ in rows]
+    assert [image.max() for image in decoded["all"].examples] == [7, 9]
+    result = invoke("search", "--task", "image", "--help")
+    assert "--allow-outside-paths" in result.output
+
+
+def test_a_file_listed_twice_is_refused_naming_it_and_its_rows(tmp_path):
+    rows = image_files(tmp_path, per_class=(2, 1, 1))
+    twice = rows + [("./" + rows[0][0], rows[0][1], "test")]  # the same file, in test too
+    result = invoke("search", "--task", "image", "--data", write_manifest(tmp_path, twice),
+                    "--out", tmp_path / "run")
+    assert_one_line_error(result, f"lists ./{rows[0][0]} twice (lines 2 and {len(rows) + 2})")
+
+
+def test_an_empty_multilabel_cell_is_an_example_with_no_labels(tmp_path):
+    from automl import registry
+    from automl.settings import from_mapping
+
+    rows = image_files(tmp_path, per_class=(4, 2, 2))
+    cells = [(path, "" if i % 4 == 0 else f"{label}|{'top' if label != 'top' else 'left'}", split)
+             for i, (path, label, split) in enumerate(rows)]
+    manifest = write_manifest(tmp_path, cells)
+    settings = from_mapping({"task": "image", "data": manifest, "out": "unused",
+                             "cache_dir": str(tmp_path / "cache")})
+    dataset = registry.get_task("image").load(settings)
+    assert dataset.problem == "multilabel" and dataset.classes == ["bottom", "left", "top"]
+    empty = [i for i, (_, cell, split) in enumerate(cells) if split == "train" and not cell]
+    assert empty and (dataset.train.y.sum(axis=1) == 0).sum() == len(empty)

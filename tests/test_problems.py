@@ -73,6 +73,76 @@ def test_the_problem_type_is_inferred_from_the_labels():
     assert problems.resolve("regression", ["1", "2"]) == ("regression", "set")
 
 
+def _load(task_name, data, tmp_path, **extra):
+    """The `Dataset` a search on `data` would use (problem type included), no search."""
+    from automl import registry
+    from automl.settings import from_mapping
+
+    settings = from_mapping({"task": task_name, "data": str(data), "out": "unused",
+                             "cache_dir": str(tmp_path / "cache"), **extra})
+    return registry.get_task(task_name).load(settings)
+
+
+def test_class_folders_named_by_numbers_are_classes(tmp_path):
+    rng = np.random.RandomState(0)
+    for split in ("train", "val", "test"):
+        for label in range(60):
+            os.makedirs(tmp_path / "data" / split / str(label))
+            Image.fromarray(rng.randint(0, 255, (8, 8)).astype("uint8")).save(
+                tmp_path / "data" / split / str(label) / "0.png")
+    dataset = _load("image", tmp_path / "data", tmp_path)
+    assert dataset.problem == "classification", dataset.problem_reason
+    assert dataset.problem_reason == "60 classes from class folders"
+    assert len(dataset.classes) == 60 and dataset.train.y.dtype == np.int64
+
+
+def test_a_tfds_class_label_without_names_is_classes():
+    import tensorflow_datasets as tfds
+
+    from automl import data, problems
+
+    with tfds.testing.mock_data(num_examples=300):
+        decoded = data.load_tfds("emnist/byclass", "image")  # 62 classes named "0".."61"
+    train = decoded["train"]
+    assert problems.infer(train.labels)[0] == "regression"  # as a CSV column would be read
+    assert problems.resolve(None, train.labels, "|", train.classes_from)[0] == "classification"
+
+
+def test_sixty_integer_labels_in_a_csv_are_a_regression_unless_set(tmp_path):
+    rows = [(f"text {i} of {label}", str(label)) for label in range(60) for i in range(3)]
+    csv_path = write_csv(tmp_path / "data.csv", ("text", "label"), rows)
+    inferred = _load("text", csv_path, tmp_path)
+    assert inferred.problem == "regression"
+    assert inferred.problem_reason == "inferred: numeric labels with 60 distinct values"
+    classified = _load("text", csv_path, tmp_path, problem="classification")
+    assert classified.problem == "classification" and len(classified.classes) == 60
+
+
+def test_an_image_classifier_keeps_a_hundred_integer_classes(tmp_path):
+    import automl
+
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(100), 3)
+    x = rng.randint(0, 255, (len(y), 8, 8, 1)).astype("uint8")
+    model = automl.ImageClassifier(out=tmp_path / "run", max_trials=1, epochs=1,
+                                   verbose=0).fit(x, y)
+    assert model.card["problem"]["type"] == "classification"
+    assert sorted(model.card["classes"], key=int) == [str(i) for i in range(100)]
+    predicted = model.predict(x[:4])
+    assert predicted.dtype == np.int64 and set(predicted) <= set(range(100))
+    with pytest.raises(automl.AutomlError, match="ImageClassifier classifies"):
+        automl.ImageClassifier(problem="regression").fit(x, y)
+
+
+def test_an_empty_multilabel_text_cell_is_no_labels(tmp_path):
+    rows = [(f"a {word} b", cell) for word, cell in
+            [("sun", "warm"), ("rain", "wet"), ("storm", "wet|windy"), ("fog", "")] * 6]
+    dataset = _load("text", write_csv(tmp_path / "data.csv", ("text", "label"), rows), tmp_path,
+                    problem="multilabel")
+    assert dataset.classes == ["warm", "wet", "windy"]
+    assert (dataset.train.y.sum(axis=1) == 0).any()
+
+
 def test_regression_splits_span_the_target_range():
     from automl import problems
     from automl.data import LabelledExamples, assign_splits
@@ -235,8 +305,9 @@ def test_regression_refuses_class_weights_and_non_numbers(tmp_path):
                                   "regression search")
     with open(manifest, encoding="utf-8") as handle:
         text = handle.read()
+    Image.fromarray(np.zeros((8, 8), "uint8")).save(tmp_path / "files" / "extra.png")
     write_csv(tmp_path / "bad.csv", ("path", "brightness"),
-              [row.split(",") for row in text.splitlines()[1:]] + [["files/0.png", "bright"]])
+              [row.split(",") for row in text.splitlines()[1:]] + [["files/extra.png", "bright"]])
     result = invoke("search", "--task", "image", "--data", tmp_path / "bad.csv", "--out",
                     tmp_path / "run", "--problem", "regression", "--max-trials", 1)
     assert_one_line_error(result, "a regression target must be a number", "'bright'")

@@ -12,7 +12,7 @@ from PIL import Image
 
 import automl
 from automl import in_memory, registry
-from conftest import TEST_CACHE, invoke, run_python, synthetic_image
+from conftest import TEST_RUNS, invoke, run_python, synthetic_image
 
 HERE = os.path.dirname(__file__)
 EXAMPLES = os.path.join(HERE, os.pardir, "examples")
@@ -48,9 +48,9 @@ def array_search(tmp_path_factory):
     return result, records, (x_test, y_test)
 
 
-def test_an_array_search_runs_the_pipeline_into_a_run_under_the_cache(array_search):
+def test_an_array_search_runs_the_pipeline_into_a_run_of_the_runs_folder(array_search):
     result, records, (x_test, y_test) = array_search
-    assert result.run_dir.startswith(os.path.join(TEST_CACHE, "runs", "image-"))
+    assert result.run_dir.startswith(os.path.join(TEST_RUNS, "image-"))
     assert result.card["classes"] == list(CLASSES)
     assert result.card["data"]["examples"] == {"train": 48, "val": 12, "test": 15}
     assert result.card["data"]["source"].startswith("memory:")
@@ -115,6 +115,51 @@ def test_a_predictor_needs_no_plugin_for_arrays(array_search, monkeypatch):
     np.testing.assert_allclose(bare.predict_proba(x_test[..., 0]), expected, atol=1e-6)
     with pytest.raises(automl.AutomlError, match="needs the 'image' task plugin"):
         bare.predict([__file__])
+
+
+def test_cleaning_the_cache_leaves_a_run_written_without_out(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUTOML_RUNS_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("AUTOML_CACHE_DIR", str(tmp_path / "cache"))
+    x, y = image_arrays(8, 0)
+    result = automl.search("image", (x, y), **TINY)
+    assert result.run_dir.startswith(str(tmp_path / "data" / "keras-automl" / "runs" / "image-"))
+    (tmp_path / "cache" / "runs" / "image-old").mkdir(parents=True)  # where runs were once
+    cleaned = invoke("cache", "clean", "--all")
+    assert cleaned.exit_code == 0 and "removed 1 folder" in cleaned.output  # the data set
+    assert os.listdir(tmp_path / "cache") == ["runs"]
+    assert list(automl.load(result.run_dir).predict(x[:2]).labels) == \
+        list(result.predict(x[:2]).labels)
+
+
+def test_without_a_usable_runs_folder_runs_go_to_a_private_temp_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    from automl import api
+
+    monkeypatch.delenv("AUTOML_RUNS_DIR")
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "not-a-folder"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    private = tmp_path / f"keras-automl-runs-{os.getuid()}"
+    assert os.path.dirname(api.default_run_dir("image")) == str(private)
+    assert os.stat(private).st_mode & 0o777 == 0o700
+    private.chmod(0o777)
+    api.default_run_dir("image")
+    assert os.stat(private).st_mode & 0o777 == 0o700
+    private.rmdir()
+    private.symlink_to(tmp_path / "elsewhere")  # made in advance by someone else
+    with pytest.raises(automl.AutomlError, match="is not a folder of this user's"):
+        api.default_run_dir("image")
+    if os.getuid() == 0:
+        private.unlink()
+        private.mkdir()
+        os.chown(private, 65534, 65534)
+        with pytest.raises(automl.AutomlError, match="is not a folder of this user's"):
+            api.default_run_dir("image")
+    monkeypatch.setenv("AUTOML_RUNS_DIR", str(tmp_path / "not-a-folder" / "runs"))
+    with pytest.raises(automl.AutomlError, match="cannot write runs in .AUTOML_RUNS_DIR"):
+        api.default_run_dir("image")
 
 
 def test_float_images_in_0_1_read_as_their_0_255_values():

@@ -218,7 +218,7 @@ def test_csv_that_is_not_utf8_is_named(tmp_path):
 def test_csv_row_without_label(tmp_path):
     write_csv(tmp_path / "data.csv", synthetic_texts(6, 5) + [("orphan text", "")])
     result = invoke("search", "--task", "text", "--data", tmp_path / "data.csv", "--out", tmp_path / "run")
-    assert_one_line_error(result, "line 8 has no label")
+    assert_one_line_error(result, "data.csv:8 has no label")
 
 
 def test_imdb_recipe_runs_under_mock_data(tmp_path):
