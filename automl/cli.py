@@ -501,6 +501,48 @@ def evaluate(run_dir, data, data_dir, as_json, **options):
                    f"f1 {row['f1']:.3f}  ({row['support']})")
 
 
+@cli.command(epilog="\b\nExamples:\n  automl serve runs/photos runs/reviews\n"
+                    "  automl serve --name digits=runs/digits --tflite --port 8080\n\n"
+                    "\b\nRoutes (docs/serving.md): TF Serving REST /v1/models/NAME[:predict], "
+                    "KServe v2\n/v2/models/NAME[/infer], health /v2/health/ready, demo page /")
+@click.argument("runs", metavar="[RUN]...", nargs=-1, type=click.Path())
+@click.option("--name", "named", multiple=True, metavar="NAME=RUN",
+              help="Serve RUN under NAME (repeatable).  [default: each run's folder name]")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; other than loopback, anyone who can reach it can "
+                   "use the models (no authentication).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8501, show_default=True,
+              help="Port to listen on.")
+@click.option("--tflite", is_flag=True,
+              help="Serve each run's LiteRT file instead of its SavedModel.  [default: off]")
+@click.option("--quantize", "quantization", type=click.Choice(["none", "float16", "dynamic",
+                                                                "int8"]),
+              help="Which LiteRT file, with --tflite.  [default: none where exported]")
+@click.option("--max-batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Most examples run together; 1 turns batching off.")
+@click.option("--batch-wait-ms", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="How long a batch waits for more requests once one arrives.")
+@click.option("--max-request-mb", type=click.FloatRange(min=0, min_open=True), default=16.0,
+              show_default=True, help="Larger request bodies get 413.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="Seconds a prediction may take before it gets 504.")
+@_verbose_option
+def serve(runs, named, host, port, tflite, quantization, max_batch_size, batch_wait_ms,
+          max_request_mb, timeout):
+    """Serve exported runs over HTTP (TF Serving REST, KServe v2) with a demo page.
+
+    SIGTERM or Ctrl-C stops taking requests, answers those in flight and exits 0.
+    """
+    interrupt.stop_at_once()
+    try:
+        from automl import server
+    except ImportError as error:
+        raise AutomlError(f"serving needs {error.name}: pip install 'keras-automl[serve]'") \
+            from None
+    server.serve(list(runs), list(named), host, port, tflite, quantization, max_batch_size,
+                 batch_wait_ms, max_request_mb, timeout, echo=click.echo)
+
+
 @cli.group()
 def cache():
     """See and reclaim the data cache."""
