@@ -171,28 +171,61 @@ def _run_task_name(args):
         return None
 
 
+# The data and run folder of each built-in task's `automl search` example.
+_EXAMPLES = {"image": ("photos/", "runs/photos"), "text": ("reviews.csv", "runs/reviews"),
+             "audio": ("clips/", "runs/clips")}
+
+
 class SearchCommand(click.Command):
-    """`automl search`: the options of the task named by `--task` join the core ones."""
+    """`automl search`: the options of the task named by `--task` join the core ones; without
+    `--task`, the help lists every installed task's options."""
 
     task_name = staticmethod(_task_name)
 
     def parse_args(self, ctx, args):
-        from automl.registry import task_options
+        from automl.registry import installed_tasks, task_options
 
         core = [p for p in self.params if not getattr(p, "task_option", False)]
         extra = []
-        for option in task_options(self.task_name(args) or ""):
+        name = ctx.meta["automl.task"] = self.task_name(args)
+        for option in task_options(name) if name else ():
             param = task_option(option)
             param.task_option = True
             extra.append(param)
+        if not name:
+            ctx.meta["automl.task_options"] = {
+                task: info.task_class.options for task, info in installed_tasks(warn=False).items()}
         self.params = core + extra
         return super().parse_args(ctx, args)
+
+    def format_epilog(self, ctx, formatter):
+        for name, options in ctx.meta.get("automl.task_options", {}).items():
+            if options:
+                with formatter.section(f"Options of --task {name}"):
+                    formatter.write_dl([task_option(option).get_help_record(ctx)
+                                        for option in options])
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(self.examples(ctx.meta.get("automl.task")))
+
+    def examples(self, task):
+        """The epilog: the task's own example, or one for each built-in task."""
+        tasks = [task] if task else list(_EXAMPLES)
+        lines = []
+        for name in tasks:
+            data, out = _EXAMPLES.get(name, ("DATA", f"runs/{name}"))
+            lines.append(f"  automl search --task {name} --data {data} --out {out} \\\n"
+                         f"      --time-budget 10m")
+        return f"\b\nExample{'s' * (len(lines) > 1)}:\n" + "\n".join(lines)
 
 
 class EvaluateCommand(SearchCommand):
     """`automl evaluate`: the options of the run's task (its data columns) join the core ones."""
 
     task_name = staticmethod(_run_task_name)
+
+    def examples(self, task):
+        return self.epilog
 
 
 class AutomlGroup(click.Group):
@@ -230,7 +263,8 @@ def _fail(ctx, message, code):
 @click.option("-v", "--verbose", is_flag=True, help="Show TensorFlow's own logging.")
 @click.version_option(package_name="keras-automl")
 def cli(verbose):
-    """Search, retrain and export Keras classifiers for images, text and audio."""
+    """Search, retrain and export Keras models that classify, tag or score images, text and
+    audio."""
     interrupt.install()
     env.set_verbose(verbose)
     env.check_backend()
@@ -261,15 +295,7 @@ def _search_options(function):
     return function
 
 
-@cli.command(cls=SearchCommand,
-             epilog="\b\nThe task's own options are listed with --task NAME --help.\n\n"
-                    "\b\nExamples:\n"
-                    "  automl search --task image --data photos/ --out runs/photos \\\n"
-                    "      --time-budget 10m\n"
-                    "  automl search --task text --data reviews.csv --out runs/reviews \\\n"
-                    "      --time-budget 10m\n"
-                    "  automl search --task audio --data clips/ --out runs/clips \\\n"
-                    "      --time-budget 10m")
+@cli.command(cls=SearchCommand)
 @_search_options
 @_OVERWRITE_OPTION
 @_chief_options
@@ -485,17 +511,17 @@ def evaluate(run_dir, data, data_dir, as_json, **options):
     if as_json:
         _echo_json(scores)
         return
+    count = scores["examples"]
+    on = f"on {count} example{'s' * (count != 1)}"
     if "mae" in scores:
-        click.echo(f"MAE {scores['mae']:.6g}  RMSE {scores['rmse']:.6g}  R2 {scores['r2']:.4f} "
-                   f"on {scores['examples']} examples")
+        click.echo(f"MAE {scores['mae']:.6g}  RMSE {scores['rmse']:.6g}  R2 {scores['r2']:.4f} {on}")
         return
     if "micro_f1" in scores:
         click.echo(f"micro F1 {scores['micro_f1']:.4f}  macro F1 {scores['macro_f1']:.4f}  "
-                   f"subset accuracy {scores['subset_accuracy']:.4f} on {scores['examples']} "
-                   "examples")
+                   f"subset accuracy {scores['subset_accuracy']:.4f} {on}")
     else:
         click.echo(f"accuracy {scores['accuracy']:.4f}  balanced accuracy "
-                   f"{scores['balanced_accuracy']:.4f} on {scores['examples']} examples")
+                   f"{scores['balanced_accuracy']:.4f} {on}")
     for name, row in scores.get("per_class", scores.get("per_label", {})).items():
         click.echo(f"  {name}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  "
                    f"f1 {row['f1']:.3f}  ({row['support']})")

@@ -5,7 +5,7 @@ from importlib import metadata
 
 import click
 
-from automl.errors import AutomlError, first_line
+from automl.errors import AutomlError, did_you_mean, first_line
 from automl.task import API_VERSION, LEGACY_MAJOR, Task
 
 GROUP = "automl.tasks"
@@ -92,14 +92,15 @@ def installed_tasks(warn=True):
 
 
 def task_options(name):
-    """The `Option`s that the task called `name` declares (none if it is not installed)."""
+    """The `Option`s that the task called `name` declares (none if its plugin fails to load);
+    a name no plugin registers is an error that offers the closest installed one."""
     for entry_point in _entry_points():
         if entry_point.name == name:
             try:
                 return tuple(_load(entry_point).task_class.options)
             except Exception:
                 return ()
-    return ()
+    raise unknown_task(name)
 
 
 def get_task(name):
@@ -114,5 +115,11 @@ def get_task(name):
                 raise AutomlError(
                     f"task plugin '{name}' failed to load ({type(error).__name__}: {error})"
                 ) from None
-    known = ", ".join(ep.name for ep in _entry_points()) or "none"
-    raise AutomlError(f"unknown task '{name}' (installed tasks: {known})")
+    raise unknown_task(name)
+
+
+def unknown_task(name):
+    """The error for a task name that no installed plugin registers."""
+    names = [entry_point.name for entry_point in _entry_points()]
+    return AutomlError(f"unknown task '{name}' ({did_you_mean(name, names)}"
+                       f"installed tasks: {', '.join(names) or 'none'})")

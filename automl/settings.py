@@ -12,7 +12,7 @@ from typing import Optional
 import yaml
 
 from automl.devices import PRECISIONS, STRATEGIES
-from automl.errors import AutomlError
+from automl.errors import AutomlError, did_you_mean
 
 TUNERS = ("bayesian", "random", "hyperband", "grid")
 SCHEDULERS = ("asha", "full")
@@ -186,7 +186,8 @@ def from_mapping(mapping, source="recipe"):
     for key in mapping:
         if key not in known:
             raise AutomlError(
-                f"unknown {source} key '{key}' (known keys: {', '.join(known)})"
+                f"unknown {source} key '{key}' ({did_you_mean(key, known)}"
+                f"known keys: {', '.join(known)})"
             )
     missing = [key for key in ("task", "data", "out") if mapping.get(key) in (None, "")]
     if missing:

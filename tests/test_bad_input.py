@@ -35,6 +35,15 @@ def test_unknown_task(image_folder, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_misspelled_task_offers_the_closest_one_before_its_options_are_read(image_folder,
+                                                                                tmp_path):
+    result = invoke("search", "--task", "txt", "--text-column", "review", "--data", image_folder,
+                    "--out", tmp_path / "run")
+    assert_one_line_error(result, "unknown task 'txt' (did you mean 'text'? installed tasks: "
+                                  "audio, image, text)")
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_unknown_command_points_to_the_top_level_help():
     assert_one_line_error(invoke("nosuch"), "No such command 'nosuch'", "(see `automl --help`)")
     assert_one_line_error(invoke("cache", "nosuch"), "(see `automl cache --help`)")
@@ -112,7 +121,9 @@ def test_search_into_an_existing_run_points_to_resume(image_run, image_folder):
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("task: image\ndata: digits\nout: x\nmax_trails: 3\n", "max_trails"),
+    ("task: image\ndata: digits\nout: x\nmax_trails: 3\n",
+     "key 'max_trails' (did you mean 'max_trials'? known keys: task, data, out"),
+    ("task: imgae\ndata: digits\nout: x\n", "unknown task 'imgae' (did you mean 'image'?"),
     ("task: image\ndata: digits\nout: x\nmax_trials: [1]\n", "setting 'max_trials' must be int"),
     ("task: image\ndata: digits\n", "missing the required key 'out'"),
     ("task: image\n  data: [digits\n", "not valid YAML"),
