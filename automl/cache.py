@@ -276,6 +276,7 @@ class CachedExamples:
         import tensorflow as tf
 
         records = without_autotune(tf, tf.data.TFRecordDataset(self.files, buffer_size=8 << 20))
+        records = records.apply(tf.data.experimental.assert_cardinality(self.count))
         if self.dtype == "string":
             return records
         dtype, shape = tf.as_dtype(self.dtype), self.shape

@@ -401,7 +401,8 @@ def _group_carver(pattern):
             groups.append(match.group(1) if expression.groups else match.group(0))
         names = sorted(set(groups))
         if len(names) < 2:
-            raise AutomlError(f"--group-by '{pattern}' finds one group in {len(pool)} files; "
+            raise AutomlError(f"--group-by '{pattern}' finds one group in {len(pool)} "
+                              f"file{'s' * (len(pool) != 1)}; "
                               "carving a split off needs at least two")
         order = [names[i] for i in np.random.RandomState(seed).permutation(len(names))]
         target = max(1, int(round(len(pool) * fraction)))

@@ -64,7 +64,8 @@ class Feeds:
             keep[index] = True
             keep = tf.constant(keep)
             pairs = pairs.enumerate().filter(lambda i, pair: keep[i]).map(lambda i, pair: pair)
-        return pairs, len(index)
+        # A known length lets Keras count an epoch's batches instead of running out of data.
+        return pairs.apply(tf.data.experimental.assert_cardinality(len(index))), len(index)
 
     def shuffle_buffer(self, split, count):
         """Examples the shuffle buffer holds: all of them, or as many as `SHUFFLE_BYTES` allow."""

@@ -125,7 +125,8 @@ def _files(task, paths, what, digest):
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise AutomlError(f"data not found: {missing[0]}"
-                          + (f" (and {len(missing) - 1} more files of {what})"
+                          + (f" (and {len(missing) - 1} more "
+                             f"file{'s' * (len(missing) > 2)} of {what})"
                              if len(missing) > 1 else ""))
     paths = [os.path.abspath(p) for p in paths]
     if digest is not None:
@@ -168,7 +169,8 @@ def label_names(y, class_names, count, what="data", problem=None, separator="|")
     if labels.ndim != 1:
         raise AutomlError(f"{what} labels must be one per example, got shape {labels.shape}")
     if len(labels) != count:
-        raise AutomlError(f"{what} has {count} examples but {len(labels)} labels")
+        raise AutomlError(f"{what} has {count} example{'s' * (count != 1)} but "
+                          f"{len(labels)} label{'s' * (len(labels) != 1)}")
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)):
             raise AutomlError(f"{what} has a missing or infinite label")
@@ -210,5 +212,6 @@ def _multilabel_cells(y, class_names, count, what, separator):
         rows = [cell if isinstance(cell, str) else separator.join(str(part) for part in cell)
                 for cell in values]
     if len(rows) != count:
-        raise AutomlError(f"{what} has {count} examples but {len(rows)} labels")
+        raise AutomlError(f"{what} has {count} example{'s' * (count != 1)} but "
+                          f"{len(rows)} label{'s' * (len(rows) != 1)}")
     return rows

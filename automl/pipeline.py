@@ -206,7 +206,8 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
         progress.close()
         save_state(False)
     if tuner.stop_reason == "failures":
-        progress.phase(f"stopped after {tuner.settings.max_failures} failed trials in a row "
+        failures = tuner.settings.max_failures
+        progress.phase(f"stopped after {failures} failed trial{'s' * (failures != 1)} in a row "
                        f"(most often: {tuner.failure_note})")
     try:
         card = finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clock)
@@ -372,7 +373,8 @@ def retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
     timed = continued and planner.continues_by_clock()
     progress.phase(f"continuing trial {trial.trial_id} on train+val until the budget's end"
                    if timed else
-                   f"retraining trial {trial.trial_id} on train+val for {epochs} epochs")
+                   f"retraining trial {trial.trial_id} on train+val for {epochs} "
+                   f"epoch{'s' * (epochs != 1)}")
     fitted = tuner.fit(trial.hyperparameters, "train+val", epochs, deadline,
                        validation=False, seed=settings.seed, initial_epoch=initial,
                        weights=tuner.weights_path(trial.trial_id) if continued else None,
@@ -380,7 +382,8 @@ def retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
     ran = len(fitted.history.get("loss", []))
     if fitted.stopped:
         note = (f"kept the search model of trial {trial.trial_id}: retraining on train+val "
-                f"reached the time budget after {initial + ran} of {epochs} epochs")
+                f"reached the time budget after {initial + ran} of {epochs} "
+                f"epoch{'s' * (epochs != 1)}")
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
     if not _healthy(tuner, fitted.model, trial):
         note = (f"kept the search model of trial {trial.trial_id}: the model retrained on "
@@ -559,7 +562,8 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     warning = (f" ({BASELINE_WARNINGS[problem.name].format(chance)}; the model has not learned "
                "from this data)" if test_scores["near_chance"] else "")
     progress.phase(
-        f"done: test {headline} {figure:.4f}{balanced}{warning}, {len(trials)} trials "
+        f"done: test {headline} {figure:.4f}{balanced}{warning}, {len(trials)} "
+        f"trial{'s' * (len(trials) != 1)} "
         f"({len(failed)} failed) in {budget.elapsed():.0f}s; model in {run.model}")
     return card
 

@@ -332,7 +332,8 @@ class Planner:
         needed = (self.probe.build_seconds
                   + self.top.passes * self.examples_per_epoch() * seconds)
         if needed > SKIP_TOLERANCE * SINGLE_CONFIG_SHARE * self.budget_seconds:
-            return (f"the top rung ({self.top.epochs} epochs) would take about {needed:.0f}s, "
+            return (f"the top rung ({self.top.epochs} epoch{'s' * (self.top.epochs != 1)}) "
+                    f"would take about {needed:.0f}s, "
                     f"over {SINGLE_CONFIG_SHARE:.0%} of the budget")
         return None
 

@@ -122,7 +122,8 @@ def learning_curves(records, metric, top=5):
             axes.plot(range(1, len(history[metric]) + 1), history[metric], color=colour,
                       linestyle="--", alpha=0.6, label=f"{record['id']} train")
     axes.legend(fontsize=7, ncol=2, loc="best")
-    axes.set(title=f"Learning curves of the top {len(curves)} trials", xlabel="epoch",
+    axes.set(title=f"Learning curves of the top {len(curves)} trial{'s' * (len(curves) != 1)}",
+             xlabel="epoch",
              ylabel=metric)
     return _svg(figure)
 

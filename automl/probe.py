@@ -64,7 +64,8 @@ def measure(hypermodel, feeds, hp, batch_size, keras):
         prior = feeds.prior_of("train")
         model = hypermodel.trainer(hp, hypermodel.build_for(hp, plan, prior), plan, prior)
         batches = feeds.pipeline("train", hp, batch_size, training=True)
-        model.fit(batches.take(steps), epochs=1, verbose=0, callbacks=[BatchTimes()])
+        model.fit(batches.take(steps), epochs=1, shuffle=False, verbose=0,
+                  callbacks=[BatchTimes()])
         del model
     if warmup:
         build_seconds = ends[warmup - 1] - started

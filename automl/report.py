@@ -250,7 +250,8 @@ def _summary(card, records, state):
                      f"{search.get('retrained_on_train_val', 0)} retrained on train+val")
     elif search.get("retrain_epochs"):
         notes.append(f"export: trial {search.get('exported_trial')} retrained on train+val "
-                     f"for {search['retrain_epochs']} epochs")
+                     f"for {search['retrain_epochs']} "
+                     f"epoch{'s' * (search['retrain_epochs'] != 1)}")
     if search.get("retrain_note"):
         notes.append(search["retrain_note"])
     note_html = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)

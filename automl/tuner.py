@@ -239,7 +239,7 @@ class SearchTuner(base_tuner.BaseTuner):
                     validation_data=(self.feeds.pipeline("val", hp, batch_size, training=False)
                                      if validation else None),
                     epochs=TIMED_EPOCHS if timed else epochs, initial_epoch=initial_epoch,
-                    verbose=0, callbacks=callbacks)
+                    shuffle=False, verbose=0, callbacks=callbacks)  # the pipeline shuffles
                 history = history.history
                 if timed:
                     examples = min(stop.batches_done * batch_size,

@@ -146,7 +146,7 @@ def run_worker(address, run_path, threads=None, worker_id=None):
             continue
         _run(tuner, client, trial, worker_id)
         ran += 1
-    _say(f"worker {worker_id}: the search is over ({ran} trials run here)")
+    _say(f"worker {worker_id}: the search is over ({ran} trial{'s' * (ran != 1)} run here)")
     return ran
 
 
