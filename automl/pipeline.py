@@ -5,26 +5,31 @@ retrain the final trial on train+val, or average an ensemble of search models ->
 evaluate once on test -> export -> report.
 """
 
+import contextlib
 import dataclasses
+import io
 import json
 import os
 import platform
 import shutil
+import threading
 import time
 
 import numpy as np
 
 from automl import class_weights, devices, env, fingerprint, in_memory, interrupt, objectives
-from automl import problems, registry, tensorboard
+from automl import litert, problems, registry, tensorboard
 from automl import report as report_lib, settings as settings_lib
 from automl.budget import Budget
 from automl.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 from automl.export import export_model, export_outputs, recover_folder, write_json
+from automl.planner import probe_minimum_budget
 from automl.progress import Progress
 from automl.timing import PhaseClock
 
 STATE_FILE = "state.json"
+SAVE_INTERVAL = 5.0  # seconds between saves of the time spent, whatever the command is doing
 
 
 class RunDir:
@@ -68,8 +73,56 @@ def fresh_state():
     return {"elapsed_seconds": 0.0, "finished": False}
 
 
+class StateKeeper:
+    """Keeps `RUN/state.json` current: the budget spent, per phase, and whether the run finished.
+
+    `save` writes it at once (after each trial and epoch, when the search ends or is
+    stopped); once started, a background thread also writes it every `interval`
+    seconds, through the retrain, the evaluation and the export too, so a command
+    killed without warning (SIGKILL) loses at most that much of the time it spent.
+    `stop` ends the thread and writes the state a last time.
+    """
+
+    def __init__(self, run, budget, clock, interval=SAVE_INTERVAL):
+        self.run, self.budget, self.clock, self.interval = run, budget, clock, interval
+        self.finished = False
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = None
+
+    def save(self, finished=False):
+        with self._lock:
+            self.finished = self.finished or finished
+            write_json(self.run.state, {"elapsed_seconds": self.budget.elapsed(),
+                                        "finished": self.finished,
+                                        "seconds": self.clock.totals()})
+
+    def start(self):
+        self._thread = threading.Thread(target=self._keep, name="automl-state", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join()
+        self._thread = None
+        self.save()
+
+    def _keep(self):
+        while not self._stopping.wait(self.interval):
+            try:
+                self.save()
+            except OSError:  # the next save tries again; the main thread's saves report
+                pass
+
+
 def check_output(run, task_name, overwrite, resume=False, command="search"):
-    """Refuse an output path that cannot hold this run, before anything is written."""
+    """Refuse an output path that cannot hold this run, before anything is written.
+
+    A folder that holds something but no search is refused unless `overwrite`: the
+    export would replace its `model/` and `report/`.
+    """
     path = run.path
     if os.path.exists(path) and not os.path.isdir(path):
         raise AutomlError(f"output path is a file, not a folder: {path}")
@@ -80,17 +133,21 @@ def check_output(run, task_name, overwrite, resume=False, command="search"):
         raise AutomlError(f"output path {path} is below {existing}, which is a file")
     if not os.access(existing, os.W_OK):
         raise AutomlError(f"output path is not writable: {path}")
+    start_over = ("--overwrite" if command == "search" else "`automl run RECIPE --overwrite`")
+    another = "--out" if command == "search" else "out (--set out=PATH)"
+    if not (resume or overwrite or run.has_search()) and os.path.isdir(path) and os.listdir(path):
+        raise AutomlError(f"{path} is not empty and holds no search: choose another {another}, "
+                          f"or write the run into it with {start_over} (which replaces its "
+                          "model/ and report/)")
     run.recover()
     if resume or overwrite or not run.has_search():
         return
-    again = ("--out, or replace it with --overwrite" if command == "search" else
-             "out (--set out=PATH), or replace it with `automl run RECIPE --overwrite`")
+    again = f"{another}, or replace it with {start_over}"
     previous = _recorded_task(run)
     if previous and previous != task_name:
         raise AutomlError(
             f"{path} holds a search of task '{previous}', not '{task_name}': choose another "
             + again)
-    start_over = ("--overwrite" if command == "search" else "`automl run RECIPE --overwrite`")
     raise AutomlError(
         f"{path} already holds a search: continue it with `automl resume {path}` "
         f"or start over with {start_over}")
@@ -129,8 +186,22 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     run = RunDir(settings.out)
     state = run.read_state() if resume else fresh_state()
     clock = PhaseClock(started_at, state.get("seconds"))
+    budget = Budget(settings.time_budget, started_at - state["elapsed_seconds"])
     task = registry.get_task(settings.task)
     check_output(run, task.name, overwrite, resume, command)
+    keeper = StateKeeper(run, budget, clock)
+    if resume:
+        keeper.start()
+    try:
+        return _search(settings, task, run, budget, clock, keeper, resume, live, quiet_stdout,
+                       overwrite, chief, verbose, callbacks)
+    finally:
+        keeper.stop()
+
+
+def _search(settings, task, run, budget, clock, keeper, resume, live, quiet_stdout, overwrite,
+            chief, verbose, callbacks):
+    """`run_search` once the output is checked; `keeper` records the time spent."""
     settings = _with_absolute_data(settings, task)
     tf, keras = env.import_tensorflow()
     devices.set_threads(tf, settings.threads)
@@ -145,7 +216,6 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     if resume:
         fingerprint.check_unchanged(run.path, source_print, splits)
     clock.switch("startup")
-    budget = Budget(settings.time_budget, started_at - state["elapsed_seconds"])
     from automl.feeds import Feeds
     from automl.tuner import SearchTuner
 
@@ -168,6 +238,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
                 shutil.rmtree(folder, ignore_errors=True)
         _write_recipe(settings, run.recipe)
         fingerprint.save(run.path, source_print, splits)
+        keeper.start()
     progress.phase(
         f"{task.name}: {_outputs_line(dataset)}, {len(dataset.train)} train / "
         f"{len(dataset.val)} val / {len(dataset.test)} test examples from {settings.data}")
@@ -175,17 +246,18 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     progress.phase(f"class weights {settings.class_weight} ({weighting}); "
                    f"objective {settings.objective}")
 
-    save_state = _state_saver(run, budget, clock)
     clock.switch("trials")
     interim_card = {"task": task.name, "classes": dataset.classes,
                     "data": {"source": settings.data},
                     "search": {"time_budget_seconds": settings.time_budget}}
-    tuner = SearchTuner(task, dataset, feeds, settings, budget, keras, tf, run.path, progress,
-                        clock, probe=probe, after_trial=lambda: save_state(False),
-                        trial_done=lambda: write_run_report(
-                            run, settings.objective, interim_card, interim=True,
-                            trials=tuner.oracle.trials.values()),
-                        strategy=strategy)
+    # keras-tuner prints "Reloading Tuner from ..." on stdout, which carries --json's document.
+    with contextlib.redirect_stdout(io.StringIO()):
+        tuner = SearchTuner(task, dataset, feeds, settings, budget, keras, tf, run.path,
+                            progress, clock, probe=probe, after_trial=keeper.save,
+                            trial_done=lambda: write_run_report(
+                                run, settings.objective, interim_card, interim=True,
+                                trials=tuner.oracle.trials.values()),
+                            strategy=strategy)
 
     def trial_ended(trial, seconds):  # a trial a worker ran, as the local loop ends one
         tuner.save()
@@ -204,7 +276,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
         raise SearchInterrupted(run.path) from None
     finally:
         progress.close()
-        save_state(False)
+        keeper.save()
     if tuner.stop_reason == "failures":
         failures = tuner.settings.max_failures
         progress.phase(f"stopped after {failures} failed trial{'s' * (failures != 1)} in a row "
@@ -213,7 +285,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
         card = finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clock)
     except KeyboardInterrupt:
         raise SearchInterrupted(run.path) from None
-    save_state(True)
+    keeper.save(finished=True)
     return card
 
 
@@ -279,10 +351,8 @@ def _probe(task, dataset, feeds, settings, keras):
 
 
 def _check_budget(settings, elapsed, probe):
-    """Refuse a budget too short for one trial at the smallest fidelity and the export."""
-    from automl.planner import probe_minimum_budget
-
-    needed = probe_minimum_budget(probe, elapsed)
+    """Refuse a budget too short for the first trial (one epoch) and the export."""
+    needed = probe_minimum_budget(probe, elapsed, len(litert.parse_export(settings.export)))
     if settings.time_budget < needed:
         raise AutomlError(f"time budget {settings.time_budget:g}s is too short: one trial needs "
                           f"about {needed}s here")
@@ -327,13 +397,6 @@ def rebuild_report(run_dir):
             card = json.load(handle)
     write_run_report(run, settings.objective, card)
     return os.path.join(run.report, "index.html")
-
-
-def _state_saver(run, budget, clock):
-    def save(finished):
-        write_json(run.state, {"elapsed_seconds": budget.elapsed(), "finished": finished,
-                               "seconds": clock.totals()})
-    return save
 
 
 @dataclasses.dataclass
@@ -542,8 +605,6 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     card["search"]["weights_kept"] = kept
     write_json(run.card, card)
     if settings.export:
-        from automl import litert
-
         try:
             card["litert"] = litert.export(run.path, litert.parse_export(settings.export),
                                            dataset=dataset, progress=progress.phase,

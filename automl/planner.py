@@ -19,6 +19,8 @@ import math
 import statistics
 import time
 
+from automl.litert import parse_export
+
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
 NEW_TRIAL_SHARE = 0.15     # a new configuration at the first rung costs at most this share
 RETRAIN_SHARE = 0.25       # a retrain from scratch is planned only within this share
@@ -160,19 +162,23 @@ def continued_epochs(done, top, epoch_seconds, overhead_seconds, available_secon
     return max(top, done + fitting) if fitting >= 1 else 0
 
 
-def trial_deadline(now, search_deadline, estimate, budget_seconds, first_minimum=None):
+def trial_deadline(now, search_deadline, estimate, budget_seconds, first_minimum=None,
+                   latest=float("inf")):
     """When a trial estimated at `estimate` seconds is stopped and scored where it stands.
 
     A trial may run `TRIAL_CAP_FACTOR` times its estimate (at least a tenth of the
     budget) and never past the search deadline, except the first trial, which is
     given at least `first_minimum` seconds (one epoch) so that the search always
-    produces a model.
+    produces a model, yet never past `latest` (when only the export still fits the
+    budget).
     """
     if budget_seconds is None:
         return float("inf")
     cap = now + max(TRIAL_CAP_FACTOR * estimate, 0.1 * budget_seconds)
     deadline = min(search_deadline, cap)
-    return deadline if first_minimum is None else max(deadline, now + first_minimum)
+    if first_minimum is None:
+        return deadline
+    return min(max(deadline, now + first_minimum), latest)
 
 
 def worth_starting(now, search_deadline, cheapest_seconds):
@@ -180,15 +186,33 @@ def worth_starting(now, search_deadline, cheapest_seconds):
     return search_deadline - now >= cheapest_seconds
 
 
-def minimum_budget(startup_seconds, smallest_trial_seconds, finishing_seconds):
-    """The shortest budget in which one trial at the smallest fidelity and the export fit."""
-    return int(math.ceil(1.2 * (startup_seconds + smallest_trial_seconds + finishing_seconds)))
+def minimum_budget(startup_seconds, first_trial_seconds, finishing_seconds):
+    """The shortest budget in which the first trial and the export fit."""
+    return int(math.ceil(1.2 * (startup_seconds + first_trial_seconds + finishing_seconds)))
 
 
-def probe_minimum_budget(probe, startup_seconds):
-    """`minimum_budget` for the configuration `probe` measured (`automl.probe.Probe`)."""
-    return minimum_budget(startup_seconds, probe.trial_seconds(1, SMALLEST_FRACTION),
-                          probe.export_seconds() + probe.evaluate_seconds())
+def probe_minimum_budget(probe, startup_seconds, litert_files=0):
+    """`minimum_budget` for the configuration `probe` measured (`automl.probe.Probe`).
+
+    The first trial trains one epoch of the whole training split (`first_rung`);
+    the export includes `litert_files` LiteRT files.
+    """
+    return minimum_budget(startup_seconds, probe.trial_seconds(1),
+                          probe.export_seconds() + probe.evaluate_seconds()
+                          + litert_seconds(probe, litert_files))
+
+
+def litert_seconds(probe, files, copies=1):
+    """Converting and checking `files` LiteRT files of a model of `copies` copies.
+
+    Each file scores the test split an example at a time (a forward pass costs
+    about half a training step), beside the SavedModel's answers, computed once.
+    """
+    if not files:
+        return 0.0
+    call = LITERT_CALL_SECONDS + 0.5 * probe.example_seconds * copies
+    checking = call * (probe.test_examples + LATENCY_CALLS)
+    return probe.evaluate_seconds(copies) + files * (LITERT_CONVERT_SECONDS + checking)
 
 
 def calibrated_seconds(cost, measured):
@@ -423,13 +447,20 @@ class Planner:
     # Deadlines ---------------------------------------------------------------------
 
     def trial_limits(self, trial, first):
-        """`(deadline, minimum epochs)` of a trial about to run; the first trains an epoch."""
+        """`(deadline, minimum epochs)` of a trial about to run.
+
+        The deadline gives the first trial the time of one epoch, but never past the
+        retrain deadline (when only the export still fits the budget): a first
+        epoch slower than the probe measured is cut there and scored where it
+        stands, so no trial has a minimum of epochs that outlasts the budget.
+        """
         values = trial.hyperparameters.values
         one_epoch = (self.probe.trial_seconds(1, float(values.get("tuner/fraction", 1.0)))
                      if self.probe else 0.0)
         deadline = trial_deadline(self.now(), self.search_deadline(), self.trial_estimate(trial),
-                                  self.budget_seconds, first_minimum=one_epoch if first else None)
-        return deadline, 1 if first else 0
+                                  self.budget_seconds, first_minimum=one_epoch if first else None,
+                                  latest=self.retrain_deadline())
+        return deadline, 0
 
     def time_left(self):
         return self.search_deadline() - self.now()
@@ -534,16 +565,8 @@ class Planner:
 
     def litert_seconds(self, copies=1):
         """Converting and checking each LiteRT file the search exports (`--export tflite`)."""
-        from automl.litert import parse_export
-
         files = len(parse_export(getattr(self.settings, "export", None)))
-        if not files:
-            return 0.0
-        # Each file scores the test split an example at a time (a forward pass costs
-        # about half a training step), beside the SavedModel's answers, computed once.
-        call = LITERT_CALL_SECONDS + 0.5 * self.probe.example_seconds * copies
-        checking = call * (self.probe.test_examples + LATENCY_CALLS)
-        return self.probe.evaluate_seconds(copies) + files * (LITERT_CONVERT_SECONDS + checking)
+        return litert_seconds(self.probe, files, copies)
 
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs.

@@ -5,25 +5,31 @@ charged to the current phase, so the phases add up to the command's wall time.
 """
 
 import contextlib
+import threading
 import time
 
 PHASES = ("startup", "data", "proposals", "trials", "retrain", "evaluate", "export")
 
 
 class PhaseClock:
-    """Seconds per phase since `started_at`, plus `carried` seconds of an earlier session."""
+    """Seconds per phase since `started_at`, plus `carried` seconds of an earlier session.
+
+    Any thread may read the totals while the main thread switches phases.
+    """
 
     def __init__(self, started_at, carried=None, now=time.time):
         self._now = now
+        self._lock = threading.RLock()
         self.seconds = {phase: float((carried or {}).get(phase, 0.0)) for phase in PHASES}
         self.current = "startup"
         self._mark = started_at
 
     def switch(self, phase):
         """Charge the time since the last switch to the current phase, then enter `phase`."""
-        now = self._now()
-        self.seconds[self.current] += now - self._mark
-        self.current, self._mark = phase, now
+        with self._lock:
+            now = self._now()
+            self.seconds[self.current] += now - self._mark
+            self.current, self._mark = phase, now
 
     @contextlib.contextmanager
     def phase(self, phase):
@@ -37,5 +43,6 @@ class PhaseClock:
 
     def totals(self):
         """Seconds per phase up to now, rounded to a tenth."""
-        self.switch(self.current)
-        return {phase: round(seconds, 1) for phase, seconds in self.seconds.items()}
+        with self._lock:
+            self.switch(self.current)
+            return {phase: round(seconds, 1) for phase, seconds in self.seconds.items()}

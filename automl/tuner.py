@@ -326,8 +326,8 @@ class SearchTuner(base_tuner.BaseTuner):
         """`(deadline, minimum epochs)` of a trial about to run.
 
         A trial handed out by a chief (`automl.distributed`) carries both, decided
-        where the budget is kept; otherwise the planner decides. The first trial of a
-        search always trains at least one epoch.
+        where the budget is kept; otherwise the planner decides (the first trial's
+        deadline leaves it one epoch where the budget allows).
         """
         values = trial.hyperparameters.values
         if REMOTE_DEADLINE in values:

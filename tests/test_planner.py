@@ -259,12 +259,17 @@ def test_an_ensemble_reserves_each_members_retrain_once():
     plan = make_planner(clock, trials, epoch_seconds=2.0)
     plan.ensemble_size = 3
     plan.selection.members = lambda: trials
-    export, evaluate = plan.finishing_estimates(3)
-    retrains = sum(planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(t) for t in trials)
-    # A trial's overhead (10 s: building, tracing, saving) is in each retrain's estimate;
-    # selection only builds each member and loads its weights.
-    assert plan.finishing_reserve() == pytest.approx(
-        3 * planner.MEMBER_LOAD_SHARE * 10.0 + export + evaluate + 1.1 * retrains)
+    # Each member's retrain from scratch: a trial's overhead (10 s: building, tracing,
+    # saving) and 16 epochs of 2 s on train+val (1.2 times train): 48.4 s, of which a
+    # retrain takes 90%.
+    assert [plan.fresh_retrain_estimate(t) for t in trials] == pytest.approx([48.4] * 3)
+    # Exporting three members takes 1 + 0.5 x 3 x 4 s of building; evaluating them
+    # 3 x (0.5 + 0.2 x 4 s + 2,000 test examples at a third of 0.1875 ms).
+    assert plan.finishing_estimates(3) == pytest.approx((7.0, 4.275))
+    # Selection only builds each member and loads its weights: 3 x 0.25 x 10 s. The
+    # three retrains (3 x 0.9 x 48.4 s) are reserved once each, with a 10% margin.
+    assert plan.finishing_reserve() == pytest.approx(7.5 + 7.0 + 4.275 + 1.1 * 3 * 43.56)
+    assert plan.finishing_reserve() == pytest.approx(162.523)
 
 
 def test_trials_stop_when_only_the_finish_fits():
@@ -276,6 +281,35 @@ def test_trials_stop_when_only_the_finish_fits():
     assert plan.time_for_another_trial()
     clock.value = plan.search_deadline() - 44.0  # less than a new configuration takes
     assert not plan.time_for_another_trial()
+
+
+def test_the_shortest_budget_pays_for_the_first_trials_whole_epoch_and_the_export():
+    # A large data set: an epoch of the whole training split takes 120 s, building 4 s.
+    clock = FakeClock()
+    probe = make_planner(clock, epoch_seconds=120.0).probe
+    # 10 s of start-up, the first trial's 124 s, 3 s of export and 8.8 s of
+    # evaluation, with a 20% margin (an epoch on a tenth of the split would say 54 s).
+    assert planner.probe_minimum_budget(probe, 10.0) == 175
+    # Each LiteRT file adds its conversion and its check on the test split.
+    assert planner.probe_minimum_budget(probe, 10.0, litert_files=1) == 212
+    plan = make_planner(clock, budget=175, epoch_seconds=120.0)
+    schedule = plan.schedule()
+    assert schedule["rungs"][schedule["first_rung"]] == Rung(1)
+    first = fake_trial("0", None, {"cost": 10e6, "tuner/epochs": 1, "tuner/fraction": 1.0})
+    clock.value += 10.0  # start-up
+    deadline, minimum = plan.trial_limits(first, first=True)
+    export, evaluate = plan.finishing_estimates()
+    assert deadline >= clock() + probe.trial_seconds(1)    # its epoch fits
+    assert deadline + export + evaluate <= plan.budget.end + 1e-9  # and the export after it
+    # Where the budget cannot hold that epoch (a resumed search's last minute), the
+    # first trial is cut when only the export still fits: no minimum of epochs
+    # outlasts the budget.
+    short = make_planner(clock, budget=60, epoch_seconds=120.0)
+    clock.value += 10.0
+    deadline, minimum = short.trial_limits(first, first=True)
+    assert minimum == 0
+    assert deadline == pytest.approx(short.budget.end - export - evaluate)
+    assert short.budget.end - deadline < probe.trial_seconds(1)
 
 
 def fake_rung_trial(trial_id, score, rung=0, parent=None, status="COMPLETED"):
