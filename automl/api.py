@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from automl import env, in_memory, interrupt
+from automl import devices, env, in_memory, interrupt
 from automl.errors import AutomlError, SearchInterrupted
 
 class Prediction(collections.namedtuple("Prediction", ["labels", "probabilities"])):
@@ -192,9 +192,9 @@ def _pipeline():
 
 
 def _run(run_dir, call):
-    """`call()` with Ctrl-C stopping at a safe point; an interrupted search raises
-    KeyboardInterrupt naming `resume`."""
-    with interrupt.recording():
+    """`call()` with Ctrl-C stopping at a safe point and Keras' dtype policy restored after
+    it; an interrupted search raises KeyboardInterrupt naming `resume`."""
+    with interrupt.recording(), devices.policy_restored():
         try:
             return call()
         except SearchInterrupted:

@@ -8,12 +8,17 @@ later; `mixed_float16` before), with the softmax output kept in float32.
 `--strategy mirrored` trains each trial data-parallel over the local GPUs (or,
 without GPUs, over the logical CPU devices) with `tf.distribute.MirroredStrategy`,
 the global batch being the per-replica batch times the number of replicas.
+A search leaves Keras' global dtype policy as it found it (`policy_restored`), so a
+later search in the same Python process trains in its own precision.
 """
+
+import contextlib
 
 from automl.errors import AutomlError
 
 STRATEGIES = ("default", "mirrored")
 PRECISIONS = ("float32", "mixed")
+_replaced_policy = None  # (keras, the policy `--precision mixed` replaced)
 
 
 def set_threads(tf, threads):
@@ -38,11 +43,33 @@ def configure(tf, keras, settings):
     if settings.precision == "mixed":
         if not gpus:
             raise AutomlError("--precision mixed needs a GPU, and none is visible")
-        keras.mixed_precision.set_global_policy(mixed_policy(tf, gpus))
+        set_policy(keras, mixed_policy(tf, gpus))
     if settings.strategy == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy(devices=[device.name for device in devices])
     return tf.distribute.get_strategy()
+
+
+def set_policy(keras, policy):
+    """Make `policy` Keras' global dtype policy until the end of `policy_restored`."""
+    global _replaced_policy
+    if _replaced_policy is None:
+        _replaced_policy = (keras, keras.mixed_precision.global_policy())
+    keras.mixed_precision.set_global_policy(policy)
+
+
+@contextlib.contextmanager
+def policy_restored():
+    """Run a block (a search), then give Keras back the global dtype policy `set_policy`
+    replaced in it, however the block ends."""
+    global _replaced_policy
+    try:
+        yield
+    finally:
+        if _replaced_policy is not None:
+            keras, policy = _replaced_policy
+            _replaced_policy = None
+            keras.mixed_precision.set_global_policy(policy)
 
 
 def mixed_policy(tf, gpus):

@@ -25,7 +25,9 @@ def install():
 
 @contextlib.contextmanager
 def recording():
-    """`install` for the duration of a block, then the handlers that were there before."""
+    """`install` for the duration of a block, then the handlers that were there before and
+    no signal recorded (a later call in the same process starts afresh)."""
+    global _received
     try:
         previous = [signal.getsignal(number) for number in SIGNALS]
     except ValueError:
@@ -34,6 +36,7 @@ def recording():
     try:
         yield
     finally:
+        _received = None
         if previous is not None:
             try:
                 for number, handler in zip(SIGNALS, previous):

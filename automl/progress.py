@@ -118,12 +118,16 @@ class Progress:
             self._live = None
 
 
+# A trial record's field -> the trial metric it holds.
+RECORDED_METRICS = {"epochs": "epochs_run", "best_epoch": "best_epoch",
+                    "examples_seen": "examples_seen"}
+
+
 def trial_record(trial, seconds, objective):
     """What a `callbacks=` hook receives for a finished trial: a JSON-ready dict."""
     values = trial.hyperparameters.values
-    last = {name: _plain(trial.metrics.get_last_value(name))
-            for name in ("epochs", "best_epoch", "examples_seen")
-            if trial.metrics.exists(name)}
+    last = {field: _plain(trial.metrics.get_last_value(metric))
+            for field, metric in RECORDED_METRICS.items() if trial.metrics.exists(metric)}
     return {"trial_id": trial.trial_id, "status": trial.status,
             "objective": objective, "seconds": round(seconds, 2),
             "score": None if trial.score is None else float(trial.score),
