@@ -2,9 +2,14 @@
 
 Everything is written into a temporary folder beside `RUN/model` and renamed into
 place, so an interrupted export never leaves a half-written model and never
-destroys the previous one.
+destroys the previous one. The process that writes a folder holds its lock file
+(`.model.lock` beside `RUN/model`) from the build to the swap; only a process
+holding it tidies what an interrupted swap left. Readers take no lock and change
+nothing: they read whichever complete folder is there (`complete_folder`).
 """
 
+import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -41,32 +46,82 @@ def _jsonable(value):
 def replace_folder(build, target):
     """Build a folder with `build(temporary_path)`, then swap it in for `target`.
 
-    What an earlier interrupted swap left is tidied first (`recover_folder`), so at
-    every moment either the old or the new `target` is in place or can be restored.
+    The swap holds `target`'s lock and first tidies what an earlier interrupted swap
+    left, so at every moment either the old or the new `target` is in place or can
+    be restored, and two writers never meet half way.
     """
     parent, name = _beside(target)
-    recover_folder(target)
-    temporary = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
-    try:
-        as_created(temporary)
-        build(temporary)
-        previous = None
-        if os.path.exists(target):
-            previous = tempfile.mkdtemp(dir=parent, prefix=f".{name}.old-")
-            os.rmdir(previous)
-            os.rename(target, previous)
-        os.rename(temporary, target)
-        if previous:
-            shutil.rmtree(previous, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+    with writing(target):
+        temporary = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
+        try:
+            as_created(temporary)
+            build(temporary)
+            previous = None
+            if os.path.exists(target):
+                previous = tempfile.mkdtemp(dir=parent, prefix=f".{name}.old-")
+                os.rmdir(previous)
+                os.rename(target, previous)
+            os.rename(temporary, target)
+            if previous:
+                shutil.rmtree(previous, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+
+
+@contextlib.contextmanager
+def writing(target):
+    """Hold `target`'s lock for the block (waiting for another writer), with what an
+    interrupted swap left tidied first."""
+    parent, name = _beside(target)
+    with open(os.path.join(parent, f".{name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            _tidy(parent, name, target)
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def recover_folder(target):
-    """Undo an interrupted `replace_folder`: restore a `target` moved aside, drop leftovers."""
+    """Undo an interrupted `replace_folder`: restore a `target` moved aside, drop leftovers.
+
+    Nothing is touched while another process holds `target`'s lock (it is writing).
+    """
     parent, name = _beside(target)
-    moved_aside = sorted(glob.glob(os.path.join(parent, f".{name}.old-*")), key=os.path.getmtime)
+    if not _leftovers(parent, name):
+        return
+    with open(os.path.join(parent, f".{name}.lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        try:
+            _tidy(parent, name, target)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def complete_folder(target):
+    """`target`, or while a swap is under way the previous folder moved aside beside it;
+    None where there is neither. Reads only: nothing is renamed or removed."""
+    if os.path.isdir(target):
+        return target
+    moved_aside = _moved_aside(*_beside(target))
+    return moved_aside[-1] if moved_aside else None
+
+
+def _moved_aside(parent, name):
+    """Folders a swap moved aside, oldest first."""
+    return sorted(glob.glob(os.path.join(parent, f".{name}.old-*")), key=os.path.getmtime)
+
+
+def _leftovers(parent, name):
+    return _moved_aside(parent, name) + glob.glob(os.path.join(parent, f".{name}.tmp-*"))
+
+
+def _tidy(parent, name, target):
+    moved_aside = _moved_aside(parent, name)
     if moved_aside and not os.path.exists(target):
         os.rename(moved_aside.pop(), target)
     for stale in moved_aside + glob.glob(os.path.join(parent, f".{name}.tmp-*")):
@@ -117,10 +172,16 @@ def save_saved_model(tf, keras, model, card, input_shape, input_dtype, path):
 
 
 def export_model(tf, keras, model, card, input_shape, input_dtype, model_dir):
-    """Write `model_dir/{saved_model, model.keras, model_card.json}` atomically."""
+    """Write `model_dir/{saved_model, model.keras, model_card.json}` atomically.
+
+    `model.keras` holds the network only, without the search's loss, metrics and
+    optimizer, so it loads wherever Keras is installed (the search's own objects are
+    not needed) and carries no training state.
+    """
 
     def build(folder):
-        model.save(os.path.join(folder, "model.keras"))
+        network = keras.Model(model.input, model.output, name=model.name)
+        network.save(os.path.join(folder, "model.keras"))
         save_saved_model(tf, keras, model, card, input_shape, input_dtype,
                          os.path.join(folder, "saved_model"))
         write_json(os.path.join(folder, "model_card.json"), card)

@@ -48,37 +48,6 @@ class PositiveClassAUC(keras.metrics.AUC):
 
 
 @keras.saving.register_keras_serializable(package="automl")
-class MultilabelF1(keras.metrics.Metric):
-    """Micro or macro F1 of sigmoid outputs at 0.5, from counts kept across batches."""
-
-    def __init__(self, num_labels, average="micro", name="micro_f1", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.num_labels, self.average = int(num_labels), average
-        self.hits = self.add_variable((self.num_labels,), "zeros", name="hits")
-        self.said = self.add_variable((self.num_labels,), "zeros", name="said")
-        self.true = self.add_variable((self.num_labels,), "zeros", name="true")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        truth = ops.cast(y_true > 0.5, "float32")
-        said = ops.cast(y_pred >= 0.5, "float32")
-        self.hits.assign_add(ops.sum(truth * said, axis=0))
-        self.said.assign_add(ops.sum(said, axis=0))
-        self.true.assign_add(ops.sum(truth, axis=0))
-
-    def result(self):
-        if self.average == "micro":
-            return ops.divide_no_nan(2 * ops.sum(self.hits), ops.sum(self.said) + ops.sum(self.true))
-        return ops.mean(ops.divide_no_nan(2 * self.hits, self.said + self.true))
-
-    def reset_state(self):
-        for variable in (self.hits, self.said, self.true):
-            variable.assign(ops.zeros_like(variable))
-
-    def get_config(self):
-        return {**super().get_config(), "num_labels": self.num_labels, "average": self.average}
-
-
-@keras.saving.register_keras_serializable(package="automl")
 class SubsetAccuracy(keras.metrics.MeanMetricWrapper):
     """Share of examples whose every label is right at 0.5."""
 

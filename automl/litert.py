@@ -10,7 +10,9 @@ by the `ai-edge-litert` interpreter on the test split, and its size, digest,
 tensors, accuracy, agreement with the SavedModel and latency go into the card.
 """
 
+import contextlib
 import hashlib
+import json
 import os
 import pickle
 import re
@@ -23,15 +25,17 @@ import time
 
 import numpy as np
 
-from automl import env
+from automl import env, interrupt
 from automl.errors import AutomlError, first_line
-from automl.export import write_json
+from automl.export import writing, write_json
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 REPRESENTATIVE_EXAMPLES = 256
 PER_TENSOR_LOSS = 0.01  # int8 weights per tensor unless that loses more accuracy than this
 LATENCY_CALLS = 100
 LABELS_FILE = "labels.txt"
+PENDING = "litert_pending"  # the card's note of a LiteRT export a signal stopped
+CHILD_POLL_SECONDS = 0.2
 
 
 def file_name(quantization):
@@ -65,7 +69,8 @@ def interpreter_class():
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         raise AutomlError("LiteRT is not installed: pip install 'keras-automl[edge]' "
-                          "(the ai-edge-litert package)") from None
+                          "(from a checkout: pip install '.[edge]'; the ai-edge-litert "
+                          "package)") from None
     return Interpreter
 
 
@@ -79,11 +84,28 @@ def export(run_dir, quantizations, out=None, dataset=None, progress=None, report
     needs beside it). `dataset` is the run's data, loaded again where not given.
     With `report`, the run's report is rebuilt to list them.
     """
-    from automl.serving import ExportedModel
-
     interpreter_class()
     if out is not None and len(quantizations) != 1:
         raise AutomlError("--out names one file: give one --quantize with it")
+    with _writing_model(run_dir):
+        entries = _export(run_dir, quantizations, out, dataset, progress)
+    if report and os.path.isdir(os.path.join(run_dir, "search")):
+        from automl.pipeline import rebuild_report
+
+        rebuild_report(run_dir)
+    return entries
+
+
+def _writing_model(run_dir):
+    """The lock of `RUN/model` (a copied model folder is not a run's: no lock)."""
+    if not os.path.isdir(run_dir) or os.path.isfile(os.path.join(run_dir, "model_card.json")):
+        return contextlib.nullcontext()
+    return writing(os.path.join(run_dir, "model"))
+
+
+def _export(run_dir, quantizations, out, dataset, progress):
+    from automl.serving import ExportedModel
+
     exported = ExportedModel(run_dir)
     if exported.task is None:
         raise AutomlError(f"converting needs the '{exported.card['task']}' task plugin, "
@@ -109,12 +131,35 @@ def export(run_dir, quantizations, out=None, dataset=None, progress=None, report
             entries[quantization]["file"] = os.path.relpath(target, model_dir)
     card = exported.card
     card["litert"] = {**card.get("litert", {}), **entries}
+    card.pop(PENDING, None)
     write_json(exported.card_path, card)
-    if report and os.path.isdir(os.path.join(run_dir, "search")):
-        from automl.pipeline import rebuild_report
-
-        rebuild_report(run_dir)
     return entries
+
+
+def pending(card_path):
+    """The `export` setting of a LiteRT export a signal stopped (see `finish_pending`),
+    or None."""
+    try:
+        with open(card_path, encoding="utf-8") as handle:
+            return json.load(handle).get(PENDING)
+    except (OSError, ValueError):
+        return None
+
+
+def finish_pending(run_dir, progress=None):
+    """Write the LiteRT files of a search a signal stopped while converting; returns the
+    card, with the files or with `litert_error` where they could not be written."""
+    card_path = os.path.join(run_dir, "model", "model_card.json")
+    try:
+        export(run_dir, parse_export(pending(card_path)), progress=progress, report=False)
+    except AutomlError as error:
+        with open(card_path, encoding="utf-8") as handle:
+            card = json.load(handle)
+        card.pop(PENDING, None)
+        card["litert_error"] = str(error)
+        write_json(card_path, card)
+    with open(card_path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _run_dataset(run_dir, task):
@@ -228,23 +273,56 @@ def convert(card, model_dir, quantization, representative, folder, per_channel=F
 
     A fresh interpreter converts (not a fork, nor `multiprocessing`, which would
     import the caller's main script again); arguments and outcome pass as pickles.
+    It runs isolated (`-I`), on this process's import path without the working
+    folder, so modules lying there are not imported. It is in a session of its own:
+    Ctrl-C or SIGTERM reach this process, which ends the child and stops as the
+    signal asks (KeyboardInterrupt), not as a failed conversion.
     """
     with tempfile.TemporaryDirectory() as exchange:
         request, reply = os.path.join(exchange, "request"), os.path.join(exchange, "reply")
         with open(request, "wb") as handle:
             pickle.dump((card, model_dir, quantization, representative, folder, per_channel,
                          env.is_verbose()), handle)
-        done = subprocess.run([sys.executable, "-c", "import sys, automl.litert as l; "
-                               "l.convert_child(sys.argv[1], sys.argv[2])", request, reply],
-                              stdin=subprocess.DEVNULL)
+        code = _run_child([request, reply])
         if not os.path.isfile(reply):
-            raise AutomlError(f"cannot convert to LiteRT: the converter exited with code "
-                              f"{done.returncode}")
+            raise AutomlError(f"cannot convert to LiteRT: the converter exited with code {code}")
         with open(reply, "rb") as handle:
             outcome, value = pickle.load(handle)
     if outcome == "error":
         raise AutomlError(value)
     return value
+
+
+def _run_child(arguments):
+    """The exit code of the converter child run on `arguments`; KeyboardInterrupt (the
+    child ended) where a signal asked this process to stop meanwhile."""
+    child = subprocess.Popen(
+        [sys.executable, "-I", "-c", "import sys; sys.path[:] = sys.argv[3:]; "
+         "import automl.litert as l; l.convert_child(sys.argv[1], sys.argv[2])",
+         *arguments, *_import_path()],
+        stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        while True:
+            try:
+                code = child.wait(CHILD_POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                interrupt.check()
+        interrupt.check()
+        return code
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            child.wait()
+
+
+def _import_path():
+    """This process's `sys.path` without the working folder, the folder holding this
+    package first."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    working = os.getcwd()
+    kept = [p for p in sys.path if p and os.path.abspath(p) != working]
+    return [here] + [p for p in kept if os.path.abspath(p) != here]
 
 
 def convert_child(request, reply):
@@ -516,9 +594,19 @@ def load(run_dir, quantization=None):
                           f"{', '.join(entries)})")
     if exported.task is None:
         raise AutomlError(f"reading inputs needs the '{exported.card['task']}' task plugin")
-    path = entries[quantization]["file"]
-    path = path if os.path.isabs(path) else os.path.join(os.path.dirname(exported.card_path), path)
-    return exported, LiteRTModel(path, exported.task, exported.meta)
+    return exported, LiteRTModel(_inside_model_folder(exported, entries[quantization]["file"]),
+                                 exported.task, exported.meta)
+
+
+def _inside_model_folder(exported, recorded):
+    """The LiteRT file the card names, resolved inside the model folder; refused elsewhere
+    (an absolute path, `..`, or a link leading out)."""
+    model_dir = os.path.realpath(os.path.dirname(exported.card_path))
+    path = os.path.realpath(os.path.join(model_dir, recorded))
+    if os.path.dirname(path) != model_dir:
+        raise AutomlError(f"the model card names a LiteRT file outside its model folder "
+                          f"({recorded}): only files in {model_dir} are read")
+    return path
 
 
 def summary(entries):

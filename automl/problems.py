@@ -307,10 +307,10 @@ class Multilabel(Problem):
     def keras_metrics(self, objective, keras, classes):
         from automl import keras_metrics as metrics
 
-        compiled = [metrics.MultilabelF1(len(classes), "micro", name="micro_f1")]
+        compiled = [keras.metrics.F1Score(average="micro", threshold=0.5, name="micro_f1")]
         metric = objective.removeprefix("val_")
         if metric == "macro_f1":
-            compiled.append(metrics.MultilabelF1(len(classes), "macro", name=metric))
+            compiled.append(keras.metrics.F1Score(average="macro", threshold=0.5, name=metric))
         elif metric == "auc":
             compiled.append(keras.metrics.AUC(multi_label=True, num_labels=len(classes),
                                               name=metric))

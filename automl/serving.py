@@ -4,6 +4,7 @@ The task plugin prepares examples as the search did; where it is not installed,
 arrays and texts go to the SavedModel as they are (files then cannot be decoded).
 """
 
+import itertools
 import json
 import os
 
@@ -11,22 +12,34 @@ import numpy as np
 
 from automl import env, problems, registry
 from automl.errors import AutomlError, first_line
-from automl.export import recover_folder
+from automl.export import complete_folder
 from automl.settings import from_mapping
 
 BATCH = 256
 
 
-class ExportedModel:
-    """The SavedModel and model card of a run directory, with its task plugin if installed."""
+def batched(values, size):
+    """Lists of up to `size` consecutive items of the iterable `values`."""
+    values = iter(values)
+    while chunk := list(itertools.islice(values, size)):
+        yield chunk
 
-    def __init__(self, run_dir, load_saved_model=True):
+
+class ExportedModel:
+    """The SavedModel and model card of a run directory, with its task plugin if installed.
+
+    Reading changes nothing in the run: while another process swaps in a new export,
+    the previous one is read. Examples are prepared and served `batch_size` at a time.
+    """
+
+    def __init__(self, run_dir, load_saved_model=True, batch_size=BATCH):
         """`run_dir`: a run directory, or an exported model folder (its `model/`, copied)."""
         model_dir = os.path.join(run_dir, "model")
         if os.path.isfile(os.path.join(run_dir, "model_card.json")):
             model_dir = run_dir
-        elif os.path.isdir(run_dir):
-            recover_folder(model_dir)
+        else:
+            model_dir = complete_folder(model_dir) or model_dir
+        self.batch_size = int(batch_size)
         card_path = os.path.join(model_dir, "model_card.json")
         if not os.path.isfile(card_path):
             raise AutomlError(f"no exported model in {run_dir} (missing model/model_card.json)")
@@ -54,8 +67,9 @@ class ExportedModel:
         order (one class, or a sigmoid per label), or a regression's values [N]."""
         if self.task is None:
             return self._unprepared_probabilities(list(examples))
-        batch = self.task.prepare(list(examples), self.meta)
-        return self.serve_prepared(batch)
+        outputs = [self.serve_prepared(self.task.prepare(chunk, self.meta))
+                   for chunk in batched(examples, self.batch_size)]
+        return np.concatenate(outputs) if outputs else self._no_output()
 
     def use_device(self, device):
         """Serve with `device`, a `litert.LiteRTModel`, instead of the SavedModel."""
@@ -65,18 +79,18 @@ class ExportedModel:
         """The output (see `probabilities`) of examples already in the model's input format."""
         if self._device is not None:
             return self._device.probabilities(batch)
-        output = self.problem.output
         outputs = []
-        for start in range(0, len(batch), BATCH):
-            chunk = batch[start:start + BATCH]
+        for start in range(0, len(batch), self.batch_size):
+            chunk = batch[start:start + self.batch_size]
             if chunk.dtype.kind in "OUS":
                 chunk = self.tf.constant([str(v) for v in chunk])
             else:
                 chunk = self.tf.constant(chunk, dtype=self.card["input"]["dtype"])
-            outputs.append(self._serve(inputs=chunk)[output].numpy())
-        if outputs:
-            return np.concatenate(outputs)
-        return np.zeros((0,) if output == "value" else (0, len(self.classes)))
+            outputs.append(self._serve(inputs=chunk)[self.problem.output].numpy())
+        return np.concatenate(outputs) if outputs else self._no_output()
+
+    def _no_output(self):
+        return np.zeros((0,) if self.problem.output == "value" else (0, len(self.classes)))
 
     def _unprepared_probabilities(self, examples):
         """Probabilities of examples fed as they are: texts, or arrays of the input's rank
@@ -137,12 +151,16 @@ class ExportedModel:
             raise AutomlError("nothing to classify: give files, folders or --text")
         if texts and self.card["task"] != "text":
             raise AutomlError(f"--text needs a text model; this one is '{self.card['task']}'")
-        files = self.files(paths)
-        names, examples, skipped = self.decode_files(files, skip_bad)
-        examples += list(texts)
-        names += list(texts)
-        outputs = self.probabilities(examples)
-        return [self.prediction(name, row, top_k) for name, row in zip(names, outputs)], skipped
+        results, skipped = [], []
+        for chunk in batched(self.files(paths), self.batch_size):
+            names, examples, bad = self.decode_files(chunk, skip_bad)
+            skipped += bad
+            results += [self.prediction(name, row, top_k)
+                        for name, row in zip(names, self.probabilities(examples))]
+        for chunk in batched(texts, self.batch_size):
+            results += [self.prediction(text, row, top_k)
+                        for text, row in zip(chunk, self.probabilities(chunk))]
+        return results, skipped
 
     def prediction(self, name, output, top_k):
         """One input's prediction as `automl predict` reports it.
