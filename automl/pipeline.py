@@ -603,7 +603,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     card["search"]["wall_seconds"] = round(budget.elapsed(), 1)
     kept = [t.trial_id for t in trials] if settings.keep_trials else [t.trial_id for t in members]
     card["search"]["weights_kept"] = kept
-    write_json(run.card, card)
+    write_json(run.card, {**card, litert.PENDING: settings.export} if settings.export else card)
     if settings.export:
         try:
             card["litert"] = litert.export(run.path, litert.parse_export(settings.export),
@@ -744,6 +744,11 @@ def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, loca
     state = run.read_state()
     if state.get("finished") and os.path.isfile(run.card):
         return None
+    if litert.pending(run.card):  # a signal stopped the LiteRT conversion: finish that
+        card = litert.finish_pending(run.path)
+        rebuild_report(run.path)
+        write_json(run.state, {**state, "finished": True})
+        return card
     if chief is None and not local:
         from automl import distributed
 
