@@ -6,18 +6,26 @@ keras-tuner's own distributed mode: the chief serves the oracle with keras-tuner
 directory. On top of keras-tuner's service the chief
 
 - keeps the time budget: it hands out a new trial only while one can finish before
-  the search deadline, and sends each trial's deadline with it;
+  the search deadline, and sends each trial's deadline with it; once the search time
+  is up it waits for running trials only until their deadline (plus `REPORT_GRACE`)
+  and never past the retrain's deadline, so that no worker, dead workers and silent
+  workers all end the search in time (with no trial completed: `SearchFailed`);
 - tells a worker to wait (an idle trial) while other workers still run the last
   trials, so that a trial whose worker dies can still be run by another;
 - hears each worker on every call and heartbeat: a worker silent for longer than
-  `worker_timeout` seconds loses its trial to keras-tuner's retry queue, and the next
-  worker that asks runs it again under its own id;
+  `worker_timeout` seconds, or one that reports it was stopped (SIGTERM), loses its
+  trial to keras-tuner's retry queue, and the next worker that asks runs it again
+  under its own id;
+- accepts reports only on trials it handed out, by attempt, so a stale or crafted
+  report changes nothing;
 - records which worker ran each trial, and shows the search's progress.
 
 When no trial is left to hand out and none is running, the chief writes
-`RUN/search/ended`, stops serving, and the search goes on to retrain, evaluate and
-export as a local one does. The channel is unauthenticated and unencrypted: keep it
-on a private network.
+`RUN/search/ended` (with the reason), stops serving, removes the files of attempts
+that never counted, and the search goes on to retrain, evaluate and
+export as a local one does; a resumed chief finds a search that had ended (or whose
+trials are all done) over at once. The channel is unauthenticated and unencrypted:
+keep it on a private network.
 """
 
 import collections
@@ -28,12 +36,14 @@ import time
 from concurrent import futures
 
 from automl import interrupt
-from automl.errors import AutomlError
+from automl.errors import AutomlError, SearchFailed
 
 ENDED_FILE = "ended"          # RUN/search/ended: the search handed out its last trial
 CHIEF_FILE = "chief.json"     # RUN/search/chief.json: where the chief of the search listens
 MESSAGE = "tuner/message"     # a failed trial's message, sent back by its worker
 ATTEMPT = "tuner/attempt"     # which hand-out of a trial a worker runs, sent with its reports
+INTERRUPTED = "tuner/interrupted"  # a worker was stopped mid-trial: the trial runs again
+REPORT_GRACE = 10.0           # seconds past a trial's deadline its worker has to report it
 DEFAULT_PORT = 8470
 DEFAULT_WORKER_TIMEOUT = 60.0
 
@@ -88,10 +98,42 @@ def ended_path(run_path):
     return os.path.join(run_path, "search", ENDED_FILE)
 
 
+def ended_reason(run_path):
+    """Why the search in `run_path` ended (`search/ended`), or None while it goes on."""
+    try:
+        with open(ended_path(run_path), encoding="utf-8") as handle:
+            return handle.read().strip() or "time_budget"
+    except FileNotFoundError:
+        return None
+
+
+def quiet_conditions():
+    """Send trials without the line keras-tuner prints for each of their conditions.
+
+    keras-tuner 1.4.8's `Parent.to_proto` prints a condition's first value (for
+    example `adamw`) to stdout whenever a trial crosses the wire; stdout carries
+    `--json` documents. This is that method without the print.
+    """
+    from keras_tuner.src import protos
+    from keras_tuner.src.engine import conditions
+
+    def to_proto(self):
+        proto, first = protos.get_proto(), self.values[0]
+        field = ("string_value" if isinstance(first, str) else
+                 "boolean_value" if isinstance(first, bool) else
+                 "int_value" if isinstance(first, int) else "float_value")
+        return proto.Condition(parent=proto.Condition.Parent(
+            name=self.name, values=[proto.Value(**{field: value}) for value in self.values]))
+
+    conditions.Parent.to_proto = to_proto
+
+
 def _servicer_class():
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief
     from keras_tuner.src.engine import metrics_tracking, trial as trial_lib
+
+    quiet_conditions()
 
     from automl.tuner import REMOTE_DEADLINE, REMOTE_MIN_EPOCHS
 
@@ -109,6 +151,7 @@ def _servicer_class():
             self.handouts = {}   # trial id -> (attempt token, worker) of its latest hand-out
             self.last_token = 0
             self.results = {}    # trial id -> (token, metrics, step) waiting for its EndTrial
+            self.deadlines = {}  # trial id -> the deadline its latest hand-out carries
             self.failures = 0
             self.stop_reason = None
 
@@ -140,11 +183,16 @@ def _servicer_class():
             values = ended.hyperparameters.values
             ended.message = values.pop(MESSAGE, None)
             token = _token(values.pop(ATTEMPT, None))
+            interrupted = bool(values.pop(INTERRUPTED, False))
             for name in (REMOTE_DEADLINE, REMOTE_MIN_EPOCHS):
                 values.pop(name, None)
             trial_id = ended.trial_id
             with self.lock:
-                if trial_id not in self.oracle.trials or not self.owns(trial_id, token):
+                if trial_id not in self.oracle.trials:  # never handed out: nothing to touch
+                    return protos.get_service().EndTrialResponse()
+                if interrupted or not self.owns(trial_id, token):
+                    if interrupted and self.running(trial_id) and self.owns(trial_id, token):
+                        self.retry(trial_id, "was stopped")
                     if token is not None:
                         self.tuner.files.discard(trial_id, token)
                     return protos.get_service().EndTrialResponse()
@@ -159,6 +207,7 @@ def _servicer_class():
                 if token is not None:
                     self.tuner.files.promote(trial_id, token)
                 self.handouts.pop(trial_id, None)
+                self.deadlines.pop(trial_id, None)
                 self.oracle.end_trial(ended)
                 trial = self.oracle.trials[trial_id]
                 self.failures = self.failures + 1 if trial.status == status.FAILED else 0
@@ -206,8 +255,7 @@ def _servicer_class():
             oracle = self.oracle
             if worker in oracle.ongoing_trials:
                 return self.outgoing(oracle.ongoing_trials[worker], worker)
-            if self.stop_reason is None and not self.tuner.time_for_another_trial():
-                self.stop_reason = "time_budget"
+            self.check_time()
             if oracle._retry_queue and self.stop_reason in (None, "max_trials", "space_exhausted"):
                 trial = oracle.create_trial(worker)
                 trial.metrics = metrics_tracking.MetricsTracker()  # runs again from scratch
@@ -227,6 +275,7 @@ def _servicer_class():
         def outgoing(self, trial, worker):
             """A copy of `trial` carrying its deadline and attempt, recorded as run by `worker`."""
             deadline, min_epochs = self.tuner.trial_limits(trial)
+            self.deadlines[trial.trial_id] = deadline
             handed = self.handouts.get(trial.trial_id)
             if handed is None or handed[1] != worker:
                 handed = self.handouts[trial.trial_id] = (self.new_token(), worker)
@@ -255,21 +304,68 @@ def _servicer_class():
                 if trial.trial_id == trial_id:
                     self.heard[worker] = time.time()
 
+        def retry(self, trial_id, why):
+            """Take `trial_id` from its worker and queue it to run again from scratch."""
+            for worker, trial in list(self.oracle.ongoing_trials.items()):
+                if trial.trial_id == trial_id:
+                    self.oracle.ongoing_trials.pop(worker)
+                    self.oracle._retry_queue.append(trial_id)
+                    self.tuner.progress.phase(
+                        f"worker {worker} {why}: trial {trial_id} will run again")
+            self.handouts.pop(trial_id, None)
+            self.results.pop(trial_id, None)
+            self.deadlines.pop(trial_id, None)
+
         def reassign_lost(self):
             """Send the trials of workers silent for too long to the retry queue."""
             now = time.time()
             for worker, trial in list(self.oracle.ongoing_trials.items()):
                 if now - self.heard.get(worker, now) > self.options.worker_timeout:
-                    self.oracle.ongoing_trials.pop(worker)
-                    self.oracle._retry_queue.append(trial.trial_id)
-                    self.tuner.progress.phase(
-                        f"worker {worker} is silent: trial {trial.trial_id} will run again")
+                    self.retry(trial.trial_id, "is silent")
+
+        def check_time(self):
+            """Stop handing out trials once the search deadline leaves none worth starting."""
+            planner = self.tuner.planner
+            if self.stop_reason is None and (time.time() >= planner.search_deadline()
+                                             or not self.tuner.time_for_another_trial()):
+                self.stop_reason = "time_budget"
+
+        def overdue(self, trial_id, now):
+            """Whether a running trial's report is not worth waiting for any longer.
+
+            Once the search time is up, a trial is waited for until its deadline and
+            `REPORT_GRACE` after it (while no trial completed, as long as the budget
+            allows), and never past the retrain's deadline.
+            """
+            planner = self.tuner.planner
+            if self.stop_reason != "time_budget" or planner.budget.seconds is None:
+                return False
+            if now >= planner.retrain_deadline():
+                return True
+            if not self.tuner.completed_trials():  # the search's only chance of a model
+                return False
+            deadline = self.deadlines.get(trial_id, planner.search_deadline())
+            return now >= deadline + REPORT_GRACE
+
+        def all_done(self):
+            """Whether every trial the search may have is done (a resumed chief finds this)."""
+            oracle, limit = self.oracle, self.tuner.max_trials
+            return (bool(limit) and len(oracle.trials) >= limit and not oracle.ongoing_trials
+                    and not oracle._retry_queue)
 
         def over(self):
             with self.lock:
                 self.reassign_lost()
-                if self.stop_reason is None and not self.tuner.time_for_another_trial():
-                    self.stop_reason = "time_budget"
+                self.check_time()
+                if self.stop_reason is None and self.all_done():
+                    self.stop_reason = "max_trials"
+                now = time.time()
+                for worker, trial in list(self.oracle.ongoing_trials.items()):
+                    if self.overdue(trial.trial_id, now):
+                        self.oracle.ongoing_trials.pop(worker)
+                        self.tuner.progress.phase(
+                            f"worker {worker} did not report trial {trial.trial_id} "
+                            "in time: the search goes on without it")
                 retries = self.oracle._retry_queue if self.stop_reason in (
                     "max_trials", "space_exhausted") else []
                 return (self.stop_reason is not None and not self.oracle.ongoing_trials
@@ -282,14 +378,33 @@ def serve(tuner, options, run_path, trial_ended):
     """Serve `tuner`'s oracle until the search is over; sets `tuner.stop_reason`.
 
     `trial_ended(trial, seconds)` runs on the chief after each trial a worker ends.
+    A search whose chief had ended it (`search/ended`) is not served again. Raises
+    `SearchFailed` when the search ends with no trial run to its end (no worker came).
     """
+    reason = ended_reason(run_path)
+    workers = None
+    if reason is None:
+        reason, workers = _serve(tuner, options, run_path, trial_ended)
+    tuner.files.discard_attempts()
+    tuner.stop_reason = reason
+    if reason == "failures":
+        tuner.failure_note = collections.Counter(
+            t.message for t in tuner.failed_trials()).most_common(1)[0][0]
+    if not tuner.completed_trials() and not tuner.failed_trials():
+        address = f"{options.host}:{options.port}"
+        who = (f"no worker connected to {address}" if workers == 0
+               else "no worker ran one to its end")
+        raise SearchFailed(f"no trial completed within the time budget: {who}; the search "
+                           f"state is saved in {run_path}")
+
+
+def _serve(tuner, options, run_path, trial_ended):
+    """Serve until the search is over: `(stop reason, workers that asked for trials)`."""
     import grpc
     from keras_tuner.src import protos
 
     from automl.tuner import LOCAL_WORKER
 
-    if os.path.exists(ended_path(run_path)):
-        os.remove(ended_path(run_path))
     for trial in tuner.oracle.trials.values():  # trials a resumed chief sends again
         tuner.workers.setdefault(trial.trial_id, LOCAL_WORKER)
     servicer = _servicer_class()(tuner, options, trial_ended)
@@ -317,7 +432,4 @@ def serve(tuner, options, run_path, trial_ended):
         time.sleep(1.0)  # answer the workers that are asking right now
     finally:
         server.stop(grace=1.0)
-    tuner.stop_reason = servicer.stop_reason
-    if servicer.stop_reason == "failures":
-        tuner.failure_note = collections.Counter(
-            t.message for t in tuner.failed_trials()).most_common(1)[0][0]
+    return servicer.stop_reason, len(servicer.heard)

@@ -9,10 +9,15 @@ A worker of a distributed search writes them under its attempt
 (`trial_<id>/attempt-<token>/`, `staging`); the chief moves them into place when it
 accepts that attempt's result (`promote`), so an attempt the chief no longer
 counts (its trial was handed to another worker) never overwrites the owner's files.
+Attempts that never count (their worker was stopped or lost, the search ended
+without them) are removed. Trial ids name folders: only plain ids (letters, digits,
+`_`, `-`) are accepted, so no id reaches outside the search folder.
 """
 
+import glob
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -22,6 +27,15 @@ from automl.export import write_json
 
 WEIGHTS_FILE = "best.weights.h5"
 PROBABILITIES_FILE = "val_probabilities.npy"
+TRIAL_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def check_trial_id(trial_id):
+    """`trial_id` as a string, if it is a plain id; ValueError otherwise."""
+    text = str(trial_id)
+    if not TRIAL_ID.fullmatch(text):
+        raise ValueError(f"not a trial id: {text!r}")
+    return text
 
 
 class TrialFiles:
@@ -33,10 +47,10 @@ class TrialFiles:
         self._probabilities = {}
 
     def folder(self, trial_id):
-        return os.path.join(self.project_dir, f"trial_{trial_id}")
+        return os.path.join(self.project_dir, f"trial_{check_trial_id(trial_id)}")
 
     def attempt_folder(self, trial_id, token):
-        return os.path.join(self.folder(trial_id), f"attempt-{token}")
+        return os.path.join(self.folder(trial_id), f"attempt-{int(token)}")
 
     def _written(self, trial_id, name):
         """Where a file of `trial_id` is written: in place, or under the attempt being staged."""
@@ -59,6 +73,12 @@ class TrialFiles:
         """Remove what an attempt the chief refused wrote."""
         shutil.rmtree(self.attempt_folder(trial_id, token), ignore_errors=True)
 
+    def discard_attempts(self):
+        """Remove every attempt's files still staged: once the search ends none counts."""
+        for folder in glob.glob(os.path.join(glob.escape(self.project_dir), "trial_*",
+                                             "attempt-*")):
+            shutil.rmtree(folder, ignore_errors=True)
+
     def weights_path(self, trial_id):
         return os.path.join(self.folder(trial_id), WEIGHTS_FILE)
 
@@ -72,8 +92,10 @@ class TrialFiles:
         """Delete the weights of every trial whose id is not in `keep`."""
         for name in os.listdir(self.project_dir):
             trial_id = name.removeprefix("trial_")
+            if name == trial_id or trial_id in keep or not TRIAL_ID.fullmatch(trial_id):
+                continue
             path = self.weights_path(trial_id)
-            if name.startswith("trial_") and trial_id not in keep and os.path.exists(path):
+            if os.path.exists(path):
                 os.remove(path)
 
     def keep_history(self, trial_id, history, parent, initial_epoch):

@@ -165,8 +165,8 @@ class SearchTuner(base_tuner.BaseTuner):
                              self.epochs, known_good, schedule, planner=self.planner)
         super().__init__(oracle=oracle, hypermodel=hypermodel, directory=directory,
                          project_name="search", overwrite=overwrite)
-        if schedule is not None:
-            self.planner.use_rungs(self.oracle.rungs)
+        if schedule is not None:  # the oracle's own: on a worker `self.oracle` is the chief's
+            self.planner.use_rungs(oracle.rungs)
         self.stop_reason = self.failure_note = None
         self.log_root = os.path.join(directory, "logs")
         self.workers = self._read_workers()
@@ -269,6 +269,9 @@ class SearchTuner(base_tuner.BaseTuner):
         return self._best_index(scores) + 1 if scores else 0
 
     def _best_index(self, scores):
+        """The best epoch of `scores`; a trial whose scores are all NaN failed."""
+        if np.all(np.isnan(scores)):
+            raise TrialFailed(f"{self.oracle.objective.name} was NaN at every epoch")
         if self.oracle.objective.direction == "min":
             return int(np.nanargmin(scores))
         return int(np.nanargmax(scores))
@@ -279,7 +282,7 @@ class SearchTuner(base_tuner.BaseTuner):
         epochs = int(values.get("tuner/epochs", self.epochs))
         initial = int(values.get("tuner/initial_epoch", 0))
         fraction = float(values.get("tuner/fraction", 1.0))
-        parent = self.selection.get(values.get("tuner/trial_id"))
+        parent = self.parent(trial)
         deadline, min_epochs = self.trial_limits(trial)
         fitted = self.fit(
             hp, "train", epochs, deadline, seed=self.settings.seed + int(trial.trial_id),
@@ -312,6 +315,12 @@ class SearchTuner(base_tuner.BaseTuner):
             if temperature is not None:
                 results["temperature"] = temperature
         return results
+
+    def parent(self, trial):
+        """The trial a promotion continues, or None: asked of the oracle, which on a
+        worker is the chief's (keras-tuner's `OracleClient` forwards `get_trial`)."""
+        parent_id = trial.hyperparameters.values.get("tuner/trial_id")
+        return self.oracle.get_trial(parent_id) if parent_id else None
 
     def trial_facts(self, hp, model):
         """What the task learns about the data from a trained classification model,

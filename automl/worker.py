@@ -3,15 +3,19 @@
 `automl worker --connect HOST:PORT --out RUN` reads the search's settings from
 `RUN/recipe.yaml` (written by the chief before it listens), loads the data through
 the data cache, and asks the chief for trials with keras-tuner's `OracleClient`
-under its own worker id (by default `worker-HOST-PID`, unique per process). Each
-trial runs exactly as in a local search and saves its weights, history and logs
-into RUN, which all processes share. While a trial runs, a heartbeat tells the chief
-the worker is alive. The worker exits 0 when the chief says the search is over, or
-when the chief is gone and `RUN/search/ended` says the search ended; a chief that is
-gone before the end (killed, being resumed) is waited for.
+under its own worker id (by default `worker-HOST-PID`, unique per process; never
+containing `chief`, which keras-tuner reserves for the chief). Each trial runs
+exactly as in a local search and saves its weights, history and logs into RUN,
+which all processes share. While a trial runs, a heartbeat tells the chief the
+worker is alive. The worker exits 0 when the chief says the search is over, or when
+the chief is gone and `RUN/search/ended` says the search ended; a chief that is gone
+before the end (killed, being resumed) is waited for. Ctrl-C or SIGTERM stops the
+trial between batches, removes its files, hands it back to the chief (which runs it
+again elsewhere) and exits 130 or 143.
 """
 
 import os
+import re
 import socket
 import sys
 import threading
@@ -25,16 +29,30 @@ RECONNECT_SECONDS = 600   # how long it waits for a chief that went away mid-sea
 CALL_SECONDS = 30         # longest a single request to the chief may take
 HEARTBEAT_SECONDS = 5
 POLL_SECONDS = 1.0
+HAND_BACK_SECONDS = 5     # how long a stopped worker tries to hand its trial back
+CHIEF_MARK = "chief"      # keras-tuner runs any tuner whose id contains this as the chief
 
 
 def default_worker_id():
-    return f"worker-{socket.gethostname()}-{os.getpid()}"
+    """`worker-HOST-PID`, with `chief` in the host name spelled `chf`."""
+    host = re.sub(CHIEF_MARK, "chf", socket.gethostname(), flags=re.IGNORECASE)
+    return f"worker-{host}-{os.getpid()}"
+
+
+def check_worker_id(worker_id):
+    """`worker_id`, unless keras-tuner would take it for the chief's: a one-line error."""
+    if CHIEF_MARK in worker_id.lower():
+        raise AutomlError(f"worker id '{worker_id}' contains '{CHIEF_MARK}', which "
+                          "keras-tuner reserves for the chief: choose another --id")
+    return worker_id
 
 
 def _client_class():
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_client
     from keras_tuner.src.engine import trial as trial_lib
+
+    distributed.quiet_conditions()
 
     class WorkerClient(oracle_client.OracleClient):
         """keras-tuner's `OracleClient` with bounded waits instead of an hour per request."""
@@ -67,9 +85,9 @@ def _client_class():
                 trial_id=trial_id, metrics=metrics, step=step), timeout=CALL_SECONDS)
             return trial_lib.Trial.from_proto(response.trial)
 
-        def end_trial(self, trial):
+        def end_trial(self, trial, timeout=CALL_SECONDS):
             self.stub.EndTrial(protos.get_service().EndTrialRequest(trial=trial.to_proto()),
-                               timeout=CALL_SECONDS)
+                               timeout=timeout)
 
         def get_trial(self, trial_id):
             response = self.stub.GetTrial(protos.get_service().GetTrialRequest(
@@ -109,10 +127,12 @@ def _say(text):
 def run_worker(address, run_path, threads=None, worker_id=None):
     """Run trials from the chief at `address` until the search is over."""
     host, port = distributed.parse_address(address)
-    worker_id = worker_id or os.environ.get("KERASTUNER_TUNER_ID") or default_worker_id()
+    worker_id = check_worker_id(
+        worker_id or os.environ.get("KERASTUNER_TUNER_ID") or default_worker_id())
     recipe = os.path.join(run_path, "recipe.yaml")
     waited = time.time()
     while not os.path.isfile(recipe):
+        interrupt.check()
         if time.time() - waited > CONNECT_SECONDS:
             raise AutomlError(f"{run_path} holds no search (no recipe.yaml): start the chief "
                               f"with `automl search ... --out {run_path} --chief` first")
@@ -144,7 +164,7 @@ def run_worker(address, run_path, threads=None, worker_id=None):
         if trial.status != "RUNNING":
             time.sleep(POLL_SECONDS)
             continue
-        _run(tuner, client, trial, worker_id)
+        _run(tuner, client, trial, worker_id, run_path)
         ran += 1
     _say(f"worker {worker_id}: the search is over ({ran} trial{'s' * (ran != 1)} run here)")
     return ran
@@ -173,6 +193,7 @@ def _ask(client, worker_id, run_path):
 
     lost = None
     while True:
+        interrupt.check()
         try:
             return client.create_trial(worker_id)
         except grpc.RpcError:
@@ -185,9 +206,8 @@ def _ask(client, worker_id, run_path):
             time.sleep(POLL_SECONDS)
 
 
-def _run(tuner, client, trial, worker_id):
+def _run(tuner, client, trial, worker_id, run_path):
     """Run one trial as a local search does, then report it to the chief."""
-    import grpc
     import keras_tuner as kt
     from keras_tuner.src.engine import metrics_tracking
 
@@ -200,31 +220,64 @@ def _run(tuner, client, trial, worker_id):
     _say(f"worker {worker_id}: trial {trial.trial_id} started")
     started = time.time()
     tuner.files.staging = token  # the chief moves the files into place if it counts this run
-    with Heartbeat(client, trial.trial_id, token):
-        try:
-            with released_after(tuner.keras):
-                results = tuner.run_trial(trial)
-            results["trial_seconds"] = time.time() - started
-            results[distributed.ATTEMPT] = float(token)
-            trial.status = "COMPLETED"
-        except kt.errors.FailedTrialError as error:  # an error elsewhere is a bug: it stops
-            results, trial.status = None, "FAILED"
-            trial.hyperparameters.values[distributed.MESSAGE] = _one_line(error)
-        finally:
-            tuner.files.staging = None
-    reported = time.time()
-    while True:
-        try:
-            if results is not None:
-                client.update_trial(trial.trial_id, results)
-            client.end_trial(trial)
-            break
-        except grpc.RpcError:
-            if time.time() - reported > RECONNECT_SECONDS:
-                raise AutomlError(f"could not report trial {trial.trial_id} to the chief for "
-                                  f"{RECONNECT_SECONDS}s: gave up; its result is lost") from None
-            time.sleep(2)
+    try:
+        with Heartbeat(client, trial.trial_id, token):
+            try:
+                with released_after(tuner.keras):
+                    results = tuner.run_trial(trial)
+                results["trial_seconds"] = time.time() - started
+                results[distributed.ATTEMPT] = float(token)
+                trial.status = "COMPLETED"
+            except kt.errors.FailedTrialError as error:  # an error elsewhere is a bug: it stops
+                results, trial.status = None, "FAILED"
+                trial.hyperparameters.values[distributed.MESSAGE] = _one_line(error)
+            finally:
+                tuner.files.staging = None
+        reported = _report(client, trial, results, run_path)
+    except KeyboardInterrupt:
+        tuner.files.discard(trial.trial_id, token)
+        _hand_back(client, trial, worker_id)
+        raise
+    if not reported:
+        tuner.files.discard(trial.trial_id, token)
+        _say(f"worker {worker_id}: trial {trial.trial_id} ended after the search did")
+        return
     score = results.get(tuner.oracle.objective.name) if results else None
     outcome = f"{score:.4f}" if score is not None else trial.status.lower()
     _say(f"worker {worker_id}: trial {trial.trial_id} {tuner.oracle.objective.name} {outcome} "
          f"({time.time() - started:.1f}s)")
+
+
+def _report(client, trial, results, run_path):
+    """Send a trial's results and its end to the chief; False when the search ended first."""
+    import grpc
+
+    reported = time.time()
+    while True:
+        interrupt.check()
+        try:
+            if results is not None:
+                client.update_trial(trial.trial_id, results)
+            client.end_trial(trial)
+            return True
+        except grpc.RpcError:
+            if os.path.exists(distributed.ended_path(run_path)):
+                return False
+            if time.time() - reported > RECONNECT_SECONDS:
+                raise AutomlError(f"could not report trial {trial.trial_id} to the chief for "
+                                  f"{RECONNECT_SECONDS}s: gave up; its result is lost") from None
+            time.sleep(2)
+
+
+def _hand_back(client, trial, worker_id):
+    """Tell the chief this worker stopped mid-trial, so that another runs the trial again."""
+    import grpc
+
+    trial.status = "FAILED"
+    trial.hyperparameters.values[distributed.INTERRUPTED] = True
+    try:
+        client.end_trial(trial, timeout=HAND_BACK_SECONDS)
+        _say(f"worker {worker_id}: stopped; trial {trial.trial_id} goes back to the chief")
+    except grpc.RpcError:
+        _say(f"worker {worker_id}: stopped; the chief will give trial {trial.trial_id} "
+             "to another worker once it notices")

@@ -1,0 +1,205 @@
+"""Distributed searches under a time budget, stopped workers, worker ids and trial ids."""
+
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import types
+
+import keras_tuner as kt
+import pytest
+
+from conftest import assert_one_line_error, invoke
+
+BUDGET = 100
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start(*args):
+    return subprocess.Popen([sys.executable, "-m", "automl", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _chief(data, run, port, *extra):
+    return _start("search", "--task", "image", "--data", data, "--out", run, "--tuner", "random",
+                  "--chief", "--listen", f"127.0.0.1:{port}", *extra)
+
+
+def _listening(run):
+    """Wait until the chief serves (its probe and start-up done), as a scheduler would."""
+    _wait(lambda: (run / "search" / "chief.json").exists(), 120, "the chief never listened")
+
+
+def _worker(run, port, name):
+    return _start("worker", "--connect", f"127.0.0.1:{port}", "--out", run, "--threads", 1,
+                  "--id", name)
+
+
+def _finish(process, timeout):
+    output, _ = process.communicate(timeout=timeout)
+    return process.returncode, output
+
+
+def _wait(condition, seconds, what):
+    started = time.time()
+    while not condition():
+        assert time.time() - started < seconds, what
+        time.sleep(0.1)
+
+
+def _trials(run):
+    """`{trial id: (status, worker)}` from the run's trials.csv."""
+    import csv
+
+    with open(os.path.join(run, "report", "trials.csv"), encoding="utf-8") as handle:
+        return {r["trial_id"]: (r["status"], r["worker"]) for r in csv.DictReader(handle)}
+
+
+def _error_lines(output):
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(image_folder, tmp_path):
+    run, port = tmp_path / "run", _free_port()
+    started = time.time()
+    chief = _chief(image_folder, run, port, "--time-budget", BUDGET)
+    _listening(run)
+    worker = _worker(run, port, "alpha")
+    code, output = _finish(chief, 3 * BUDGET)
+    elapsed = time.time() - started
+    assert code == 0, output
+    assert elapsed <= 1.1 * BUDGET, (elapsed, output)
+    worker_code, worker_output = _finish(worker, 60)
+    assert worker_code == 0, worker_output
+    assert "OracleClient" not in worker_output
+    trials = _trials(run)
+    assert any(status == "COMPLETED" for status, _ in trials.values())
+    assert {who for _, who in trials.values()} == {"alpha"}
+    card = json.load(open(run / "model" / "model_card.json"))
+    assert card["search"]["stop_reason"] == "time_budget"
+    assert not list(run.glob("search/trial_*/attempt-*"))
+
+
+def test_a_chief_that_no_worker_joins_ends_within_its_budget_and_resumes(image_folder, tmp_path):
+    run, port = tmp_path / "run", _free_port()
+    started = time.time()
+    code, output = _finish(_chief(image_folder, run, port, "--time-budget", BUDGET), 3 * BUDGET)
+    elapsed = time.time() - started
+    assert code == 1, output
+    assert elapsed <= 1.1 * BUDGET, (elapsed, output)
+    assert "Traceback" not in output
+    assert _error_lines(output) == [
+        f"Error: no trial completed within the time budget: no worker connected to "
+        f"127.0.0.1:{port}; the search state is saved in {run}"]
+    state = json.load(open(run / "state.json"))
+    assert state["finished"] is False and state["elapsed_seconds"] >= 0.8 * BUDGET
+    assert (run / "recipe.yaml").exists() and (run / "search" / "chief.json").exists()
+    # The budget is spent: the resumed chief says so at once instead of waiting.
+    code, output = _finish(_start("resume", run), 2 * BUDGET)
+    assert code == 1, output
+    assert len(_error_lines(output)) == 1 and "no trial completed" in output
+
+
+@pytest.fixture(scope="module")
+def handed_back_run(image_folder, tmp_path_factory):
+    """A search whose worker `stopped` got SIGTERM mid-trial; worker `other` ran the rest."""
+    run, port = tmp_path_factory.mktemp("handed") / "run", _free_port()
+    chief = _chief(image_folder, run, port, "--max-trials", 2, "--epochs", 40)
+    stopped = _worker(run, port, "stopped")
+    _wait(lambda: (run / "logs" / "0").exists(), 120, "trial 0 never started training")
+    stopped.send_signal(signal.SIGTERM)
+    signalled = time.time()
+    stopped_code, stopped_output = _finish(stopped, 60)
+    stopped_seconds = time.time() - signalled
+    other = _worker(run, port, "other")
+    chief_code, chief_output = _finish(chief, 300)
+    other_code, other_output = _finish(other, 60)
+    return types.SimpleNamespace(
+        run=run, stopped=(stopped_code, stopped_output, stopped_seconds),
+        chief=(chief_code, chief_output), other=(other_code, other_output))
+
+
+def test_sigterm_hands_a_workers_trial_back_to_the_chief(handed_back_run):
+    code, output, seconds = handed_back_run.stopped
+    assert code == 143, output
+    assert seconds < 30
+    assert "trial 0 goes back to the chief" in output
+    code, output = handed_back_run.chief
+    assert code == 0, output
+    assert "worker stopped was stopped: trial 0 will run again" in output
+    assert handed_back_run.other[0] == 0, handed_back_run.other[1]
+    assert _trials(handed_back_run.run) == {"0": ("COMPLETED", "other"),
+                                            "1": ("COMPLETED", "other")}
+    assert not list(handed_back_run.run.glob("search/trial_*/attempt-*"))
+
+
+def test_a_resumed_chief_whose_trials_are_all_done_finishes_without_workers(
+        handed_back_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(handed_back_run.run, run)
+    # Killed after its last trial, before it wrote `ended` and exported.
+    os.remove(run / "search" / "ended")
+    os.remove(run / "model" / "model_card.json")
+    code, output = _finish(_start("resume", run), 120)
+    assert code == 0, output
+    assert (run / "model" / "model_card.json").exists()
+    assert (run / "search" / "ended").read_text().strip() == "max_trials"
+
+
+def test_worker_ids_never_contain_chief(tmp_path, monkeypatch):
+    from automl import worker
+
+    result = invoke("worker", "--connect", "127.0.0.1:9", "--out", tmp_path, "--id", "chief-1")
+    assert_one_line_error(result, "worker id 'chief-1' contains 'chief'")
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "the-Chief")
+    result = invoke("worker", "--connect", "127.0.0.1:9", "--out", tmp_path)
+    assert_one_line_error(result, "worker id 'the-Chief' contains 'chief'")
+    monkeypatch.setattr(worker.socket, "gethostname", lambda: "chief-1.CHIEF.example")
+    assert "chief" not in worker.default_worker_id().lower()
+    assert worker.default_worker_id().startswith("worker-chf-1.chf.example-")
+
+
+def test_a_trial_id_from_a_report_never_reaches_outside_the_search(tmp_path):
+    from keras_tuner.src import protos
+
+    from automl import distributed
+    from automl.trial_files import TrialFiles
+
+    search = tmp_path / "run" / "search"
+    (search / "trial_0").mkdir(parents=True)
+    victim = tmp_path / "victim" / "attempt-1"
+    victim.mkdir(parents=True)
+    (victim / "keep.txt").write_text("mine")
+    crafted = "0/../../../victim"
+    files = TrialFiles(str(search))
+    oracle = types.SimpleNamespace(trials={}, ongoing_trials={}, _retry_queue=[])
+    tuner = types.SimpleNamespace(oracle=oracle, files=files, workers={})
+    servicer = distributed._servicer_class()(tuner, distributed.ChiefOptions(), None)
+    trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=crafted, status="COMPLETED")
+    trial.hyperparameters.values[distributed.ATTEMPT] = 1
+    servicer.EndTrial(protos.get_service().EndTrialRequest(trial=trial.to_proto()), None)
+    assert (victim / "keep.txt").read_text() == "mine"
+    for call in (lambda: files.discard(crafted, 1), lambda: files.folder("../x")):
+        with pytest.raises(ValueError, match="not a trial id"):
+            call()
+
+
+def test_a_trial_whose_objective_is_nan_at_every_epoch_fails():
+    from automl.tuner import SearchTuner, TrialFailed
+
+    tuner = types.SimpleNamespace(oracle=types.SimpleNamespace(
+        objective=kt.Objective("val_accuracy", "max")))
+    assert SearchTuner._best_index(tuner, [0.5, math.nan, 0.75]) == 2
+    with pytest.raises(TrialFailed, match="val_accuracy was NaN at every epoch"):
+        SearchTuner._best_index(tuner, [math.nan, math.nan])
+    assert issubclass(TrialFailed, kt.errors.FailedTrialError)  # the search goes on
