@@ -16,7 +16,7 @@ import pytest
 
 from conftest import assert_one_line_error, invoke
 
-BUDGET = 100
+BUDGET = 45
 
 
 def _free_port():
