@@ -276,7 +276,7 @@ class Predictor:
     def predict_proba(self, inputs, sample_rate=None):
         """The model's output for `inputs`: probabilities `[N, classes]` in `classes` order
         (a regression's values `[N]`)."""
-        return self._exported.probabilities(self._examples(inputs, sample_rate))
+        return self._exported.probabilities(self._examples(inputs, sample_rate)[1])
 
     def files(self, paths):
         """The files `predict(paths)` reads, in the order of its rows (folders walked)."""
@@ -296,16 +296,17 @@ class Predictor:
                            {**self.card.get("options", {}), **options},
                            options.get("path_column"), None)
         x, y = in_memory.pair(data, "data", columns)
-        examples = self._examples(x, sample_rate)
+        count, examples = self._examples(x, sample_rate)
         exported = self._exported
         labels = in_memory.label_names(
             y, class_names if class_names is not None or exported.problem.name != "multilabel"
-            else self.classes, len(examples), problem=exported.problem.name,
+            else self.classes, count, problem=exported.problem.name,
             separator=exported.separator)
         return exported.score(examples, labels)
 
     def _examples(self, inputs, sample_rate=None):
-        """Decoded examples of `inputs` (see `predict`)."""
+        """`(count, examples)` of `inputs` (see `predict`): the examples are decoded as
+        they are read, a serving batch at a time, so only that many are held at once."""
         exported, task = self._exported, self._exported.task
         text = self.card["input"]["dtype"] == "string"
         if isinstance(inputs, (str, os.PathLike)):
@@ -313,13 +314,23 @@ class Predictor:
         values = list(inputs) if not isinstance(inputs, np.ndarray) else inputs
         paths = (os.PathLike,) if text else (str, os.PathLike)
         if len(values) and all(isinstance(v, paths) for v in values):
-            return exported.decode_files(self.files(values))[1]
+            files = self.files(values)
+            return len(files), map(exported.decode_file, files)
         if task is None:
-            return list(values)
+            return len(values), values
         options = dict(self.card.get("options", {}))
         if "sample_rate" in options:
             options["sample_rate"] = sample_rate or self.card["data"].get("sample_rate")
-        return list(in_memory.task_examples(task, inputs, options, "inputs")[0])
+        if not len(values):
+            raise AutomlError("inputs holds no examples")
+        return len(values), _decoded_arrays(task, values, options, exported.batch_size)
+
+
+def _decoded_arrays(task, values, options, size):
+    """The task's examples of the in-memory `values`, decoded `size` values at a time."""
+    for start in range(0, len(values), size):
+        yield from in_memory.task_examples(task, values[start:start + size], options,
+                                           "inputs")[0]
 
 
 class SearchResult:

@@ -146,6 +146,18 @@ def pending(card_path):
         return None
 
 
+def clear_pending(card_path):
+    """Drop the mark of a stopped LiteRT export from the card at `card_path`, where it
+    has one: a new search in the run will write its own export."""
+    if not pending(card_path):
+        return
+    with writing(os.path.dirname(card_path)):
+        with open(card_path, encoding="utf-8") as handle:
+            card = json.load(handle)
+        card.pop(PENDING, None)
+        write_json(card_path, card)
+
+
 def finish_pending(run_dir, progress=None):
     """Write the LiteRT files of a search a signal stopped while converting; returns the
     card, with the files or with `litert_error` where they could not be written."""

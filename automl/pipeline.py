@@ -27,6 +27,7 @@ from automl.export import export_model, export_outputs, recover_folder, write_js
 from automl.planner import probe_minimum_budget
 from automl.progress import Progress
 from automl.timing import PhaseClock
+from automl.trial_files import TrialFiles
 
 STATE_FILE = "state.json"
 SAVE_INTERVAL = 5.0  # seconds between saves of the time spent, whatever the command is doing
@@ -233,6 +234,7 @@ def _search(settings, task, run, budget, clock, keeper, resume, live, quiet_stdo
     os.makedirs(run.path, exist_ok=True)
     if not resume:
         if overwrite:
+            litert.clear_pending(run.card)  # the old export's conversion is not this search's
             write_json(run.state, fresh_state())  # the old model is not this search's
             for folder in (run.search, run.logs):
                 shutil.rmtree(folder, ignore_errors=True)
@@ -728,6 +730,31 @@ def _latency_ms(model, example, calls=20):
     return round(1000 * sorted(times)[len(times) // 2], 3)
 
 
+def _finish_litert(run, settings, state, started_at):
+    """The end of `finish` that a signal stopped while converting to LiteRT: the files,
+    the card's and the budget's time (counted as export), the report, and the trial
+    weights the export does not keep removed. Returns the card."""
+    clock = PhaseClock(started_at, state.get("seconds"))
+    budget = Budget(settings.time_budget, started_at - state["elapsed_seconds"])
+    keeper = StateKeeper(run, budget, clock)
+    keeper.start()
+    try:
+        clock.switch("export")
+        try:
+            card = litert.finish_pending(run.path)
+        except KeyboardInterrupt:
+            raise SearchInterrupted(run.path) from None
+        card["search"]["seconds"] = clock.totals()
+        card["search"]["wall_seconds"] = round(budget.elapsed(), 1)
+        write_json(run.card, card)
+        rebuild_report(run.path)
+        TrialFiles(run.search).remove_weights(keep=set(card["search"]["weights_kept"]))
+        keeper.save(finished=True)
+    finally:
+        keeper.stop()
+    return card
+
+
 def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, local=False,
                   verbose=1, callbacks=()):
     """Continue the search in `run_dir`, or re-export a finished one whose export is missing.
@@ -745,10 +772,7 @@ def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, loca
     if state.get("finished") and os.path.isfile(run.card):
         return None
     if litert.pending(run.card):  # a signal stopped the LiteRT conversion: finish that
-        card = litert.finish_pending(run.path)
-        rebuild_report(run.path)
-        write_json(run.state, {**state, "finished": True})
-        return card
+        return _finish_litert(run, settings, state, started_at or time.time())
     if chief is None and not local:
         from automl import distributed
 

@@ -64,12 +64,26 @@ class ExportedModel:
 
     def probabilities(self, examples):
         """The model's output for decoded examples: probabilities [N, C] in `classes`
-        order (one class, or a sigmoid per label), or a regression's values [N]."""
-        if self.task is None:
-            return self._unprepared_probabilities(list(examples))
-        outputs = [self.serve_prepared(self.task.prepare(chunk, self.meta))
-                   for chunk in batched(examples, self.batch_size)]
+        order (one class, or a sigmoid per label), or a regression's values [N].
+
+        `examples` may be any iterable, a lazy one (files decoded as they are read)
+        included: it is read `batch_size` examples at a time, and only the outputs
+        are kept.
+        """
+        examples, outputs = iter(examples), []
+        while (output := self._next_output(examples)) is not None:
+            outputs.append(output)
         return np.concatenate(outputs) if outputs else self._no_output()
+
+    def _next_output(self, examples):
+        """The output of the next `batch_size` examples of the iterator `examples`, or
+        None once it is spent; those examples are the only ones read meanwhile."""
+        chunk = list(itertools.islice(examples, self.batch_size))
+        if not chunk:
+            return None
+        if self.task is None:
+            return self._unprepared_probabilities(chunk)
+        return self.serve_prepared(self.task.prepare(chunk, self.meta))
 
     def use_device(self, device):
         """Serve with `device`, a `litert.LiteRTModel`, instead of the SavedModel."""
@@ -130,7 +144,8 @@ class ExportedModel:
                               f"(file types read: {kinds})")
         return files
 
-    def _decode(self, path):
+    def decode_file(self, path):
+        """The example of the file `path`, decoded by the task plugin."""
         if self.task is None:
             raise AutomlError(f"reading {path} needs the '{self.card['task']}' task plugin, "
                               "which is not installed here: pass arrays instead")
@@ -153,14 +168,19 @@ class ExportedModel:
             raise AutomlError(f"--text needs a text model; this one is '{self.card['task']}'")
         results, skipped = [], []
         for chunk in batched(self.files(paths), self.batch_size):
-            names, examples, bad = self.decode_files(chunk, skip_bad)
+            predicted, bad = self._predict_files(chunk, top_k, skip_bad)
+            results += predicted
             skipped += bad
-            results += [self.prediction(name, row, top_k)
-                        for name, row in zip(names, self.probabilities(examples))]
         for chunk in batched(texts, self.batch_size):
             results += [self.prediction(text, row, top_k)
                         for text, row in zip(chunk, self.probabilities(chunk))]
         return results, skipped
+
+    def _predict_files(self, files, top_k, skip_bad):
+        """`(predictions, skipped)` of one batch of `files`, decoded here and let go after."""
+        names, examples, skipped = self.decode_files(files, skip_bad)
+        return ([self.prediction(name, row, top_k)
+                 for name, row in zip(names, self.probabilities(examples))], skipped)
 
     def prediction(self, name, output, top_k):
         """One input's prediction as `automl predict` reports it.
@@ -188,7 +208,7 @@ class ExportedModel:
         names, examples, skipped = [], [], []
         for path in files:
             try:
-                examples.append(self._decode(path))
+                examples.append(self.decode_file(path))
                 names.append(path)
             except AutomlError as error:
                 if not skip_bad:
@@ -197,7 +217,12 @@ class ExportedModel:
         return names, examples, skipped
 
     def evaluate(self, source, data_dir=None, options=None):
-        """Scores on every example of a labelled data source; `options` override the search's."""
+        """Scores on every example of a labelled data source; `options` override the search's.
+
+        The source's labels are read first; its examples are decoded as they are
+        served, `batch_size` at a time (where the task reads the source lazily: folders,
+        manifests, TensorFlow Datasets).
+        """
         settings = from_mapping({"task": self.card["task"], "data": source, "out": self.run_dir,
                                  "data_dir": data_dir, **self.card.get("options", {}),
                                  **(options or {})},
@@ -206,12 +231,13 @@ class ExportedModel:
             raise AutomlError(f"reading {source} needs the '{self.card['task']}' task plugin, "
                               "which is not installed here: pass arrays instead")
         decoded = self.task.read_source(settings)
-        examples = [e for part in decoded.values() for e in part.examples]
+        examples = itertools.chain.from_iterable(part.examples for part in decoded.values())
         labels = [label for part in decoded.values() for label in part.labels]
         return self.score(examples, labels, source)
 
     def score(self, examples, labels, source="the data"):
-        """The problem's scores of decoded `examples` against their label cells `labels`."""
+        """The problem's scores of decoded `examples` (any iterable, read as `probabilities`
+        reads it) against their label cells `labels`."""
         if not labels:
             raise AutomlError(f"no labelled examples in {source}")
         if self.problem.name == "regression":

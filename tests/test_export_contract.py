@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, invoke, write_image_folder
@@ -162,7 +161,8 @@ def test_sigterm_while_converting_exits_143_and_resume_writes_the_litert_file(tm
     run = tmp_path / "run"
     search = subprocess.Popen(
         [sys.executable, "-m", "automl", "search", "--task", "image", "--data", data,
-         "--out", str(run), "--max-trials", "1", "--epochs", "1", "--export", "tflite"],
+         "--out", str(run), "--max-trials", "2", "--epochs", "1", "--tuner", "random",
+         "--export", "tflite"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 240
@@ -182,15 +182,58 @@ def test_sigterm_while_converting_exits_143_and_resume_writes_the_litert_file(tm
     assert not os.path.exists(f"/proc/{converter}")               # the child went too
     card = json.loads((run / "model" / "model_card.json").read_text())
     assert "litert" not in card and "litert_error" not in card
-    assert not json.loads((run / "state.json").read_text())["finished"]
+    stopped = json.loads((run / "state.json").read_text())
+    assert not stopped["finished"]
+    assert len(_weights(run)) == 2                        # finish had not removed any yet
 
+    started = time.time()
     result = invoke("resume", run)
+    spent = time.time() - started
     assert result.exit_code == 0, result.output
     card = json.loads((run / "model" / "model_card.json").read_text())
     assert card["litert"]["none"]["file"] == "model.tflite" and "litert_pending" not in card
     assert (run / "model" / "model.tflite").is_file()
-    assert json.loads((run / "state.json").read_text())["finished"]
+    state = json.loads((run / "state.json").read_text())
+    assert state["finished"]
+    added = state["elapsed_seconds"] - stopped["elapsed_seconds"]
+    assert 0.5 * spent <= added <= spent + 1                 # the resumed export is counted
+    assert state["seconds"]["export"] >= stopped["seconds"]["export"] + 0.5 * spent
+    assert stopped["elapsed_seconds"] < card["search"]["wall_seconds"] <= state["elapsed_seconds"]
+    assert _weights(run) == [f"trial_{t}" for t in card["search"]["weights_kept"]]
     assert "LiteRT files" in (run / "report" / "index.html").read_text()
+
+
+def _weights(run):
+    """The trial folders of `run` that hold weights."""
+    search = run / "search"
+    return sorted(name for name in os.listdir(search)
+                  if (search / name / "best.weights.h5").is_file())
+
+
+def test_a_new_search_over_a_run_drops_its_stopped_litert_export(image_folder, tmp_path,
+                                                                  monkeypatch):
+    from automl import litert, pipeline
+
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "model_card.json").write_text(json.dumps(
+        {"task": "image", litert.PENDING: "tflite"}))        # a conversion a signal stopped
+    (run / "state.json").write_text(json.dumps({"elapsed_seconds": 50.0, "finished": False}))
+
+    def stopped(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "finish", stopped)
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
+                    "--overwrite", "--max-trials", 1, "--epochs", 1)
+    assert result.exit_code == 130, result.output
+    assert litert.pending(str(run / "model" / "model_card.json")) is None
+    monkeypatch.undo()
+
+    result = invoke("resume", run)                           # the new search, not the old export
+    assert result.exit_code == 0, result.output
+    card = json.loads((run / "model" / "model_card.json").read_text())
+    assert card["search"]["max_trials"] == 1 and "litert" not in card
 
 
 def _converter_of(parent):
