@@ -129,6 +129,7 @@ def quiet_conditions():
 
 
 def _servicer_class():
+    import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief
     from keras_tuner.src.engine import metrics_tracking, trial as trial_lib
@@ -218,6 +219,8 @@ def _servicer_class():
 
         def GetTrial(self, request, context):
             with self.lock:
+                if request.trial_id not in self.oracle.trials:
+                    context.abort(grpc.StatusCode.NOT_FOUND, "no such trial")
                 return super().GetTrial(request, context)
 
         # Ownership ---------------------------------------------------------------

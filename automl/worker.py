@@ -69,11 +69,17 @@ def _client_class():
         def wait_for_chief(self, seconds):
             import grpc
 
-            try:
-                grpc.channel_ready_future(self.channel).result(timeout=seconds)
-                return True
-            except grpc.FutureTimeoutError:
-                return False
+            ready = grpc.channel_ready_future(self.channel)
+            waited = time.time()
+            while time.time() - waited < seconds:
+                interrupt.check()
+                try:
+                    ready.result(timeout=POLL_SECONDS)
+                    return True
+                except grpc.FutureTimeoutError:
+                    pass
+            ready.cancel()
+            return False
 
         def create_trial(self, tuner_id):
             response = self.stub.CreateTrial(
@@ -254,13 +260,13 @@ def _report(client, trial, results, run_path):
 
     reported = time.time()
     while True:
-        interrupt.check()
         try:
             if results is not None:
                 client.update_trial(trial.trial_id, results)
             client.end_trial(trial)
             return True
         except grpc.RpcError:
+            interrupt.check()
             if os.path.exists(distributed.ended_path(run_path)):
                 return False
             if time.time() - reported > RECONNECT_SECONDS:

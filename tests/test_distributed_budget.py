@@ -189,6 +189,16 @@ def test_a_trial_id_from_a_report_never_reaches_outside_the_search(tmp_path):
     trial.hyperparameters.values[distributed.ATTEMPT] = 1
     servicer.EndTrial(protos.get_service().EndTrialRequest(trial=trial.to_proto()), None)
     assert (victim / "keep.txt").read_text() == "mine"
+
+    class Refused(Exception):
+        pass
+
+    def abort(code, details):
+        raise Refused(code)
+
+    with pytest.raises(Refused, match="NOT_FOUND"):
+        servicer.GetTrial(protos.get_service().GetTrialRequest(trial_id=crafted),
+                          types.SimpleNamespace(abort=abort))
     for call in (lambda: files.discard(crafted, 1), lambda: files.folder("../x")):
         with pytest.raises(ValueError, match="not a trial id"):
             call()
