@@ -7,9 +7,10 @@ directory. On top of keras-tuner's service the chief
 
 - keeps the time budget: it hands out a new trial only while one can finish before
   the search deadline, and sends each trial's deadline with it; once the search time
-  is up it waits for running trials only until their deadline (plus `REPORT_GRACE`)
-  and never past the retrain's deadline, so that no worker, dead workers and silent
-  workers all end the search in time (with no trial completed: `SearchFailed`);
+  is up it waits for running trials only until their deadline (plus `REPORT_GRACE`,
+  or `REPORT_GRACE` of silence) and never past the retrain's deadline, so that no
+  worker, dead workers and silent workers all end the search in time (with no trial
+  completed: `SearchFailed`);
 - tells a worker to wait (an idle trial) while other workers still run the last
   trials, so that a trial whose worker dies can still be run by another;
 - hears each worker on every call and heartbeat: a worker silent for longer than
@@ -43,7 +44,7 @@ CHIEF_FILE = "chief.json"     # RUN/search/chief.json: where the chief of the se
 MESSAGE = "tuner/message"     # a failed trial's message, sent back by its worker
 ATTEMPT = "tuner/attempt"     # which hand-out of a trial a worker runs, sent with its reports
 INTERRUPTED = "tuner/interrupted"  # a worker was stopped mid-trial: the trial runs again
-REPORT_GRACE = 10.0           # seconds past a trial's deadline its worker has to report it
+REPORT_GRACE = 10.0           # seconds a worker has to report once the search time is up
 DEFAULT_PORT = 8470
 DEFAULT_WORKER_TIMEOUT = 60.0
 
@@ -333,17 +334,19 @@ def _servicer_class():
                                              or not self.tuner.time_for_another_trial()):
                 self.stop_reason = "time_budget"
 
-        def overdue(self, trial_id, now):
+        def overdue(self, worker, trial_id, now):
             """Whether a running trial's report is not worth waiting for any longer.
 
             Once the search time is up, a trial is waited for until its deadline and
             `REPORT_GRACE` after it (while no trial completed, as long as the budget
-            allows), and never past the retrain's deadline.
+            allows), never past the retrain's deadline, and no longer than
+            `REPORT_GRACE` once its worker falls silent.
             """
             planner = self.tuner.planner
             if self.stop_reason != "time_budget" or planner.budget.seconds is None:
                 return False
-            if now >= planner.retrain_deadline():
+            if (now >= planner.retrain_deadline()
+                    or now - self.heard.get(worker, now) > REPORT_GRACE):
                 return True
             if not self.tuner.completed_trials():  # the search's only chance of a model
                 return False
@@ -364,7 +367,7 @@ def _servicer_class():
                     self.stop_reason = "max_trials"
                 now = time.time()
                 for worker, trial in list(self.oracle.ongoing_trials.items()):
-                    if self.overdue(trial.trial_id, now):
+                    if self.overdue(worker, trial.trial_id, now):
                         self.oracle.ongoing_trials.pop(worker)
                         self.tuner.progress.phase(
                             f"worker {worker} did not report trial {trial.trial_id} "

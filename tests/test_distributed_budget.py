@@ -110,6 +110,25 @@ def test_a_chief_that_no_worker_joins_ends_within_its_budget_and_resumes(image_f
     assert len(_error_lines(output)) == 1 and "no trial completed" in output
 
 
+def test_a_chief_whose_only_worker_died_mid_trial_ends_within_its_budget(image_folder,
+                                                                         tmp_path):
+    run, port = tmp_path / "run", _free_port()
+    started = time.time()
+    chief = _chief(image_folder, run, port, "--time-budget", BUDGET)
+    _listening(run)
+    doomed = _worker(run, port, "doomed")
+    _wait(lambda: (run / "logs" / "0000").exists(), BUDGET, "trial 0000 never started training")
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    code, output = _finish(chief, 3 * BUDGET)
+    elapsed = time.time() - started
+    assert code == 1, output
+    assert elapsed <= 1.1 * BUDGET, (elapsed, output)
+    assert _error_lines(output) == [
+        f"Error: no trial completed within the time budget: no worker ran one to its end; "
+        f"the search state is saved in {run}"]
+
+
 @pytest.fixture(scope="module")
 def handed_back_run(image_folder, tmp_path_factory):
     """A search whose worker `stopped` got SIGTERM mid-trial; worker `other` ran the rest."""
