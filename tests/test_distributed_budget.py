@@ -173,6 +173,12 @@ def test_a_resumed_chief_whose_trials_are_all_done_finishes_without_workers(
     assert code == 0, output
     assert (run / "model" / "model_card.json").exists()
     assert (run / "search" / "ended").read_text().strip() == "max_trials"
+    # Killed after it wrote `ended`: the search is not served again.
+    os.remove(run / "model" / "model_card.json")
+    code, output = _finish(_start("resume", run), 120)
+    assert code == 0, output
+    assert "chief listening" not in output
+    assert (run / "model" / "model_card.json").exists()
 
 
 def test_worker_ids_never_contain_chief(tmp_path, monkeypatch):
