@@ -24,15 +24,15 @@ _PUBLIC = {
     "API_VERSION": "automl.task",
     "Task": "automl.task",
     "Option": "automl.task",
-    "Dataset": "automl.data",
-    "Split": "automl.data",
-    "LabelledExamples": "automl.data",
-    "FileExamples": "automl.data",
+    "Dataset": "automl.data.sources",
+    "Split": "automl.data.sources",
+    "LabelledExamples": "automl.data.sources",
+    "FileExamples": "automl.data.sources",
     "AutomlError": "automl.errors",
     "ELEMENT_COST": "automl.cost",
-    "decode_folder": "automl.data",
-    "MANIFEST_OPTIONS": "automl.manifest",
-    "load_tfds": "automl.data",
+    "decode_folder": "automl.data.sources",
+    "MANIFEST_OPTIONS": "automl.data.manifest",
+    "load_tfds": "automl.data.sources",
 }
 
 __all__ = sorted(_PUBLIC)

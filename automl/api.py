@@ -2,7 +2,7 @@
 
 `search` takes the settings `automl search` takes, as keywords, validated by the same
 `Settings` record, and data from a folder, file or data-set name, from `(x, y)`
-arrays or lists of strings, or from a pandas DataFrame (`automl.in_memory`). Errors
+arrays or lists of strings, or from a pandas DataFrame (`automl.data.in_memory`). Errors
 are `AutomlError`s carrying the command line's one-line messages; Ctrl-C saves the
 search's state and raises `KeyboardInterrupt`, and `resume` continues it.
 """
@@ -18,7 +18,10 @@ import time
 
 import numpy as np
 
-from automl import devices, env, in_memory, interrupt
+from automl.runtime import devices
+from automl.runtime import env
+from automl.data import in_memory
+from automl.runtime import interrupt
 from automl.errors import AutomlError, SearchInterrupted
 
 class Prediction(collections.namedtuple("Prediction", ["labels", "probabilities"])):
@@ -54,7 +57,8 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     trial's record (a dict).
     """
     env.check_backend()
-    from automl import registry, settings as settings_lib
+    from automl import registry
+    from automl import settings as settings_lib
 
     started = time.time()
     callbacks = _callbacks(callbacks)
@@ -103,7 +107,8 @@ def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_na
     pass the same data again as `search` took it.
     """
     env.check_backend()
-    from automl import registry, settings as settings_lib
+    from automl import registry
+    from automl import settings as settings_lib
     from automl.pipeline import RunDir
 
     started = time.time()
@@ -242,7 +247,7 @@ class Predictor:
     """
 
     def __init__(self, run_dir):
-        from automl.serving import ExportedModel
+        from automl.export.predictor import ExportedModel
 
         self._exported = ExportedModel(run_dir)
         self.run_dir = run_dir
@@ -380,7 +385,7 @@ class SearchResult:
         `quantize`: "none", "float16", "dynamic" or "int8" (or a list of them).
         Returns the card's entry for each file (path, size, test accuracy, latency ...).
         """
-        from automl import litert
+        from automl.export import litert
 
         quantizations = [quantize] if isinstance(quantize, str) else list(quantize)
         entries = litert.export(self.run_dir, quantizations, out=out)

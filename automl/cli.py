@@ -6,7 +6,8 @@ import time
 
 import click
 
-from automl import env, interrupt
+from automl.runtime import env
+from automl.runtime import interrupt
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 
 # Values stay strings here and are checked by `automl.settings`, which reports a bad
@@ -101,15 +102,15 @@ def _chief_options(function):
 
 def _chief(chief, listen, worker_timeout):
     """The `ChiefOptions` of the flags, or None for a local search."""
-    from automl import distributed
+    from automl.distribute import chief as chief_lib
 
     if not chief:
         if listen or worker_timeout:
             raise AutomlError("--listen and --worker-timeout need --chief")
         return None
-    host, port = distributed.parse_address(listen or f"127.0.0.1:{distributed.DEFAULT_PORT}")
-    return distributed.ChiefOptions(host, port,
-                                    worker_timeout or distributed.DEFAULT_WORKER_TIMEOUT)
+    host, port = chief_lib.parse_address(listen or f"127.0.0.1:{chief_lib.DEFAULT_PORT}")
+    return chief_lib.ChiefOptions(host, port,
+                                    worker_timeout or chief_lib.DEFAULT_WORKER_TIMEOUT)
 
 
 def _remember_json(ctx, param, value):
@@ -383,7 +384,7 @@ def resume(run_dir, chief, listen, worker_timeout, local, as_json):
 @_verbose_option
 def worker(connect, run_dir, threads, worker_id):
     """Run trials of a distributed search served by `automl search --chief`."""
-    from automl.worker import run_worker
+    from automl.distribute.worker import run_worker
 
     if not connect and os.environ.get("KERASTUNER_ORACLE_IP"):
         connect = (f"{os.environ['KERASTUNER_ORACLE_IP']}:"
@@ -422,7 +423,7 @@ def report(run_dir):
 @_verbose_option
 def export(run_dir, export_format, quantizations, out, as_json):
     """Convert the exported model in RUN for devices and check it with LiteRT."""
-    from automl import litert
+    from automl.export import litert
 
     interrupt.stop_at_once()
     entries = litert.export(run_dir, list(quantizations) or ["none"], out=out,
@@ -457,13 +458,13 @@ def predict(run_dir, inputs, texts, top_k, skip_bad, tflite, quantization, as_js
     Classification prints the top classes, multilabel the labels at or above the
     card's thresholds, regression the value.
     """
-    from automl.serving import ExportedModel
+    from automl.export.predictor import ExportedModel
 
     interrupt.stop_at_once()
     if quantization and not tflite:
         raise AutomlError("--quantize chooses a LiteRT file: give --tflite with it")
     if tflite:
-        from automl import litert
+        from automl.export import litert
 
         model, device = litert.load(run_dir, quantization)
         model.use_device(device)
@@ -503,7 +504,7 @@ def evaluate(run_dir, data, data_dir, as_json, **options):
 
     The task's data options (a CSV's column names) are those of the search unless given.
     """
-    from automl.serving import ExportedModel
+    from automl.export.predictor import ExportedModel
 
     interrupt.stop_at_once()
     given = {name: value for name, value in options.items() if value is not None}
@@ -584,7 +585,7 @@ _CACHE_DIR_OPTION = click.option(
 @_JSON_OPTION
 def cache_list(cache_dir, as_json):
     """List the cached data sets: task, source, size and last use."""
-    from automl import cache as cache_lib
+    from automl.data import cache as cache_lib
 
     root = cache_lib.root_folder(cache_dir)
     found = cache_lib.entries(root)
@@ -610,7 +611,7 @@ def cache_list(cache_dir, as_json):
 @_CACHE_DIR_OPTION
 def cache_clean(older_than, remove_all, cache_dir):
     """Remove cached data sets; a later search decodes its data again."""
-    from automl import cache as cache_lib
+    from automl.data import cache as cache_lib
     from automl.settings import parse_duration
 
     if not remove_all and older_than is None:

@@ -1,6 +1,6 @@
 """What one example costs a model: multiply-adds of its layers, counted from their shapes.
 
-The count is a relative cost: the planner (`automl.planner`) turns it into seconds
+The count is a relative cost: the planner (`automl.tuning.planner`) turns it into seconds
 with the throughput measured on this machine. Convolutions and dense layers count
 their multiply-adds; every other layer counts `ELEMENT_COST` per output value, as
 normalisation, activations and pooling are bound by memory, not arithmetic.

@@ -17,17 +17,28 @@ import time
 
 import numpy as np
 
-from automl import class_weights, devices, env, fingerprint, in_memory, interrupt, objectives
-from automl import litert, problems, registry, tensorboard
-from automl import report as report_lib, settings as settings_lib
-from automl.budget import Budget
-from automl.ensemble import average_model
+from automl.problems import class_weights
+from automl.runtime import devices
+from automl.runtime import env
+from automl.data import fingerprint
+from automl.data import in_memory
+from automl.runtime import interrupt
+from automl.problems import objectives
+from automl.export import litert
+from automl import problems
+from automl import registry
+from automl.report import tensorboard
+from automl.report import page as report_lib
+from automl import settings as settings_lib
+from automl.tuning.budget import Budget
+from automl.tuning.ensemble import average_model
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
-from automl.export import export_model, export_outputs, recover_folder, write_json
-from automl.planner import probe_minimum_budget
-from automl.progress import Progress
-from automl.timing import PhaseClock
-from automl.trial_files import TrialFiles
+from automl.export.saved_model import export_model, export_outputs
+from automl.runtime.files import recover_folder, write_json
+from automl.tuning.planner import probe_minimum_budget
+from automl.report.progress import Progress
+from automl.runtime.timing import PhaseClock
+from automl.tuning.trial_files import TrialFiles
 
 STATE_FILE = "state.json"
 SAVE_INTERVAL = 5.0  # seconds between saves of the time spent, whatever the command is doing
@@ -181,7 +192,7 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     and report stay until the new export replaces them. With `quiet_stdout`,
     progress goes to stderr, leaving stdout to the caller; with `verbose=0` there is
     none. `callbacks` receive each finished trial's record. With `chief`
-    (`automl.distributed.ChiefOptions`), workers run the trials.
+    (`automl.distribute.chief.ChiefOptions`), workers run the trials.
     """
     started_at = started_at or time.time()
     run = RunDir(settings.out)
@@ -217,8 +228,8 @@ def _search(settings, task, run, budget, clock, keeper, resume, live, quiet_stdo
     if resume:
         fingerprint.check_unchanged(run.path, source_print, splits)
     clock.switch("startup")
-    from automl.feeds import Feeds
-    from automl.tuner import SearchTuner
+    from automl.data.feeds import Feeds
+    from automl.tuning.tuner import SearchTuner
 
     tf.config.experimental.enable_op_determinism()
     feeds = Feeds(task, dataset, settings.seed, tf, settings.class_weight)
@@ -271,9 +282,9 @@ def _search(settings, task, run, budget, clock, keeper, resume, live, quiet_stdo
         if chief is None:
             tuner.search()
         else:
-            from automl import distributed
+            from automl.distribute import chief as chief_lib
 
-            distributed.serve(tuner, chief, run.path, trial_ended)
+            chief_lib.serve(tuner, chief, run.path, trial_ended)
     except KeyboardInterrupt:
         raise SearchInterrupted(run.path) from None
     finally:
@@ -339,11 +350,11 @@ def _outputs_line(dataset):
 
 
 def _probe(task, dataset, feeds, settings, keras):
-    """Measure the first configuration's costs (see `automl.probe`)."""
+    """Measure the first configuration's costs (see `automl.tuning.probe`)."""
     import keras_tuner as kt
 
-    from automl.probe import measure
-    from automl.tuner import TaskHyperModel
+    from automl.tuning.probe import measure
+    from automl.tuning.tuner import TaskHyperModel
 
     hp = kt.HyperParameters()
     hp.values.update((task.known_good(dataset.training_only()) or [{}])[0])
@@ -415,7 +426,7 @@ class Retrained:
 def retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
     """`trial` retrained on train+val in the time left but `kept_back` seconds; a `Retrained`.
 
-    The planner (`automl.planner.Planner.retrain_plan`) chooses: from scratch for the
+    The planner (`automl.tuning.planner.Planner.retrain_plan`) chooses: from scratch for the
     trial's best epoch count where it fits, or, where that is not worth its share of the budget,
     the trial's own weights continued on train+val until the time left is spent, its
     learning rate decaying by the clock to zero at the end (so it reaches the top
@@ -774,8 +785,8 @@ def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, loca
     if litert.pending(run.card):  # a signal stopped the LiteRT conversion: finish that
         return _finish_litert(run, settings, state, started_at or time.time())
     if chief is None and not local:
-        from automl import distributed
+        from automl.distribute import chief as chief_lib
 
-        chief = distributed.recorded_options(run_dir)
+        chief = chief_lib.recorded_options(run_dir)
     return run_search(settings, started_at=started_at, resume=True, quiet_stdout=quiet_stdout,
                       chief=chief, verbose=verbose, callbacks=callbacks)

@@ -11,7 +11,7 @@ from typing import Optional
 
 import yaml
 
-from automl.devices import PRECISIONS, STRATEGIES
+from automl.runtime.devices import PRECISIONS, STRATEGIES
 from automl.errors import AutomlError, did_you_mean
 
 TUNERS = ("bayesian", "random", "hyperband", "grid")
@@ -80,10 +80,12 @@ class Settings:
                 raise AutomlError(f"malformed --group-by regular expression "
                                   f"'{self.group_by}': {error}") from None
         if self.export is not None:
-            from automl.litert import parse_export
+            from automl.export.litert import parse_export
 
             parse_export(self.export)
-        from automl import class_weights, objectives, problems
+        from automl.problems import class_weights
+        from automl.problems import objectives
+        from automl import problems
 
         problems.check_name(self.problem)
         if not self.label_separator:

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from automl import data as data_lib, in_memory
+from automl.data import sources as data_lib
+from automl.data import in_memory
 from automl.errors import AutomlError
 
 API_VERSION = "3.1"  # a plugin of the same major version and no newer minor one loads
@@ -110,8 +111,8 @@ class Task:
 
     def read_path(self, path, settings):
         """Decoded examples of a local path: a class-per-folder tree, or a CSV manifest
-        of file paths and labels (`automl.manifest`) for a task that reads files."""
-        from automl import manifest
+        of file paths and labels (`automl.data.manifest`) for a task that reads files."""
+        from automl.data import manifest
 
         if manifest.is_manifest(path) and self.reads_manifests():
             return manifest.read(path, settings.options, self.file_extensions, self.decode_file)
@@ -284,9 +285,10 @@ class Task:
     def load(self, settings):
         """The whole data set named by `settings`, checked and prepared, from the data cache.
 
-        The first load decodes every example and writes the cache (`automl.cache`);
+        The first load decodes every example and writes the cache (`automl.data.cache`);
         later loads of the same data stream from it.
         """
-        from automl import cache, fingerprint
+        from automl.data import cache
+        from automl.data import fingerprint
 
         return cache.load(self, settings, fingerprint.of_source(settings, self))

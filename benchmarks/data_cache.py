@@ -52,11 +52,11 @@ def measured_search(data, out, cache, budget):
 def throughput(data, cache):
     """Median training examples/s from the cache and from memory (three alternations)."""
     os.environ["AUTOML_CACHE_DIR"] = cache
-    from automl import env
-    from automl.data import Dataset, Split
-    from automl.feeds import Feeds
+    from automl.runtime import env
+    from automl.data.sources import Dataset, Split
+    from automl.data.feeds import Feeds
     from automl.settings import from_mapping
-    from automl.tuner import TaskHyperModel
+    from automl.tuning.tuner import TaskHyperModel
     from automl_plugins.image import ImageTask
 
     tf, keras = env.import_tensorflow()

@@ -41,7 +41,7 @@ def main():
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    from automl.keras_metrics import LogitAdjustedCrossentropy
+    from automl.problems.keras_metrics import LogitAdjustedCrossentropy
 
     digits = load_digits()
     x, y = digits.images[..., None].astype("float32") / 16, digits.target

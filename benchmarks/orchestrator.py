@@ -48,12 +48,13 @@ class Recorder:
 
 def run_search(out, trials, epochs, repeat, task_name="image", data="digits", seed=0):
     """A search through the orchestrator; returns (tuner, recorder, search seconds)."""
-    from automl import env, registry
-    from automl.budget import Budget
-    from automl.feeds import Feeds
-    from automl.tuner import SearchTuner
+    from automl.runtime import env
+    from automl import registry
+    from automl.tuning.budget import Budget
+    from automl.data.feeds import Feeds
+    from automl.tuning.tuner import SearchTuner
     from automl.settings import from_mapping
-    from automl.timing import PhaseClock
+    from automl.runtime.timing import PhaseClock
 
     tf, keras = env.import_tensorflow()
     settings = from_mapping({"task": task_name, "data": data, "out": out, "tuner": "random",

@@ -124,9 +124,9 @@ def family_model(family):
     """`(task, untrained model of `family`, clips x, labels y, meta)` on three tones."""
     import keras_tuner as kt
 
-    from automl import env
-    from automl.data import Dataset, Split
-    from automl.tuner import TaskHyperModel
+    from automl.runtime import env
+    from automl.data.sources import Dataset, Split
+    from automl.tuning.tuner import TaskHyperModel
     from automl_plugins.audio import AudioTask
 
     _, keras = env.import_tensorflow()

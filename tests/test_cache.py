@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from automl.cache import MARKER
-from automl.permissions import umask
+from automl.data.cache import MARKER
+from automl.runtime.permissions import umask
 from conftest import assert_one_line_error, invoke, write_image_folder
 
 
@@ -30,7 +30,7 @@ def _counting_task(monkeypatch):
 
 
 def test_a_folder_is_decoded_once_then_streamed_from_the_cache(tmp_path, monkeypatch):
-    from automl.cache import CachedExamples
+    from automl.data.cache import CachedExamples
 
     data = write_image_folder(tmp_path / "data")
     task, calls = _counting_task(monkeypatch)
@@ -104,7 +104,7 @@ def test_large_images_are_capped_and_served_at_any_size(tmp_path):
 def test_feeds_stream_with_a_bounded_shuffle_buffer(tmp_path):
     import tensorflow as tf
 
-    from automl import feeds as feeds_lib
+    from automl.data import feeds as feeds_lib
     from automl_plugins.image import ImageTask
 
     data = write_image_folder(tmp_path / "data")
@@ -131,7 +131,7 @@ def test_pipelines_run_without_the_autotuning_thread(tmp_path):
     import keras_tuner as kt
     import tensorflow as tf
 
-    from automl import feeds as feeds_lib
+    from automl.data import feeds as feeds_lib
     from automl_plugins.image import ImageTask
 
     data = write_image_folder(tmp_path / "data")
@@ -177,7 +177,7 @@ def test_group_by_keeps_each_group_in_one_split(tmp_path):
 def test_tfds_sets_stream_into_the_cache(tmp_path):
     import tensorflow_datasets as tfds
 
-    from automl.cache import CachedExamples
+    from automl.data.cache import CachedExamples
     from automl_plugins.image import ImageTask
 
     with tfds.testing.mock_data(num_examples=20):
@@ -225,7 +225,7 @@ def test_cache_list_and_clean_see_and_reclaim_the_cache(tmp_path):
 
 
 def test_the_umask_is_read_without_changing_it(tmp_path, monkeypatch):
-    from automl import permissions
+    from automl.runtime import permissions
 
     expected = umask()
     monkeypatch.setattr(permissions, "PROC_STATUS", str(tmp_path / "no-such-file"))

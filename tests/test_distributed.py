@@ -96,7 +96,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from automl import devices
+from automl.runtime import devices
 from automl.settings import from_mapping
 settings = from_mapping({"task": "image", "data": "digits", "out": "x", "strategy": "mirrored"})
 print("replicas", devices.configure(tf, keras, settings).num_replicas_in_sync)
@@ -225,12 +225,13 @@ def test_a_late_report_of_a_trial_handed_to_another_worker_is_refused(image_fold
 import json, sys
 from automl.pipeline import RunDir
 from automl.settings import load_recipe
-from automl import registry, env
-from automl.feeds import Feeds
-from automl.tuner import SearchTuner
-from automl.budget import Budget
-from automl.progress import Progress
-from automl.timing import PhaseClock
+from automl import registry
+from automl.runtime import env
+from automl.data.feeds import Feeds
+from automl.tuning.tuner import SearchTuner
+from automl.tuning.budget import Budget
+from automl.report.progress import Progress
+from automl.runtime.timing import PhaseClock
 import time
 run = {str(run)!r}
 settings = load_recipe(run + "/recipe.yaml", ["out=" + run], legacy=True)

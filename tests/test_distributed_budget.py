@@ -182,7 +182,7 @@ def test_a_resumed_chief_whose_trials_are_all_done_finishes_without_workers(
 
 
 def test_worker_ids_never_contain_chief(tmp_path, monkeypatch):
-    from automl import worker
+    from automl.distribute import worker
 
     result = invoke("worker", "--connect", "127.0.0.1:9", "--out", tmp_path, "--id", "chief-1")
     assert_one_line_error(result, "worker id 'chief-1' contains 'chief'")
@@ -197,8 +197,8 @@ def test_worker_ids_never_contain_chief(tmp_path, monkeypatch):
 def test_a_trial_id_from_a_report_never_reaches_outside_the_search(tmp_path):
     from keras_tuner.src import protos
 
-    from automl import distributed
-    from automl.trial_files import TrialFiles
+    from automl.distribute import chief
+    from automl.tuning.trial_files import TrialFiles
 
     search = tmp_path / "run" / "search"
     (search / "trial_0").mkdir(parents=True)
@@ -209,9 +209,9 @@ def test_a_trial_id_from_a_report_never_reaches_outside_the_search(tmp_path):
     files = TrialFiles(str(search))
     oracle = types.SimpleNamespace(trials={}, ongoing_trials={}, _retry_queue=[])
     tuner = types.SimpleNamespace(oracle=oracle, files=files, workers={})
-    servicer = distributed._servicer_class()(tuner, distributed.ChiefOptions(), None)
+    servicer = chief._servicer_class()(tuner, chief.ChiefOptions(), None)
     trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=crafted, status="COMPLETED")
-    trial.hyperparameters.values[distributed.ATTEMPT] = 1
+    trial.hyperparameters.values[chief.ATTEMPT] = 1
     servicer.EndTrial(protos.get_service().EndTrialRequest(trial=trial.to_proto()), None)
     assert (victim / "keep.txt").read_text() == "mine"
 
@@ -230,7 +230,7 @@ def test_a_trial_id_from_a_report_never_reaches_outside_the_search(tmp_path):
 
 
 def test_a_trial_whose_objective_is_nan_at_every_epoch_fails():
-    from automl.tuner import SearchTuner, TrialFailed
+    from automl.tuning.tuner import SearchTuner, TrialFailed
 
     tuner = types.SimpleNamespace(oracle=types.SimpleNamespace(
         objective=kt.Objective("val_accuracy", "max")))

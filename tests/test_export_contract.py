@@ -68,8 +68,8 @@ def _listing(folder):
 
 
 def test_readers_change_nothing_while_another_process_swaps_the_model(run_copy, image_folder):
-    from automl import export
-    from automl.serving import ExportedModel
+    from automl.export import saved_model
+    from automl.export.predictor import ExportedModel
 
     run = str(run_copy)
     model = os.path.join(run, "model")
@@ -82,11 +82,11 @@ def test_readers_change_nothing_while_another_process_swaps_the_model(run_copy, 
         assert exported.card_path == os.path.join(run, ".model.old-previous", "model_card.json")
         result = invoke("predict", run, _a_png(image_folder))
         assert result.exit_code == 0, result.output
-        export.recover_folder(model)                              # not this process's lock
+        saved_model.recover_folder(model)                              # not this process's lock
         assert _listing(run) == before
         fcntl.flock(lock, fcntl.LOCK_UN)
     assert _listing(run) == before                                # a crash: readers still wait
-    export.recover_folder(model)                                  # the owner tidies
+    saved_model.recover_folder(model)                                  # the owner tidies
     assert os.path.isfile(os.path.join(model, "model_card.json"))
     assert not [n for n in os.listdir(run) if n.startswith((".model.old", ".model.tmp"))]
 
@@ -98,7 +98,7 @@ def _a_png(image_folder):
 
 def test_predict_and_evaluate_serve_bounded_batches_with_the_same_results(image_run,
                                                                          image_folder):
-    from automl.serving import ExportedModel
+    from automl.export.predictor import ExportedModel
 
     def recording(exported):
         sizes, serve = [], exported._serve
@@ -141,7 +141,7 @@ def test_a_litert_file_outside_the_model_folder_is_refused(run_copy, image_folde
 
 def test_the_converter_does_not_import_modules_from_the_working_folder(run_copy, tmp_path,
                                                                        monkeypatch):
-    from automl import litert
+    from automl.export import litert
 
     working = tmp_path / "work"
     working.mkdir()
@@ -212,7 +212,8 @@ def _weights(run):
 
 def test_a_new_search_over_a_run_drops_its_stopped_litert_export(image_folder, tmp_path,
                                                                   monkeypatch):
-    from automl import litert, pipeline
+    from automl.export import litert
+    from automl import pipeline
 
     run = tmp_path / "run"
     (run / "model").mkdir(parents=True)

@@ -12,13 +12,13 @@ from conftest import invoke, write_image_folder
 
 @pytest.fixture(scope="module")
 def keras():
-    from automl import env
+    from automl.runtime import env
 
     return env.import_tensorflow()[1]
 
 
 def fake_dataset(height, width, channels, classes=3, count=16):
-    from automl.data import Dataset, Split
+    from automl.data.sources import Dataset, Split
 
     rng = np.random.RandomState(0)
     split = Split(rng.randint(0, 255, (count, height, width, channels)).astype("uint8"),
@@ -32,7 +32,7 @@ def test_the_cost_formula_counts_what_the_built_network_holds(keras, size):
     import keras_tuner as kt
 
     from automl.cost import example_cost
-    from automl.tuner import TaskHyperModel
+    from automl.tuning.tuner import TaskHyperModel
     from automl_plugins.image import ImageTask
 
     task = ImageTask()
@@ -170,7 +170,7 @@ def test_a_budgeted_search_records_its_rungs_and_what_the_export_has_seen(
         tmp_path, monkeypatch, continued):
     import time
 
-    from automl import planner
+    from automl.tuning import planner
 
     if continued:  # a retrain from scratch is never worth it: the export is continued
         monkeypatch.setattr(planner, "RETRAIN_SHARE", 0.0)

@@ -13,7 +13,7 @@ from conftest import assert_one_line_error, invoke
 from test_audio import family_model
 from test_text import synthetic_texts, write_csv
 
-from automl import litert
+from automl.export import litert
 
 ODD_TEXTS = ["Hello, World! It's  A   TEST.", "ÄÖÜ Straße naïve CAFÉ", "tab\tnew\nline\rend",
              "no\u00a0break\u2003em\x1cfile", "a", "", "   ", "punct-uation: (yes) [no] {x}",
@@ -181,7 +181,8 @@ def test_a_text_ensemble_exports_id_inputs_and_the_tokenizer_beside_them(tmp_pat
 def test_an_ensemble_of_bags_of_words_and_of_characters_converts_with_one_input_each(tmp_path):
     from test_text import _family_model
 
-    from automl import env, ensemble
+    from automl.runtime import env
+    from automl.tuning import ensemble
     from automl_plugins.text import TextTask
 
     tf, keras = env.import_tensorflow()
@@ -225,8 +226,8 @@ def test_a_test_time_model_runs_its_network_once_on_a_batch_of_the_copies(tmp_pa
     import keras_tuner as kt
     from test_image_recipe import fake_dataset
 
-    from automl import env
-    from automl.tuner import TaskHyperModel
+    from automl.runtime import env
+    from automl.tuning.tuner import TaskHyperModel
     from automl_plugins.image import ImageTask
 
     _, keras = env.import_tensorflow()

@@ -59,7 +59,7 @@ def test_an_image_manifest_searches_like_a_folder(tmp_path):
     # A listed file that changes makes the data a different one: resume refuses.
     (tmp_path / "files" / "train_top_0.png").write_bytes(
         open(tmp_path / "files" / "train_top_1.png", "rb").read() + b"\0")
-    from automl import fingerprint as fingerprint_lib
+    from automl.data import fingerprint as fingerprint_lib
     from automl import registry
     from automl.settings import load_recipe
 

@@ -14,7 +14,7 @@ def test_balanced_accuracy_and_auc_count_the_whole_set_not_batch_means():
     import keras
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-    from automl.keras_metrics import BalancedAccuracy, PositiveClassAUC
+    from automl.problems.keras_metrics import BalancedAccuracy, PositiveClassAUC
 
     rng = np.random.RandomState(0)
     labels = np.array([0] * 30 + [1] * 5 + [2] * 5)
@@ -37,7 +37,8 @@ def test_balanced_accuracy_and_auc_count_the_whole_set_not_batch_means():
 
 
 def test_objective_scores_and_directions():
-    from automl import objectives, problems
+    from automl.problems import objectives
+    from automl import problems
 
     classification = problems.get("classification")
     labels = np.array([0, 0, 0, 1])
@@ -52,9 +53,9 @@ def test_objective_scores_and_directions():
 def test_balanced_classes_resolve_and_give_the_loss_the_prior_of_the_split_trained_on():
     import tensorflow as tf
 
-    from automl import class_weights
-    from automl.data import Dataset, Split
-    from automl.feeds import Feeds
+    from automl.problems import class_weights
+    from automl.data.sources import Dataset, Split
+    from automl.data.feeds import Feeds
 
     labels = np.array([0] * 12 + [1] * 3)
     assert class_weights.resolve(None, labels, 2)[0] == "balanced"  # 4:1
@@ -77,7 +78,7 @@ def test_balanced_classes_resolve_and_give_the_loss_the_prior_of_the_split_train
 def test_the_logit_adjusted_loss_asks_a_rare_class_for_a_wider_margin():
     import keras
 
-    from automl.keras_metrics import LogitAdjustedCrossentropy
+    from automl.problems.keras_metrics import LogitAdjustedCrossentropy
 
     prior = [0.9, 0.1]
     loss = LogitAdjustedCrossentropy(prior)

@@ -5,12 +5,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from automl import planner
-from automl.budget import Budget
-from automl.planner import Planner, Rung
-from automl.probe import Probe
-from automl.scheduler import continuation, promotion
-from automl.timing import PhaseClock
+from automl.tuning import planner
+from automl.tuning.budget import Budget
+from automl.tuning.planner import Planner, Rung
+from automl.tuning.probe import Probe
+from automl.tuning.scheduler import continuation, promotion
+from automl.runtime.timing import PhaseClock
 
 
 def test_rungs_count_examples_and_the_top_one_trains_the_whole_split():
@@ -79,7 +79,7 @@ def test_a_retrain_less_sure_than_its_search_model_is_not_exported(tmp_path):
     from types import SimpleNamespace as Fake
 
     from automl.pipeline import _healthy
-    from automl.trial_files import TrialFiles
+    from automl.tuning.trial_files import TrialFiles
 
     files = TrialFiles(str(tmp_path))
     files.keep_history("0", {"val_loss": [0.9, 0.4, 0.5]}, None, 0)
@@ -388,7 +388,7 @@ def test_each_ensemble_member_leaves_the_time_the_members_after_it_need(monkeypa
 
 
 def test_a_trials_epoch_time_leaves_the_first_epochs_tracing_to_its_overhead():
-    from automl.tuner import Fit
+    from automl.tuning.tuner import Fit
 
     fitted = Fit(None, {}, 14.0, False, 0, [8.0, 2.0, 2.2, 1.8])
     assert fitted.steady_epoch_seconds() == pytest.approx(2.0)

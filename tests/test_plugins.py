@@ -128,9 +128,9 @@ def test_two_distributions_registering_one_task_name_are_named(monkeypatch, caps
 def test_build_sees_the_training_split_only():
     import keras_tuner as kt
 
-    from automl import env
-    from automl.data import Dataset, Split
-    from automl.tuner import TaskHyperModel
+    from automl.runtime import env
+    from automl.data.sources import Dataset, Split
+    from automl.tuning.tuner import TaskHyperModel
 
     _, keras = env.import_tensorflow()
     seen = {}

@@ -99,10 +99,11 @@ def test_class_folders_named_by_numbers_are_classes(tmp_path):
 def test_a_tfds_class_label_without_names_is_classes():
     import tensorflow_datasets as tfds
 
-    from automl import data, problems
+    from automl.data import sources
+    from automl import problems
 
     with tfds.testing.mock_data(num_examples=300):
-        decoded = data.load_tfds("emnist/byclass", "image")  # 62 classes named "0".."61"
+        decoded = sources.load_tfds("emnist/byclass", "image")  # 62 classes named "0".."61"
     train = decoded["train"]
     assert problems.infer(train.labels)[0] == "regression"  # as a CSV column would be read
     assert problems.resolve(None, train.labels, "|", train.classes_from)[0] == "classification"
@@ -145,7 +146,7 @@ def test_an_empty_multilabel_text_cell_is_no_labels(tmp_path):
 
 def test_regression_splits_span_the_target_range():
     from automl import problems
-    from automl.data import LabelledExamples, assign_splits
+    from automl.data.sources import LabelledExamples, assign_splits
 
     labels = [f"{v:.3f}" for v in np.linspace(0, 100, 200)]
     decoded = {"all": LabelledExamples(list(range(200)), labels)}
@@ -160,7 +161,7 @@ def test_multilabel_f1_and_the_standardised_loss_are_exact():
     import keras
     from sklearn.metrics import f1_score
 
-    from automl.keras_metrics import StandardisedError
+    from automl.problems.keras_metrics import StandardisedError
 
     rng = np.random.RandomState(0)
     truth = (rng.uniform(size=(40, 4)) > 0.6).astype("float32")
@@ -315,7 +316,8 @@ def test_regression_refuses_class_weights_and_non_numbers(tmp_path):
 
 
 def test_plugins_of_api_2_load_for_classification_only():
-    from automl import Task, registry
+    from automl import Task
+    from automl import registry
 
     class OldTask(Task):
         name = "old"

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 import automl
-from automl import in_memory, registry
+from automl.data import in_memory
+from automl import registry
 from conftest import TEST_RUNS, invoke, run_python, synthetic_image
 
 HERE = os.path.dirname(__file__)
@@ -294,8 +295,8 @@ def test_the_live_display_shows_the_budget_spent_and_the_best_score():
 
     from rich.console import Console
 
-    from automl.budget import Budget
-    from automl.progress import Progress
+    from automl.tuning.budget import Budget
+    from automl.report.progress import Progress
 
     progress = Progress(types.SimpleNamespace(objective="val_accuracy"),
                         Budget(100, time.time() - 50), live=False)

@@ -242,8 +242,8 @@ def test_a_trained_model_leaves_no_graph_behind():
     """Each trial's traced train step is freed, so memory stays flat across trials."""
     import numpy as np
 
-    from automl import env
-    from automl.memory import released_after
+    from automl.runtime import env
+    from automl.runtime.memory import released_after
 
     _, keras = env.import_tensorflow()
     x = np.random.RandomState(0).normal(size=(16, 4)).astype("float32")
@@ -267,8 +267,8 @@ def test_a_trained_model_leaves_no_graph_behind():
 
 def test_lookup_tables_made_in_a_trial_are_destroyed_with_their_models():
     """Named eager tables outlive their Python objects in TensorFlow; the release frees them."""
-    from automl import env
-    from automl.memory import released_after
+    from automl.runtime import env
+    from automl.runtime.memory import released_after
 
     tf, keras = env.import_tensorflow()
 
@@ -300,8 +300,8 @@ def test_trials_ending_out_of_order_leave_no_resource_tracker_behind():
     """Two workers' trials in one process may end in either order."""
     from tensorflow.python.trackable import resource
 
-    from automl import env
-    from automl.memory import released_after
+    from automl.runtime import env
+    from automl.runtime.memory import released_after
 
     _, keras = env.import_tensorflow()
     first, second = released_after(keras), released_after(keras)
@@ -313,14 +313,15 @@ def test_trials_ending_out_of_order_leave_no_resource_tracker_behind():
 
 
 def test_the_release_applies_only_to_tensorflow_releases_that_leak():
-    from automl.memory import removal_needed
+    from automl.runtime.memory import removal_needed
 
     assert removal_needed("2.21.0") and removal_needed("2.18.1") and removal_needed("2.21.0rc1")
     assert not removal_needed("2.22.0") and not removal_needed("3.0.0")
 
 
 def test_the_release_never_raises_when_the_registry_changes(monkeypatch):
-    from automl import env, memory
+    from automl.runtime import env
+    from automl.runtime import memory
 
     _, keras = env.import_tensorflow()
 
@@ -337,7 +338,7 @@ def test_the_release_never_raises_when_the_registry_changes(monkeypatch):
 
 def test_a_trial_killed_after_its_results_were_recorded_reruns_with_fresh_metrics(
         image_folder, tmp_path, monkeypatch):
-    from automl import tuner as tuner_lib
+    from automl.tuning import tuner as tuner_lib
 
     make_oracle = tuner_lib.make_oracle
 
@@ -441,7 +442,7 @@ def test_a_run_resumes_from_any_folder_and_says_when_its_data_is_gone(image_fold
 
 def test_a_bug_outside_the_model_stops_the_search_instead_of_failing_a_trial(fake_tasks, tmp_path,
                                                                              monkeypatch):
-    from automl.trial_files import TrialFiles
+    from automl.tuning.trial_files import TrialFiles
 
     def broken(self, *args):
         raise RuntimeError("a bug in keeping the history")

@@ -40,8 +40,8 @@ def test_the_report_is_rebuilt_from_the_run_directory(image_run, tmp_path):
 def test_misclassified_examples_are_shown_with_their_labels():
     import numpy as np
 
-    from automl.data import Split
-    from automl.report import misclassified_examples
+    from automl.data.sources import Split
+    from automl.report.page import misclassified_examples
 
     x = np.zeros((4, 8, 8, 1), dtype="float32")
     probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
@@ -155,7 +155,7 @@ def test_help_shows_types_defaults_and_an_example():
 
 
 def test_trials_csv_rounds_values_as_the_report_does():
-    from automl.report import trial_rows
+    from automl.report.page import trial_rows
 
     record = {"id": "0", "status": "COMPLETED", "worker": "local", "score": 0.5, "seconds": 1.0,
               "epochs": 2, "message": "", "hyperparameters": {"x/rate": 0.1 + 0.2, "x/n": 3}}

@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from automl.errors import AutomlError
-from automl.export import recover_folder, replace_folder, write_json
+from automl.runtime.files import recover_folder, replace_folder, write_json
 from automl.pipeline import RunDir
 
 
@@ -73,7 +73,7 @@ def test_a_bundled_source_name_is_that_source_even_beside_a_folder_of_that_name(
         tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from automl import fingerprint
+    from automl.data import fingerprint
 
     (tmp_path / "digits" / "a").mkdir(parents=True)
     (tmp_path / "digits" / "a" / "x.png").write_bytes(b"\x89PNG")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from automl.planner import Rung
-from automl.scheduler import Pace
+from automl.tuning.planner import Rung
+from automl.tuning.scheduler import Pace
 
 
 class FakePace(Pace):
@@ -47,7 +47,7 @@ def scheduled_oracle(tmp_path):
 
 
 def _scheduled_oracle(pace, first_rung, directory):
-    from automl.oracles import make_oracle, objective_for
+    from automl.tuning.oracles import make_oracle, objective_for
 
     rungs = [Rung(2, 0.5), Rung(7), Rung(20)]
     oracle = make_oracle("random", objective_for("val_accuracy"), 1, None, 20, [],
@@ -114,7 +114,7 @@ def test_configurations_the_planner_cannot_afford_are_skipped_and_counted(schedu
 
 @pytest.mark.parametrize("tuner", ["random", "bayesian"])
 def test_no_configuration_is_proposed_twice_whatever_rung_it_reached(tmp_path, tuner):
-    from automl.oracles import make_oracle, objective_for
+    from automl.tuning.oracles import make_oracle, objective_for
 
     pace = FakePace(left=1000.0)
     pace.budget_seconds = 300.0  # under a budget, every second proposal mutates the best

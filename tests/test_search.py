@@ -176,7 +176,7 @@ def test_quickstart_recipe_is_valid():
 def test_ensemble_selection_adds_trials_only_while_val_log_loss_falls():
     import numpy as np
 
-    from automl.ensemble import select
+    from automl.tuning.ensemble import select
 
     labels = np.array([0, 1, 0, 1])
     probabilities = {
@@ -238,7 +238,7 @@ def test_a_trial_record_holds_the_epochs_the_trial_ran():
     from keras_tuner.engine.hyperparameters import HyperParameters
     from keras_tuner.engine.trial import Trial
 
-    from automl.progress import trial_record
+    from automl.report.progress import trial_record
 
     hp = HyperParameters()
     hp.Fixed("image/family", "simple")
@@ -259,7 +259,7 @@ def test_a_trial_record_holds_the_epochs_the_trial_ran():
 def test_a_signal_recorded_during_a_call_does_not_stop_the_next_one():
     import signal
 
-    from automl import interrupt
+    from automl.runtime import interrupt
 
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
@@ -273,7 +273,7 @@ def test_a_signal_recorded_during_a_call_does_not_stop_the_next_one():
 def test_a_search_gives_back_the_dtype_policy_it_set():
     import keras
 
-    from automl import devices
+    from automl.runtime import devices
 
     assert keras.mixed_precision.global_policy().name == "float32"
     with pytest.raises(RuntimeError):

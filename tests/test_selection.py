@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from automl.ensemble import log_loss, one_standard_error, select, temperature, with_temperature
+from automl.tuning.ensemble import log_loss, one_standard_error, select, temperature, with_temperature
 from automl import problems
 
 
@@ -54,7 +54,7 @@ def test_near_chance_is_judged_against_a_model_that_learned_nothing():
 
 @pytest.fixture(scope="module")
 def keras():
-    from automl import env
+    from automl.runtime import env
 
     return env.import_tensorflow()[1]
 
@@ -62,7 +62,7 @@ def keras():
 def test_the_schedule_warms_up_decays_and_continues_where_it_stood(keras):
     import keras_tuner as kt
 
-    from automl.space import TrainingPlan, learning_rate
+    from automl.tuning.space import TrainingPlan, learning_rate
 
     hp = kt.HyperParameters()
     hp.values.update({"optimizer/learning_rate": 0.01, "optimizer/schedule": "cosine"})
@@ -80,7 +80,7 @@ def test_the_schedule_warms_up_decays_and_continues_where_it_stood(keras):
 
 
 def test_a_timed_schedule_warms_up_then_decays_to_zero_at_its_deadline():
-    from automl.space import RESUME_WARMUP_SHARE, timed_rate
+    from automl.tuning.space import RESUME_WARMUP_SHARE, timed_rate
 
     assert timed_rate(0.01, 0.0) == pytest.approx(0.001)
     assert timed_rate(0.01, RESUME_WARMUP_SHARE / 2) == pytest.approx(0.0055)
@@ -94,7 +94,7 @@ def test_a_timed_schedule_warms_up_then_decays_to_zero_at_its_deadline():
 def test_bayesian_proposals_give_way_to_random_ones_while_trials_are_short(monkeypatch, budget):
     from types import SimpleNamespace
 
-    from automl.oracles import BoundedBayesianOptimizationOracle, make_oracle, objective_for
+    from automl.tuning.oracles import BoundedBayesianOptimizationOracle, make_oracle, objective_for
 
     planner = SimpleNamespace(budget_seconds=budget, skip_reason=lambda values: None)
     oracle = make_oracle("bayesian", objective_for("val_accuracy"), 1, 10, 2, [], None,
@@ -117,7 +117,7 @@ def test_bayesian_proposals_give_way_to_random_ones_while_trials_are_short(monke
 def test_a_bayesian_proposal_predicts_once_and_lies_in_the_space(tmp_path):
     import keras_tuner as kt
 
-    from automl.oracles import BoundedBayesianOptimizationOracle
+    from automl.tuning.oracles import BoundedBayesianOptimizationOracle
 
     oracle = BoundedBayesianOptimizationOracle(objective=kt.Objective("score", "max"),
                                                max_trials=40, num_initial_points=3, seed=1)
@@ -172,7 +172,7 @@ def test_temperature_scaling_calms_an_overconfident_model_without_changing_its_a
 
 
 def test_a_temperature_folded_into_the_head_scales_the_logits(keras):
-    from automl.space import set_temperature
+    from automl.tuning.space import set_temperature
 
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax",
@@ -187,7 +187,7 @@ def test_a_temperature_folded_into_the_head_scales_the_logits(keras):
 def test_ensemble_members_come_from_trials_whose_training_length_validation_settled():
     from types import SimpleNamespace
 
-    from automl.selection import Selection
+    from automl.tuning.selection import Selection
 
     def trial(trial_id, score, epochs, converged):
         metrics = {"parameters": 10, "converged": converged}

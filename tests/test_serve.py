@@ -29,7 +29,7 @@ fastapi = pytest.importorskip("fastapi", reason="the serve extra is not installe
 from fastapi.testclient import TestClient  # noqa: E402
 
 from automl import server  # noqa: E402
-from automl.serving import ExportedModel  # noqa: E402
+from automl.export.predictor import ExportedModel  # noqa: E402
 from automl.server.app import create_app  # noqa: E402
 from automl.server.batcher import Batcher  # noqa: E402
 from automl.server.models import ServedModel, load_models  # noqa: E402

@@ -46,9 +46,9 @@ class Watched:
 
 def _all_at_once(exported, folder):
     """Scores of every example of the class folder tree `folder`, decoded together."""
-    from automl import data
+    from automl.data import sources
 
-    files = [f for entries in data.list_folder(folder, (".png",)).values() for f in entries]
+    files = [f for entries in sources.list_folder(folder, (".png",)).values() for f in entries]
     return exported.score([exported.task.decode_file(f) for f, _ in files],
                           [label for _, label in files])
 
@@ -72,7 +72,7 @@ def _manifest(folder, path):
 
 def test_evaluate_decodes_a_batch_at_a_time_and_scores_as_the_whole_data(small_run,
                                                                           image_folder, tmp_path):
-    from automl.serving import ExportedModel
+    from automl.export.predictor import ExportedModel
 
     test = os.path.join(image_folder, "test")
     expected = _all_at_once(ExportedModel(small_run), test)
@@ -86,17 +86,17 @@ def test_evaluate_decodes_a_batch_at_a_time_and_scores_as_the_whole_data(small_r
 
 
 def test_the_cli_evaluates_in_bounded_batches(small_run, image_folder, monkeypatch):
-    from automl import serving
+    from automl.export import predictor
 
     peaks = []
-    made = serving.ExportedModel.__init__
+    made = predictor.ExportedModel.__init__
 
     def watched_init(self, *args, **kwargs):
         made(self, *args, **kwargs)
         self.batch_size = BATCH
         peaks.append(Watched(self))
 
-    monkeypatch.setattr(serving.ExportedModel, "__init__", watched_init)
+    monkeypatch.setattr(predictor.ExportedModel, "__init__", watched_init)
     result = invoke("evaluate", small_run, os.path.join(image_folder, "test"), "--json")
     assert result.exit_code == 0, result.output
     watched, = peaks

@@ -149,9 +149,9 @@ def _family_model(family, values=None, with_hypermodel=False):
     """A text model of `family` built by the search's hypermodel on synthetic texts."""
     import keras_tuner as kt
 
-    from automl import env
-    from automl.data import Dataset, Split
-    from automl.tuner import TaskHyperModel
+    from automl.runtime import env
+    from automl.data.sources import Dataset, Split
+    from automl.tuning.tuner import TaskHyperModel
     from automl_plugins.text import TextTask
 
     tf, keras = env.import_tensorflow()
@@ -170,7 +170,7 @@ def _family_model(family, values=None, with_hypermodel=False):
 
 @pytest.mark.parametrize("family", ["bag", "embedding", "cnn", "rnn", "transformer"])
 def test_each_family_builds_and_trains(family):
-    from automl import env
+    from automl.runtime import env
 
     tf, keras = env.import_tensorflow()
     model, hp, x, y = _family_model(family)
@@ -242,7 +242,7 @@ def test_each_model_gets_its_own_vectorizer_equal_to_an_adapted_one(ours, keras_
     import tensorflow as tf
     from keras import layers
 
-    from automl.data import Dataset, Split
+    from automl.data.sources import Dataset, Split
     from automl_plugins.text import TextTask
 
     rows = synthetic_texts(40, 5)
@@ -259,7 +259,7 @@ def test_each_model_gets_its_own_vectorizer_equal_to_an_adapted_one(ours, keras_
 
 
 def test_naive_bayes_weights_favour_tokens_that_tell_classes_apart():
-    from automl.data import Dataset, Split
+    from automl.data.sources import Dataset, Split
     from automl_plugins.text import TextTask
 
     x = np.asarray(["good film"] * 10 + ["bad film"] * 10, dtype=object)
@@ -273,7 +273,7 @@ def test_naive_bayes_weights_favour_tokens_that_tell_classes_apart():
 
 
 def test_naive_bayes_bag_starts_as_the_naive_bayes_classifier():
-    from automl import env
+    from automl.runtime import env
 
     tf, _ = env.import_tensorflow()
     model, hp, x, y = _family_model("bag")
@@ -289,8 +289,8 @@ def test_naive_bayes_bag_starts_as_the_naive_bayes_classifier():
     {"text/bag/weighting": "multi_hot", "text/bag/tokens": "characters", "head/dropout": 0.3},
 ])
 def test_bags_train_through_a_sparse_twin_that_shares_the_model_weights(values):
-    from automl import env
-    from automl.space import TrainingPlan
+    from automl.runtime import env
+    from automl.tuning.space import TrainingPlan
 
     tf, keras = env.import_tensorflow()
     model, hp, x, y, hypermodel = _family_model("bag", values, with_hypermodel=True)
@@ -312,7 +312,7 @@ def test_bags_train_through_a_sparse_twin_that_shares_the_model_weights(values):
 
 
 def test_sequence_models_train_as_they_are():
-    from automl.space import TrainingPlan
+    from automl.tuning.space import TrainingPlan
 
     model, hp, _, _, hypermodel = _family_model("embedding", with_hypermodel=True)
     assert hypermodel.trainer(hp, model, TrainingPlan()) is model
@@ -320,7 +320,7 @@ def test_sequence_models_train_as_they_are():
 
 @pytest.mark.parametrize("family", ["embedding", "rnn"])
 def test_sequence_models_ignore_padding(family):
-    from automl import env
+    from automl.runtime import env
 
     tf, _ = env.import_tensorflow()
     model, hp, _, _ = _family_model(family)
@@ -335,7 +335,7 @@ def test_sequence_models_ignore_padding(family):
 
 
 def test_character_bags_of_any_ngrams_setting_share_one_adapted_vocabulary():
-    from automl.data import Dataset, Split
+    from automl.data.sources import Dataset, Split
     from automl_plugins.text import TextTask
 
     rows = synthetic_texts(20, 5)
@@ -354,7 +354,7 @@ def test_vocabularies_of_texts_with_line_breaks_survive_model_keras(tokens, tmp_
     import keras
     import tensorflow as tf
 
-    from automl.data import Dataset, Split
+    from automl.data.sources import Dataset, Split
     from automl_plugins.text import TextTask
 
     rows = synthetic_texts(30, 5)

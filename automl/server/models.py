@@ -11,9 +11,9 @@ import re
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from automl import litert
+from automl.export import litert
 from automl.errors import AutomlError
-from automl.serving import ExportedModel
+from automl.export.predictor import ExportedModel
 from automl.server.batcher import Batcher
 from automl.server.codec import Decoder
 

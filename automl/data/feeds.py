@@ -11,8 +11,9 @@ classification.
 
 import numpy as np
 
-from automl import class_weights, problems
-from automl.cache import without_autotune
+from automl.problems import class_weights
+from automl import problems
+from automl.data.cache import without_autotune
 
 SHUFFLE_BYTES = 64 << 20    # most memory the shuffle buffer of a training pipeline holds
 
@@ -104,7 +105,7 @@ class Feeds:
 
     def prior_of(self, split):
         """Each class's share of `split` (train, or train+val for a retrain) where the
-        classes are balanced (`automl.class_weights`), else None."""
+        classes are balanced (`automl.problems.class_weights`), else None."""
         return class_weights.prior(self.class_weight, self._labels(split),
                                    len(self.dataset.classes))
 

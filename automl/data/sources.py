@@ -3,7 +3,7 @@
 A source is `tfds:NAME[/CONFIG]`, a folder (`PATH/{train,val,test}/<class>/*` or
 `PATH/<class>/*`), or a name or file that the task itself understands. Sources are
 read lazily (`FileExamples`, `TfdsExamples`): every example is decoded once, when the
-data cache is written (`automl.cache`), and the search streams from that cache.
+data cache is written (`automl.data.cache`), and the search streams from that cache.
 """
 
 import collections
@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from automl import interrupt
+from automl.runtime import interrupt
 from automl.errors import AutomlError, first_line
 
 SPLITS = ("train", "val", "test")
@@ -30,7 +30,7 @@ class Split:
     """Examples `x`, labels `y` (as the problem type stores them), and example ids, in one order.
 
     `x` is an array (an object array for strings) or the split's on-disk cache
-    (`automl.cache.CachedExamples`); read it through the methods below, which work
+    (`automl.data.cache.CachedExamples`); read it through the methods below, which work
     for both without loading a cached split into memory.
     """
 
@@ -231,7 +231,7 @@ def decode_folder(path, extensions, decode_file):
     """A class-per-folder tree as `{split: LabelledExamples}`, decoded lazily.
 
     Each file is decoded by `decode_file` when the data cache is written, which
-    refuses undecodable files together (see `automl.cache`).
+    refuses undecodable files together (see `automl.data.cache`).
     """
     return {split: LabelledExamples(FileExamples([file for file, _ in entries], decode_file),
                                     [label for _, label in entries],

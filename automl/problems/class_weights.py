@@ -1,7 +1,7 @@
 """Balancing imbalanced classes: `--class-weight balanced|none`.
 
 `balanced` makes every class count the same for the model's decisions. The loss
-is the logit-adjusted cross-entropy (`automl.keras_metrics.LogitAdjustedCrossentropy`):
+is the logit-adjusted cross-entropy (`automl.problems.keras_metrics.LogitAdjustedCrossentropy`):
 the softmax is taken over the model's log-probabilities plus the log of each class's
 share of the split it trains on, so a rare class must win by a wider margin, and the
 model's own (exported) probabilities then rank the classes as if they were equally

@@ -3,7 +3,7 @@
 The arithmetic is in pure functions that take measured costs and the clock reading as
 arguments, so fake-clock tests pin it down. `Planner` applies them to one search: it
 is built from the budget, the probe, the settings and a read-only view of the trials
-(`automl.selection.Selection`), and the oracle, the search loop, the chief and the
+(`automl.tuning.selection.Selection`), and the oracle, the search loop, the chief and the
 retrain all ask it the same questions.
 
 Fidelity is counted in examples seen, as epoch-equivalents of the training split
@@ -19,7 +19,7 @@ import math
 import statistics
 import time
 
-from automl.litert import parse_export
+from automl.export.litert import parse_export
 
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
 NEW_TRIAL_SHARE = 0.15     # a new configuration at the first rung costs at most this share
@@ -192,7 +192,7 @@ def minimum_budget(startup_seconds, first_trial_seconds, finishing_seconds):
 
 
 def probe_minimum_budget(probe, startup_seconds, litert_files=0):
-    """`minimum_budget` for the configuration `probe` measured (`automl.probe.Probe`).
+    """`minimum_budget` for the configuration `probe` measured (`automl.tuning.probe.Probe`).
 
     The first trial trains one epoch of the whole training split (`first_rung`);
     the export includes `litert_files` LiteRT files.
@@ -235,7 +235,7 @@ def calibrated_seconds(cost, measured):
 class Planner:
     """Budget and fidelity decisions of one search.
 
-    `selection` is the read-only view of the trials (`automl.selection.Selection`);
+    `selection` is the read-only view of the trials (`automl.tuning.selection.Selection`);
     `cost(values)` the estimated cost of one training example of a configuration, or
     None where it cannot be estimated (such configurations are never skipped);
     `known_good` the task's known-good values (the probe measured the first); `now()`

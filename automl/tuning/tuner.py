@@ -1,14 +1,14 @@
 """The search loop: a keras-tuner tuner that trains the trials the oracle proposes.
 
-The oracle (see `automl.oracles`) proposes configurations and, under successive
-halving (`automl.scheduler`), promotes the promising ones. Each trial builds the
+The oracle (see `automl.tuning.oracles`) proposes configurations and, under successive
+halving (`automl.tuning.scheduler`), promotes the promising ones. Each trial builds the
 task's network with the shared head and optimizer, trains it for the epochs its
 values name (continuing its parent's weights when it is a promotion), and reports
 its best epoch. Trials that raise or diverge are recorded as failed and the search
 goes on. The project directory is keras-tuner's own, so a search interrupted at
-any point resumes from it. What the budget affords is decided by `automl.planner`,
-what is exported by `automl.selection`; a trial's files are kept by
-`automl.trial_files`.
+any point resumes from it. What the budget affords is decided by `automl.tuning.planner`,
+what is exported by `automl.tuning.selection`; a trial's files are kept by
+`automl.tuning.trial_files`.
 """
 
 import collections
@@ -23,15 +23,20 @@ import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
 from keras_tuner.src.engine import metrics_tracking
 
-from automl import ensemble, interrupt, problems, report, space, tensorboard
-from automl.budget import deadline_callback
+from automl.tuning import ensemble
+from automl.runtime import interrupt
+from automl import problems
+from automl.report import page
+from automl.tuning import space
+from automl.report import tensorboard
+from automl.tuning.budget import deadline_callback
 from automl.errors import first_line
-from automl.export import write_json
-from automl.memory import released_after
-from automl.oracles import make_oracle, objective_for
-from automl.planner import Planner
-from automl.selection import FACT_PREFIX, Selection
-from automl.trial_files import TrialFiles
+from automl.runtime.files import write_json
+from automl.runtime.memory import released_after
+from automl.tuning.oracles import make_oracle, objective_for
+from automl.tuning.planner import Planner
+from automl.tuning.selection import FACT_PREFIX, Selection
+from automl.tuning.trial_files import TrialFiles
 
 COMPLETED, FAILED = trial_lib.TrialStatus.COMPLETED, trial_lib.TrialStatus.FAILED
 # Values a chief adds to a trial it hands to a worker (never stored with the trial).
@@ -180,12 +185,12 @@ class SearchTuner(base_tuner.BaseTuner):
         self.save_workers()
 
     def save_workers(self):
-        write_json(os.path.join(self.project_dir, report.WORKERS_FILE), self.workers)
+        write_json(os.path.join(self.project_dir, page.WORKERS_FILE), self.workers)
 
     def _read_workers(self):
         """`{trial id: worker id}` of the trials run so far (`local` without workers)."""
         try:
-            with open(os.path.join(self.project_dir, report.WORKERS_FILE), encoding="utf-8") as handle:
+            with open(os.path.join(self.project_dir, page.WORKERS_FILE), encoding="utf-8") as handle:
                 return json.load(handle)
         except (OSError, ValueError):
             return {}
@@ -201,7 +206,7 @@ class SearchTuner(base_tuner.BaseTuner):
         """Build (or continue) and train one model on `split`; returns a `Fit`.
 
         With `timed`, the model trains until `deadline` with its learning rate
-        decaying by the clock (`automl.space.timed_decay`); `epochs` then only sets
+        decaying by the clock (`automl.tuning.space.timed_decay`); `epochs` then only sets
         where its schedule starts, and reaching the deadline is the plan.
         """
         keras = self.keras
@@ -334,7 +339,7 @@ class SearchTuner(base_tuner.BaseTuner):
     def trial_limits(self, trial):
         """`(deadline, minimum epochs)` of a trial about to run.
 
-        A trial handed out by a chief (`automl.distributed`) carries both, decided
+        A trial handed out by a chief (`automl.distribute.chief`) carries both, decided
         where the budget is kept; otherwise the planner decides (the first trial's
         deadline leaves it one epoch where the budget allows).
         """
@@ -356,7 +361,7 @@ class SearchTuner(base_tuner.BaseTuner):
     def keep_val_probabilities(self, trial, model):
         """Save a trial's best-epoch validation predictions for ensemble selection.
 
-        Class probabilities are temperature-scaled on val (`automl.ensemble.temperature`);
+        Class probabilities are temperature-scaled on val (`automl.tuning.ensemble.temperature`);
         returns the temperature, which the trial's members and retrains take on (None
         for other problem types, whose predictions are saved as they are).
         """
@@ -395,7 +400,7 @@ class SearchTuner(base_tuner.BaseTuner):
     def ensemble(self):
         """The trials to export, their search models and the average's val probabilities.
 
-        Ensemble selection on val (see `automl.selection`) starting from the final
+        Ensemble selection on val (see `automl.tuning.selection`) starting from the final
         trial. Returns `([final], None, None)` when the ensemble size is 1 or no
         other trial completed.
         """

@@ -8,10 +8,10 @@ evaluated on a few thousand random candidates in one vectorised call, and Bayesi
 optimisation is used only while its proposals cost a small share of the search
 (otherwise a random proposal is made; only under a time budget, so that without one
 the same seed gives the same sequence). Under a time budget, a configuration the
-planner (`automl.planner`) says cannot reach the top rung in its share of the budget
+planner (`automl.tuning.planner`) says cannot reach the top rung in its share of the budget
 is skipped before it trains, and the skips are counted. No configuration is
 proposed twice, whichever rung it was tried at. Under successive halving
-(see `automl.scheduler`) the oracle also promotes trials; Hyperband keeps its own
+(see `automl.tuning.scheduler`) the oracle also promotes trials; Hyperband keeps its own
 brackets. Every oracle writes its state atomically.
 """
 
@@ -22,9 +22,9 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import trial as trial_lib
 
-from automl import objectives
-from automl.export import write_json
-from automl.scheduler import successive_halving
+from automl.problems import objectives
+from automl.runtime.files import write_json
+from automl.tuning.scheduler import successive_halving
 
 RUNNING = trial_lib.TrialStatus.RUNNING
 COMPLETED = trial_lib.TrialStatus.COMPLETED
@@ -232,7 +232,7 @@ def make_oracle(tuner, objective, seed, max_trials, epochs, warm_values, schedul
     Random, Bayesian and grid search start from the task's known-good values;
     with a `schedule` (`{"rungs": [Rung, ...], "first_rung": i}`) their
     configurations enter successive halving. Hyperband sizes its own brackets from
-    the epoch count. With a `planner` (`automl.planner.Planner`), configurations it
+    the epoch count. With a `planner` (`automl.tuning.planner.Planner`), configurations it
     cannot afford are skipped, and successive halving takes its pace from it.
     """
     # keras-tuner draws a random seed for a seed of 0: shift by one so 0 is a seed too.

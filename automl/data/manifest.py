@@ -6,7 +6,7 @@ optionally, a `split` column (train, val, test and their aliases). A path outsid
 CSV's folder (absolute, or climbing out with `..`) is refused unless the
 `allow_outside_paths` option is set, and a file listed twice is refused (it would be
 in two splits, or count twice). An empty label cell is kept: it means no labels in
-multilabel data and is refused for the other problem types (`automl.cache`).
+multilabel data and is refused for the other problem types (`automl.data.cache`).
 Columns are named by the `path_column` and `label_column` options (`MANIFEST_OPTIONS`, which a task
 lists among its own) or detected:
 the first of the usual names present, else, for paths, the column whose cells name
@@ -16,7 +16,7 @@ files the task reads. The files are decoded lazily, as a folder's are.
 import csv
 import os
 
-from automl import data as data_lib
+from automl.data import sources as data_lib
 from automl.errors import AutomlError
 from automl.task import Option
 

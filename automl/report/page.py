@@ -15,8 +15,8 @@ import io
 import json
 import os
 
-from automl import plots
-from automl.export import replace_folder
+from automl.report import plots
+from automl.runtime.files import replace_folder
 
 HISTORY_FILE = "history.json"
 EXAMPLES_FILE = "examples.json"

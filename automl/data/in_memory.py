@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from automl import data as data_lib
+from automl.data import sources as data_lib
 from automl.errors import AutomlError
 
 PREFIX = "memory:"

@@ -10,7 +10,7 @@ both with the data as it is now and refuses, naming what changed, when they diff
 import os
 
 from automl.errors import AutomlError
-from automl.export import write_json
+from automl.runtime.files import write_json
 
 FINGERPRINT_FILE = "fingerprint.json"
 SPLITS_FILE = "splits.json"
@@ -23,7 +23,7 @@ def of_source(settings, task):
     runs, even where a folder of that name is at hand, as the task loads it. A CSV
     manifest is recorded with the files it lists.
     """
-    from automl import manifest
+    from automl.data import manifest
 
     source, extensions = settings.data, task.file_extensions
     record = {"source": source,
@@ -45,7 +45,7 @@ def of_source(settings, task):
 
 def _listed(path, options, extensions):
     """`{path as listed: [size, mtime in ns]}` of the files a CSV manifest lists."""
-    from automl import manifest
+    from automl.data import manifest
 
     base, found = os.path.dirname(os.path.abspath(path)), {}
     for name in manifest.listed_files(path, options, extensions):

@@ -1,7 +1,7 @@
 """The time budget: one deadline for the whole command, and a callback that keeps it.
 
 How the budget is shared between trials, the retrain and the export is decided by
-`automl.planner`.
+`automl.tuning.planner`.
 """
 
 import time

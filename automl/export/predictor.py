@@ -10,9 +10,11 @@ import os
 
 import numpy as np
 
-from automl import env, problems, registry
+from automl.runtime import env
+from automl import problems
+from automl import registry
 from automl.errors import AutomlError, first_line
-from automl.export import complete_folder
+from automl.runtime.files import complete_folder
 from automl.settings import from_mapping
 
 BATCH = 256

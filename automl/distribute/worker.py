@@ -21,7 +21,9 @@ import sys
 import threading
 import time
 
-from automl import distributed, interrupt, registry
+from automl.distribute import chief
+from automl.runtime import interrupt
+from automl import registry
 from automl.errors import AutomlError
 
 CONNECT_SECONDS = 60      # how long a worker waits for a chief that is not listening yet
@@ -52,7 +54,7 @@ def _client_class():
     from keras_tuner.src.distribute import oracle_client
     from keras_tuner.src.engine import trial as trial_lib
 
-    distributed.quiet_conditions()
+    chief.quiet_conditions()
 
     class WorkerClient(oracle_client.OracleClient):
         """keras-tuner's `OracleClient` with bounded waits instead of an hour per request."""
@@ -114,7 +116,7 @@ class Heartbeat:
     def _beat(self):
         while not self.stopped.wait(HEARTBEAT_SECONDS):
             try:
-                self.client.update_trial(self.trial_id, {distributed.ATTEMPT: float(self.token)})
+                self.client.update_trial(self.trial_id, {chief.ATTEMPT: float(self.token)})
             except Exception:  # the chief is away: the trial's result is sent when it returns
                 pass
 
@@ -132,7 +134,7 @@ def _say(text):
 
 def run_worker(address, run_path, threads=None, worker_id=None):
     """Run trials from the chief at `address` until the search is over."""
-    host, port = distributed.parse_address(address)
+    host, port = chief.parse_address(address)
     worker_id = check_worker_id(
         worker_id or os.environ.get("KERASTUNER_TUNER_ID") or default_worker_id())
     recipe = os.path.join(run_path, "recipe.yaml")
@@ -143,10 +145,12 @@ def run_worker(address, run_path, threads=None, worker_id=None):
             raise AutomlError(f"{run_path} holds no search (no recipe.yaml): start the chief "
                               f"with `automl search ... --out {run_path} --chief` first")
         time.sleep(POLL_SECONDS)
-    if os.path.exists(distributed.ended_path(run_path)):
+    if os.path.exists(chief.ended_path(run_path)):
         _say(f"worker {worker_id}: the search in {run_path} is over")
         return 0
-    from automl import devices, env, settings as settings_lib
+    from automl.runtime import devices
+    from automl.runtime import env
+    from automl import settings as settings_lib
 
     settings = settings_lib.load_recipe(recipe, [f"out={run_path}"], legacy=True)
     # keras-tuner's own variables: its tuner then reports to the chief, not to an oracle file.
@@ -177,11 +181,11 @@ def run_worker(address, run_path, threads=None, worker_id=None):
 
 
 def _tuner(settings, run_path, tf, keras, strategy):
-    from automl.budget import Budget
-    from automl.feeds import Feeds
-    from automl.progress import Progress
-    from automl.tuner import SearchTuner
-    from automl.timing import PhaseClock
+    from automl.tuning.budget import Budget
+    from automl.data.feeds import Feeds
+    from automl.report.progress import Progress
+    from automl.tuning.tuner import SearchTuner
+    from automl.runtime.timing import PhaseClock
 
     task = registry.get_task(settings.task)
     dataset = task.load(settings)
@@ -203,7 +207,7 @@ def _ask(client, worker_id, run_path):
         try:
             return client.create_trial(worker_id)
         except grpc.RpcError:
-            if os.path.exists(distributed.ended_path(run_path)):
+            if os.path.exists(chief.ended_path(run_path)):
                 return None
             lost = lost or time.time()
             if time.time() - lost > RECONNECT_SECONDS:
@@ -217,12 +221,12 @@ def _run(tuner, client, trial, worker_id, run_path):
     import keras_tuner as kt
     from keras_tuner.src.engine import metrics_tracking
 
-    from automl.memory import released_after
-    from automl.tuner import _one_line
+    from automl.runtime.memory import released_after
+    from automl.tuning.tuner import _one_line
 
     trial.metrics = metrics_tracking.MetricsTracker()
     trial.score, trial.best_step = None, 0
-    token = int(trial.hyperparameters.values[distributed.ATTEMPT])
+    token = int(trial.hyperparameters.values[chief.ATTEMPT])
     _say(f"worker {worker_id}: trial {trial.trial_id} started")
     started = time.time()
     tuner.files.staging = token  # the chief moves the files into place if it counts this run
@@ -232,11 +236,11 @@ def _run(tuner, client, trial, worker_id, run_path):
                 with released_after(tuner.keras):
                     results = tuner.run_trial(trial)
                 results["trial_seconds"] = time.time() - started
-                results[distributed.ATTEMPT] = float(token)
+                results[chief.ATTEMPT] = float(token)
                 trial.status = "COMPLETED"
             except kt.errors.FailedTrialError as error:  # an error elsewhere is a bug: it stops
                 results, trial.status = None, "FAILED"
-                trial.hyperparameters.values[distributed.MESSAGE] = _one_line(error)
+                trial.hyperparameters.values[chief.MESSAGE] = _one_line(error)
             finally:
                 tuner.files.staging = None
         reported = _report(client, trial, results, run_path)
@@ -267,7 +271,7 @@ def _report(client, trial, results, run_path):
             return True
         except grpc.RpcError:
             interrupt.check()
-            if os.path.exists(distributed.ended_path(run_path)):
+            if os.path.exists(chief.ended_path(run_path)):
                 return False
             if time.time() - reported > RECONNECT_SECONDS:
                 raise AutomlError(f"could not report trial {trial.trial_id} to the chief for "
@@ -280,7 +284,7 @@ def _hand_back(client, trial, worker_id):
     import grpc
 
     trial.status = "FAILED"
-    trial.hyperparameters.values[distributed.INTERRUPTED] = True
+    trial.hyperparameters.values[chief.INTERRUPTED] = True
     try:
         client.end_trial(trial, timeout=HAND_BACK_SECONDS)
         _say(f"worker {worker_id}: stopped; trial {trial.trial_id} goes back to the chief")

@@ -46,8 +46,8 @@ def measure(hypermodel, feeds, hp, batch_size, keras):
     The first `PROBE_WARMUP` batches (tracing, the shuffle buffer filling) count as
     building; the next `PROBE_BATCHES` give the time per example.
     """
-    from automl.memory import released_after
-    from automl.space import TrainingPlan
+    from automl.runtime.memory import released_after
+    from automl.tuning.space import TrainingPlan
 
     keras.utils.set_random_seed(0)
     steps = min(PROBE_WARMUP + PROBE_BATCHES, feeds.steps("train", batch_size))

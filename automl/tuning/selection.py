@@ -5,13 +5,15 @@ one-standard-error rule among the trials that trained furthest (the highest rung
 reached), so that a configuration scored after a few epochs is never compared with
 one scored after many. Ensemble members are added to it by ensemble selection on
 the saved validation probabilities of the trials whose training length validation
-settled (`automl.ensemble`).
+settled (`automl.tuning.ensemble`).
 """
 
 from keras_tuner.engine import trial as trial_lib
 
-from automl import ensemble, objectives, problems
-from automl.planner import converged, planned_passes
+from automl.tuning import ensemble
+from automl.problems import objectives
+from automl import problems
+from automl.tuning.planner import converged, planned_passes
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 FAILED = trial_lib.TrialStatus.FAILED

@@ -1,7 +1,7 @@
 """The chief of a distributed search: serves the search's oracle to workers over gRPC.
 
 keras-tuner's own distributed mode: the chief serves the oracle with keras-tuner's
-`OracleServicer` and workers (`automl.worker`) pull trials through keras-tuner's
+`OracleServicer` and workers (`automl.distribute.worker`) pull trials through keras-tuner's
 `OracleClient`, run them, and save weights, histories and logs into the shared run
 directory. On top of keras-tuner's service the chief
 
@@ -36,7 +36,7 @@ import threading
 import time
 from concurrent import futures
 
-from automl import interrupt
+from automl.runtime import interrupt
 from automl.errors import AutomlError, SearchFailed
 
 ENDED_FILE = "ended"          # RUN/search/ended: the search handed out its last trial
@@ -72,7 +72,7 @@ def parse_address(text, default_host="127.0.0.1"):
 
 def save_options(options, run_path):
     """Record where the chief listens, so that `automl resume RUN` serves the workers again."""
-    from automl.export import write_json
+    from automl.runtime.files import write_json
 
     write_json(os.path.join(run_path, "search", CHIEF_FILE), dataclasses.asdict(options))
 
@@ -137,7 +137,7 @@ def _servicer_class():
 
     quiet_conditions()
 
-    from automl.tuner import REMOTE_DEADLINE, REMOTE_MIN_EPOCHS
+    from automl.tuning.tuner import REMOTE_DEADLINE, REMOTE_MIN_EPOCHS
 
     status = trial_lib.TrialStatus
 
@@ -409,7 +409,7 @@ def _serve(tuner, options, run_path, trial_ended):
     import grpc
     from keras_tuner.src import protos
 
-    from automl.tuner import LOCAL_WORKER
+    from automl.tuning.tuner import LOCAL_WORKER
 
     for trial in tuner.oracle.trials.values():  # trials a resumed chief sends again
         tuner.workers.setdefault(trial.trial_id, LOCAL_WORKER)

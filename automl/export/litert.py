@@ -25,9 +25,10 @@ import time
 
 import numpy as np
 
-from automl import env, interrupt
+from automl.runtime import env
+from automl.runtime import interrupt
 from automl.errors import AutomlError, first_line
-from automl.export import writing, write_json
+from automl.runtime.files import writing, write_json
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 REPRESENTATIVE_EXAMPLES = 256
@@ -104,7 +105,7 @@ def _writing_model(run_dir):
 
 
 def _export(run_dir, quantizations, out, dataset, progress):
-    from automl.serving import ExportedModel
+    from automl.export.predictor import ExportedModel
 
     exported = ExportedModel(run_dir)
     if exported.task is None:
@@ -176,7 +177,8 @@ def finish_pending(run_dir, progress=None):
 
 def _run_dataset(run_dir, task):
     """The run's data as the search split it (refused where it has changed since)."""
-    from automl import fingerprint, settings as settings_lib
+    from automl.data import fingerprint
+    from automl import settings as settings_lib
 
     recipe = os.path.join(run_dir, "recipe.yaml")
     if not os.path.isfile(recipe):
@@ -310,7 +312,7 @@ def _run_child(arguments):
     child ended) where a signal asked this process to stop meanwhile."""
     child = subprocess.Popen(
         [sys.executable, "-I", "-c", "import sys; sys.path[:] = sys.argv[3:]; "
-         "import automl.litert as l; l.convert_child(sys.argv[1], sys.argv[2])",
+         "import automl.export.litert as l; l.convert_child(sys.argv[1], sys.argv[2])",
          *arguments, *_import_path()],
         stdin=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -331,7 +333,7 @@ def _run_child(arguments):
 def _import_path():
     """This process's `sys.path` without the working folder, the folder holding this
     package first."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     working = os.getcwd()
     kept = [p for p in sys.path if p and os.path.abspath(p) != working]
     return [here] + [p for p in kept if os.path.abspath(p) != here]
@@ -592,7 +594,7 @@ def _dequantized(value, details):
 
 def load(run_dir, quantization=None):
     """The `LiteRTModel` of a run's `.tflite` (`quantization`: which one; default the float)."""
-    from automl.serving import ExportedModel
+    from automl.export.predictor import ExportedModel
 
     exported = ExportedModel(run_dir, load_saved_model=False)
     entries = exported.card.get("litert") or {}

@@ -210,7 +210,7 @@ class Classification(Problem):
                                   name="probabilities")(features)
 
     def loss(self, hp, keras, dataset, prior=None):
-        from automl.keras_metrics import LogitAdjustedCrossentropy
+        from automl.problems.keras_metrics import LogitAdjustedCrossentropy
 
         smoothing = hp.Choice("optimizer/label_smoothing", [0.0, 0.1], default=0.0)
         if prior is None:
@@ -227,7 +227,7 @@ class Classification(Problem):
                               "(use val_macro_f1 or val_balanced_accuracy)")
 
     def keras_metrics(self, objective, keras, classes):
-        from automl import keras_metrics as metrics
+        from automl.problems import keras_metrics as metrics
 
         compiled = [keras.metrics.CategoricalAccuracy(name="accuracy")]
         metric = objective.removeprefix("val_")
@@ -259,7 +259,7 @@ class Classification(Problem):
         return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
 
     def scores(self, y, predictions, classes, thresholds=None):
-        from automl.metrics import classification_scores
+        from automl.problems.scores import classification_scores
 
         return classification_scores(y, predictions, classes)
 
@@ -305,7 +305,7 @@ class Multilabel(Problem):
         return keras.losses.BinaryCrossentropy()
 
     def keras_metrics(self, objective, keras, classes):
-        from automl import keras_metrics as metrics
+        from automl.problems import keras_metrics as metrics
 
         compiled = [keras.metrics.F1Score(average="micro", threshold=0.5, name="micro_f1")]
         metric = objective.removeprefix("val_")
@@ -430,7 +430,7 @@ class Regression(Problem):
         return keras.layers.Rescaling(std, offset=mean, dtype="float32", name="value")(standard)
 
     def loss(self, hp, keras, dataset, prior=None):
-        from automl.keras_metrics import StandardisedError
+        from automl.problems.keras_metrics import StandardisedError
 
         mean, std = standardisation(dataset.train.y)
         kind = hp.Choice("head/loss", ["huber", "mse"], default="huber")

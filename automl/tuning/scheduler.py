@@ -1,7 +1,7 @@
 """Multi-fidelity scheduling: asynchronous successive halving (ASHA) on keras-tuner trials.
 
 A new configuration trains at the cheapest rung (few epochs, maybe one epoch on a
-share of the training split; rungs count examples seen, `automl.planner.Rung`).
+share of the training split; rungs count examples seen, `automl.tuning.planner.Rung`).
 Once a rung holds `eta` completed trials, the best of every `eta` is promoted: a new
 keras-tuner trial with the same values that continues from its parent's weights up
 to the next rung, always on the whole split. The trial's values carry the plan,
@@ -19,7 +19,7 @@ strong model. Once the time left is only enough to train the best trial to the t
 rung (and one more new configuration), the best trial is continued instead, for as
 long as the budget allows, so the search ends on its best model fully trained and
 no time is idle; where the planner finishes the best trial in the retrain instead
-(continued on train+val, `automl.planner`), the search just ends. Everything the
+(continued on train+val, `automl.tuning.planner`), the search just ends. Everything the
 scheduler decides is derived from the trials themselves, so a resumed search (or
 another worker) sees the same state.
 """
@@ -28,7 +28,7 @@ import math
 
 from keras_tuner.engine import trial as trial_lib
 
-from automl.planner import Rung, converged, passes_done
+from automl.tuning.planner import Rung, converged, passes_done
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 RUNNING = trial_lib.TrialStatus.RUNNING
@@ -85,7 +85,7 @@ class Pace:
     costs the budget (its retrain included); `overhead_seconds()` what a trial costs
     besides its epochs; `finishes_in_retrain(trial)` whether the retrain, not the
     search, trains `trial` to the top rung; `new_configuration_fits()` whether a new
-    configuration can still reach the furthest rung a trial has reached. `automl.planner.Planner` is the pace of
+    configuration can still reach the furthest rung a trial has reached. `automl.tuning.planner.Planner` is the pace of
     a search under a budget. Without a budget time is never short.
     """
 

@@ -21,10 +21,11 @@ import tempfile
 
 import numpy as np
 
-from automl import data as data_lib
-from automl import interrupt, problems
+from automl.data import sources as data_lib
+from automl.runtime import interrupt
+from automl import problems
 from automl.errors import AutomlError
-from automl.permissions import as_created
+from automl.runtime.permissions import as_created
 
 FORMAT = 2
 INDEX_FILE = "index.json"
@@ -49,7 +50,7 @@ def root_folder(cache_dir=None):
 
 
 def key(task, source_print):
-    """The cache folder name of `source_print` (see `automl.fingerprint.of_source`) read by `task`."""
+    """The cache folder name of `source_print` (see `automl.data.fingerprint.of_source`) read by `task`."""
     record = {"format": FORMAT, "task": task.name, "api": task.api_version,
               "source": source_print}
     text = json.dumps(record, sort_keys=True, default=str)

@@ -1,0 +1,2 @@
+"""The search: the tuner loop, the oracles, the budget planner and scheduler, trial
+files, selection and ensembling of the finished trials."""
