@@ -23,7 +23,7 @@ _PUBLIC = {
     "SearchFailed": "automl.errors",
     "API_VERSION": "automl.task",
     "Task": "automl.task",
-    "Option": "automl.task",
+    "Option": "automl.options",
     "Dataset": "automl.data.sources",
     "Split": "automl.data.sources",
     "LabelledExamples": "automl.data.sources",

@@ -18,11 +18,15 @@ import time
 
 import numpy as np
 
-from automl.runtime import devices
-from automl.runtime import env
+from automl import registry, settings as settings_lib
 from automl.data import in_memory
-from automl.runtime import interrupt
 from automl.errors import AutomlError, SearchInterrupted
+from automl.export import litert
+from automl.export.predictor import ExportedModel
+from automl.run_folder import RunDir
+from automl.runtime import devices, env, interrupt
+
+pipeline = env.lazy_module("automl.pipeline")  # imports TensorFlow: loaded when a search starts
 
 class Prediction(collections.namedtuple("Prediction", ["labels", "probabilities"])):
     """Classification: predicted class names `[N]` and class probabilities `[N, classes]`.
@@ -57,9 +61,6 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
     trial's record (a dict).
     """
     env.check_backend()
-    from automl import registry
-    from automl import settings as settings_lib
-
     started = time.time()
     callbacks = _callbacks(callbacks)
     task_plugin = registry.get_task(task)
@@ -87,7 +88,7 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
         raise AutomlError("validation_data and test_data go with data in memory; a folder "
                           "gives its splits as train/val/test subfolders")
     try:
-        card = _run(resolved.out, lambda: _pipeline().run_search(
+        card = _run(resolved.out, lambda: pipeline.run_search(
             resolved, started_at=started, overwrite=overwrite, verbose=verbose,
             callbacks=callbacks))
     except KeyboardInterrupt:
@@ -107,10 +108,6 @@ def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_na
     pass the same data again as `search` took it.
     """
     env.check_backend()
-    from automl import registry
-    from automl import settings as settings_lib
-    from automl.pipeline import RunDir
-
     started = time.time()
     callbacks = _callbacks(callbacks)
     run = RunDir(os.fspath(run_dir))
@@ -128,7 +125,7 @@ def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_na
             in_memory.release(source)
             raise AutomlError(f"cannot resume {run.path}: the data given differs from the "
                               "data the search started with")
-    card = _run(run.path, lambda: _pipeline().resume_search(
+    card = _run(run.path, lambda: pipeline.resume_search(
         run.path, started_at=started, verbose=verbose, callbacks=callbacks))
     if card is None:
         with open(run.card, encoding="utf-8") as handle:
@@ -190,12 +187,6 @@ def private_temp_folder():
     return folder
 
 
-def _pipeline():
-    from automl import pipeline
-
-    return pipeline
-
-
 def _run(run_dir, call):
     """`call()` with Ctrl-C stopping at a safe point and Keras' dtype policy restored after
     it; an interrupted search raises KeyboardInterrupt naming `resume`."""
@@ -247,8 +238,6 @@ class Predictor:
     """
 
     def __init__(self, run_dir):
-        from automl.export.predictor import ExportedModel
-
         self._exported = ExportedModel(run_dir)
         self.run_dir = run_dir
         self.card = self._exported.card
@@ -385,8 +374,6 @@ class SearchResult:
         `quantize`: "none", "float16", "dynamic" or "int8" (or a list of them).
         Returns the card's entry for each file (path, size, test accuracy, latency ...).
         """
-        from automl.export import litert
-
         quantizations = [quantize] if isinstance(quantize, str) else list(quantize)
         entries = litert.export(self.run_dir, quantizations, out=out)
         self.card.setdefault("litert", {}).update(entries)

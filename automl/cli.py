@@ -6,9 +6,21 @@ import time
 
 import click
 
-from automl.runtime import env
-from automl.runtime import interrupt
+from automl import scaffold, settings as settings_lib
+from automl.data import cache as cache_lib
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
+from automl.export import litert
+from automl.export.predictor import ExportedModel
+from automl.registry import installed_tasks, task_options
+from automl.report import run_report
+from automl.runtime import env, interrupt
+
+# Modules that import TensorFlow, keras-tuner or FastAPI at once, loaded when a command
+# runs, so that `automl --help` stays fast.
+pipeline = env.lazy_module("automl.pipeline")
+worker_lib = env.lazy_module("automl.distribute.worker")
+chief_lib = env.lazy_module("automl.distribute.chief")
+server_lib = env.lazy_module("automl.server")
 
 # Values stay strings here and are checked by `automl.settings`, which reports a bad
 # value in one line; the metavars show the type each option takes.
@@ -102,8 +114,6 @@ def _chief_options(function):
 
 def _chief(chief, listen, worker_timeout):
     """The `ChiefOptions` of the flags, or None for a local search."""
-    from automl.distribute import chief as chief_lib
-
     if not chief:
         if listen or worker_timeout:
             raise AutomlError("--listen and --worker-timeout need --chief")
@@ -184,8 +194,6 @@ class SearchCommand(click.Command):
     task_name = staticmethod(_task_name)
 
     def parse_args(self, ctx, args):
-        from automl.registry import installed_tasks, task_options
-
         core = [p for p in self.params if not getattr(p, "task_option", False)]
         extra = []
         name = ctx.meta["automl.task"] = self.task_name(args)
@@ -276,8 +284,6 @@ def cli(verbose):
 @_verbose_option
 def tasks(as_json):
     """List the installed task plugins."""
-    from automl.registry import installed_tasks
-
     found = installed_tasks()
     if as_json:
         _echo_json([{"name": name, "package": info.package, "version": info.version,
@@ -304,8 +310,6 @@ def _search_options(function):
 @_verbose_option
 def search(as_json, overwrite, chief, listen, worker_timeout, **options):
     """Search architectures and training settings, retrain the best, export it."""
-    from automl import settings as settings_lib
-
     started = time.time()
     given = {k: v for k, v in options.items() if v is not None}
     serving = _chief(chief, listen, worker_timeout)
@@ -322,17 +326,13 @@ def search(as_json, overwrite, chief, listen, worker_timeout, **options):
 @_verbose_option
 def run(recipe, overrides, overwrite, as_json):
     """Run the search described by a YAML RECIPE."""
-    from automl import settings as settings_lib
-
     started = time.time()
     _run(settings_lib.load_recipe(recipe, overrides), started, as_json, overwrite, "run")
 
 
 def _run(settings, started, as_json, overwrite, command, chief=None):
-    from automl.pipeline import run_search
-
-    card = run_search(settings, started_at=started, quiet_stdout=as_json, overwrite=overwrite,
-                      command=command, chief=chief)
+    card = pipeline.run_search(settings, started_at=started, quiet_stdout=as_json,
+                               overwrite=overwrite, command=command, chief=chief)
     if as_json:
         _echo_json({"run": settings.out, "model": os.path.join(settings.out, "model"),
                     "card": card})
@@ -352,12 +352,10 @@ def resume(run_dir, chief, listen, worker_timeout, local, as_json):
     A distributed search resumes as its chief, where it listened before: its workers
     reconnect and carry on.
     """
-    from automl.pipeline import resume_search
-
     if local and chief:
         raise AutomlError("--local and --chief exclude each other")
-    card = resume_search(run_dir, started_at=time.time(), quiet_stdout=as_json,
-                         chief=_chief(chief, listen, worker_timeout), local=local)
+    card = pipeline.resume_search(run_dir, started_at=time.time(), quiet_stdout=as_json,
+                                  chief=_chief(chief, listen, worker_timeout), local=local)
     finished = card is None
     if finished:
         click.echo(f"the search in {run_dir} has already finished; model in "
@@ -384,8 +382,6 @@ def resume(run_dir, chief, listen, worker_timeout, local, as_json):
 @_verbose_option
 def worker(connect, run_dir, threads, worker_id):
     """Run trials of a distributed search served by `automl search --chief`."""
-    from automl.distribute.worker import run_worker
-
     if not connect and os.environ.get("KERASTUNER_ORACLE_IP"):
         connect = (f"{os.environ['KERASTUNER_ORACLE_IP']}:"
                    f"{os.environ.get('KERASTUNER_ORACLE_PORT', '')}")
@@ -393,7 +389,7 @@ def worker(connect, run_dir, threads, worker_id):
     if missing:
         raise click.UsageError(f"missing option{'s' * (len(missing) > 1)} "
                                f"{', '.join(missing)}")
-    run_worker(connect, run_dir, threads, worker_id)
+    worker_lib.run_worker(connect, run_dir, threads, worker_id)
 
 
 @cli.command(epilog="\b\nExample:\n  automl report runs/photos")
@@ -401,9 +397,7 @@ def worker(connect, run_dir, threads, worker_id):
 @_verbose_option
 def report(run_dir):
     """Rebuild RUN/report/index.html from what the run directory holds."""
-    from automl.pipeline import rebuild_report
-
-    click.echo(f"wrote {rebuild_report(run_dir)}")
+    click.echo(f"wrote {run_report.rebuild_report(run_dir)}")
 
 
 @cli.command(epilog="\b\nExamples:\n  automl export runs/photos --format tflite\n"
@@ -423,8 +417,6 @@ def report(run_dir):
 @_verbose_option
 def export(run_dir, export_format, quantizations, out, as_json):
     """Convert the exported model in RUN for devices and check it with LiteRT."""
-    from automl.export import litert
-
     interrupt.stop_at_once()
     entries = litert.export(run_dir, list(quantizations) or ["none"], out=out,
                             progress=lambda line: click.echo(line, err=True))
@@ -458,14 +450,10 @@ def predict(run_dir, inputs, texts, top_k, skip_bad, tflite, quantization, as_js
     Classification prints the top classes, multilabel the labels at or above the
     card's thresholds, regression the value.
     """
-    from automl.export.predictor import ExportedModel
-
     interrupt.stop_at_once()
     if quantization and not tflite:
         raise AutomlError("--quantize chooses a LiteRT file: give --tflite with it")
     if tflite:
-        from automl.export import litert
-
         model, device = litert.load(run_dir, quantization)
         model.use_device(device)
     else:
@@ -504,8 +492,6 @@ def evaluate(run_dir, data, data_dir, as_json, **options):
 
     The task's data options (a CSV's column names) are those of the search unless given.
     """
-    from automl.export.predictor import ExportedModel
-
     interrupt.stop_at_once()
     given = {name: value for name, value in options.items() if value is not None}
     scores = ExportedModel(run_dir).evaluate(data, data_dir=data_dir, options=given)
@@ -562,11 +548,11 @@ def serve(runs, named, host, port, tflite, quantization, max_batch_size, batch_w
     """
     interrupt.stop_at_once()
     try:
-        from automl import server
+        serve_runs = server_lib.serve
     except ImportError as error:
         raise AutomlError(f"serving needs {error.name}: pip install 'keras-automl[serve]'") \
             from None
-    server.serve(list(runs), list(named), host, port, tflite, quantization, max_batch_size,
+    serve_runs(list(runs), list(named), host, port, tflite, quantization, max_batch_size,
                  batch_wait_ms, max_request_mb, timeout, echo=click.echo)
 
 
@@ -585,8 +571,6 @@ _CACHE_DIR_OPTION = click.option(
 @_JSON_OPTION
 def cache_list(cache_dir, as_json):
     """List the cached data sets: task, source, size and last use."""
-    from automl.data import cache as cache_lib
-
     root = cache_lib.root_folder(cache_dir)
     found = cache_lib.entries(root)
     if as_json:
@@ -611,12 +595,10 @@ def cache_list(cache_dir, as_json):
 @_CACHE_DIR_OPTION
 def cache_clean(older_than, remove_all, cache_dir):
     """Remove cached data sets; a later search decodes its data again."""
-    from automl.data import cache as cache_lib
-    from automl.settings import parse_duration
-
     if not remove_all and older_than is None:
         raise AutomlError("say what to remove: --older-than DURATION or --all")
-    cutoff = time.time() - (0 if remove_all else parse_duration(older_than, "--older-than"))
+    cutoff = time.time() - (0 if remove_all else
+                            settings_lib.parse_duration(older_than, "--older-than"))
     root = cache_lib.root_folder(cache_dir)
     removed = [e for e in cache_lib.entries(root) if remove_all or e.last_used < cutoff]
     for entry in removed:
@@ -643,9 +625,7 @@ def plugin():
               help="Folder to write (created with its parents; default ./automl-NAME).")
 def plugin_new(name, path):
     """Write a ready-to-install task-plugin package for task NAME."""
-    from automl.scaffold import write_plugin
-
-    folder = write_plugin(name, path)
+    folder = scaffold.write_plugin(name, path)
     click.echo(f"wrote the '{name}' task plugin to {folder}")
     click.echo(f"install it with `pip install -e {folder}`; then `automl tasks` lists it")
 

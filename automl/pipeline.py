@@ -8,126 +8,35 @@ evaluate once on test -> export -> report.
 import contextlib
 import dataclasses
 import io
-import json
 import os
 import platform
 import shutil
-import threading
 import time
 
 import numpy as np
 
-from automl.problems import class_weights
-from automl.runtime import devices
-from automl.runtime import env
-from automl.data import fingerprint
-from automl.data import in_memory
-from automl.runtime import interrupt
-from automl.problems import objectives
+from automl import problems, registry, settings as settings_lib
+from automl.data import fingerprint, in_memory
+from automl.data.feeds import Feeds
+from automl.distribute import chief as chief_lib
+from automl.errors import AutomlError, SearchFailed, SearchInterrupted
 from automl.export import litert
-from automl import problems
-from automl import registry
+from automl.export.saved_model import export_model, export_outputs
+from automl.problems import class_weights, objectives
 from automl.report import tensorboard
-from automl.report import page as report_lib
-from automl import settings as settings_lib
+from automl.report.page import misclassified_examples
+from automl.report.progress import Progress
+from automl.report.run_report import rebuild_report, write_run_report
+from automl.run_folder import EXAMPLES_FILE, RunDir, StateKeeper, fresh_state
+from automl.runtime import devices, env, interrupt
+from automl.runtime.files import write_json
+from automl.runtime.timing import PhaseClock
 from automl.tuning.budget import Budget
 from automl.tuning.ensemble import average_model
-from automl.errors import AutomlError, SearchFailed, SearchInterrupted
-from automl.export.saved_model import export_model, export_outputs
-from automl.runtime.files import recover_folder, write_json
 from automl.tuning.planner import probe_minimum_budget
-from automl.report.progress import Progress
-from automl.runtime.timing import PhaseClock
+from automl.tuning.probe import measure
 from automl.tuning.trial_files import TrialFiles
-
-STATE_FILE = "state.json"
-SAVE_INTERVAL = 5.0  # seconds between saves of the time spent, whatever the command is doing
-
-
-class RunDir:
-    """Paths of a run directory."""
-
-    def __init__(self, path):
-        self.path = path
-        self.recipe = os.path.join(path, "recipe.yaml")
-        self.search = os.path.join(path, "search")
-        self.model = os.path.join(path, "model")
-        self.card = os.path.join(self.model, "model_card.json")
-        self.report = os.path.join(path, "report")
-        self.interim_report = os.path.join(self.search, "report")
-        self.logs = os.path.join(path, "logs")
-        self.state = os.path.join(path, STATE_FILE)
-
-    def has_search(self):
-        return os.path.isdir(self.search) or os.path.exists(self.recipe)
-
-    def read_state(self):
-        """The saved budget and progress; a fresh state where none was saved yet."""
-        if not os.path.exists(self.state):
-            return fresh_state()
-        try:
-            with open(self.state, encoding="utf-8") as handle:
-                state = json.load(handle)
-            float(state["elapsed_seconds"])
-            return state
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise AutomlError(f"cannot read {self.state} ({type(error).__name__}): "
-                              "the budget spent so far is unknown") from None
-
-    def recover(self):
-        """Put back a model or report folder an interrupted export left moved aside."""
-        if os.path.isdir(self.path):
-            for folder in (self.model, self.report):
-                recover_folder(folder)
-
-
-def fresh_state():
-    return {"elapsed_seconds": 0.0, "finished": False}
-
-
-class StateKeeper:
-    """Keeps `RUN/state.json` current: the budget spent, per phase, and whether the run finished.
-
-    `save` writes it at once (after each trial and epoch, when the search ends or is
-    stopped); once started, a background thread also writes it every `interval`
-    seconds, through the retrain, the evaluation and the export too, so a command
-    killed without warning (SIGKILL) loses at most that much of the time it spent.
-    `stop` ends the thread and writes the state a last time.
-    """
-
-    def __init__(self, run, budget, clock, interval=SAVE_INTERVAL):
-        self.run, self.budget, self.clock, self.interval = run, budget, clock, interval
-        self.finished = False
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread = None
-
-    def save(self, finished=False):
-        with self._lock:
-            self.finished = self.finished or finished
-            write_json(self.run.state, {"elapsed_seconds": self.budget.elapsed(),
-                                        "finished": self.finished,
-                                        "seconds": self.clock.totals()})
-
-    def start(self):
-        self._thread = threading.Thread(target=self._keep, name="automl-state", daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        if self._thread is None:
-            return
-        self._stopping.set()
-        self._thread.join()
-        self._thread = None
-        self.save()
-
-    def _keep(self):
-        while not self._stopping.wait(self.interval):
-            try:
-                self.save()
-            except OSError:  # the next save tries again; the main thread's saves report
-                pass
-
+from automl.tuning.tuner import SearchTuner, TaskHyperModel
 
 def check_output(run, task_name, overwrite, resume=False, command="search"):
     """Refuse an output path that cannot hold this run, before anything is written.
@@ -228,8 +137,6 @@ def _search(settings, task, run, budget, clock, keeper, resume, live, quiet_stdo
     if resume:
         fingerprint.check_unchanged(run.path, source_print, splits)
     clock.switch("startup")
-    from automl.data.feeds import Feeds
-    from automl.tuning.tuner import SearchTuner
 
     tf.config.experimental.enable_op_determinism()
     feeds = Feeds(task, dataset, settings.seed, tf, settings.class_weight)
@@ -282,7 +189,6 @@ def _search(settings, task, run, budget, clock, keeper, resume, live, quiet_stdo
         if chief is None:
             tuner.search()
         else:
-            from automl.distribute import chief as chief_lib
 
             chief_lib.serve(tuner, chief, run.path, trial_ended)
     except KeyboardInterrupt:
@@ -353,9 +259,6 @@ def _probe(task, dataset, feeds, settings, keras):
     """Measure the first configuration's costs (see `automl.tuning.probe`)."""
     import keras_tuner as kt
 
-    from automl.tuning.probe import measure
-    from automl.tuning.tuner import TaskHyperModel
-
     hp = kt.HyperParameters()
     hp.values.update((task.known_good(dataset.training_only()) or [{}])[0])
     batch_size = settings.batch_size or task.batch_size(hp)
@@ -365,7 +268,7 @@ def _probe(task, dataset, feeds, settings, keras):
 
 def _check_budget(settings, elapsed, probe):
     """Refuse a budget too short for the first trial (one epoch) and the export."""
-    needed = probe_minimum_budget(probe, elapsed, len(litert.parse_export(settings.export)))
+    needed = probe_minimum_budget(probe, elapsed, len(settings_lib.parse_export(settings.export)))
     if settings.time_budget < needed:
         raise AutomlError(f"time budget {settings.time_budget:g}s is too short: one trial needs "
                           f"about {needed}s here")
@@ -375,41 +278,6 @@ def _write_recipe(settings, path):
     temporary = path + ".tmp"
     settings_lib.dump_recipe(settings, temporary)
     os.replace(temporary, path)
-
-
-def write_run_report(run, objective, card, interim=False, trials=None):
-    """Write `RUN/report` from the trials saved in `RUN/search` and `card`.
-
-    An interim report of a search that replaces an exported one goes to
-    `RUN/search/report`, so `RUN/report` keeps describing the export until the new
-    export replaces both.
-    """
-    if trials is None:  # `automl report`: the trials as saved
-        trials = report_lib.load_trials(run.search)
-    records = report_lib.trial_records(trials, run.search)
-    examples = None
-    path = os.path.join(run.search, report_lib.EXAMPLES_FILE)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            examples = json.load(handle)
-    folder = run.interim_report if interim and os.path.exists(run.model) else run.report
-    report_lib.write_report(records, card, objective, objectives.direction(objective) == "max",
-                            folder, state=run.read_state(), examples=examples, interim=interim)
-
-
-def rebuild_report(run_dir):
-    """`automl report RUN`: the report rebuilt from what RUN holds; returns its path."""
-    run = RunDir(run_dir)
-    if not os.path.isfile(run.recipe):
-        raise AutomlError(f"{run_dir} holds no search (no recipe.yaml)")
-    settings = settings_lib.load_recipe(run.recipe, [f"out={run_dir}"], legacy=True)
-    card = {"task": settings.task, "data": {"source": settings.data},
-            "search": {"time_budget_seconds": settings.time_budget}}
-    if os.path.isfile(run.card):
-        with open(run.card, encoding="utf-8") as handle:
-            card = json.load(handle)
-    write_run_report(run, settings.objective, card)
-    return os.path.join(run.report, "index.html")
 
 
 @dataclasses.dataclass
@@ -556,8 +424,8 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         tuner.feeds.pipeline("test", hp, tuner.batch_size(hp), training=False), verbose=0)
     test_scores = problem.scores(dataset.test.y, predictions, dataset.classes, thresholds)
     if problem.name == "classification":
-        write_json(os.path.join(run.search, report_lib.EXAMPLES_FILE),
-                   report_lib.misclassified_examples(
+        write_json(os.path.join(run.search, EXAMPLES_FILE),
+                   misclassified_examples(
                        task.name, dataset.test, np.argmax(predictions, axis=-1), predictions,
                        dataset.classes))
     chance, test_scores["near_chance"] = problem.baseline(dataset.train.y, dataset.test.y,
@@ -619,7 +487,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     write_json(run.card, {**card, litert.PENDING: settings.export} if settings.export else card)
     if settings.export:
         try:
-            card["litert"] = litert.export(run.path, litert.parse_export(settings.export),
+            card["litert"] = litert.export(run.path, settings_lib.parse_export(settings.export),
                                            dataset=dataset, progress=progress.phase,
                                            report=False)
         except AutomlError as error:  # the SavedModel stands; the card says what failed
@@ -785,7 +653,6 @@ def resume_search(run_dir, started_at=None, quiet_stdout=False, chief=None, loca
     if litert.pending(run.card):  # a signal stopped the LiteRT conversion: finish that
         return _finish_litert(run, settings, state, started_at or time.time())
     if chief is None and not local:
-        from automl.distribute import chief as chief_lib
 
         chief = chief_lib.recorded_options(run_dir)
     return run_search(settings, started_at=started_at, resume=True, quiet_stdout=quiet_stdout,

@@ -11,11 +11,15 @@ from typing import Optional
 
 import yaml
 
-from automl.runtime.devices import PRECISIONS, STRATEGIES
+from automl import problems
 from automl.errors import AutomlError, did_you_mean
+from automl.problems import class_weights, objectives
+from automl.registry import task_options
+from automl.runtime.devices import PRECISIONS, STRATEGIES
 
 TUNERS = ("bayesian", "random", "hyperband", "grid")
 SCHEDULERS = ("asha", "full")
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")  # of LiteRT exports
 
 
 @dataclasses.dataclass
@@ -80,13 +84,7 @@ class Settings:
                 raise AutomlError(f"malformed --group-by regular expression "
                                   f"'{self.group_by}': {error}") from None
         if self.export is not None:
-            from automl.export.litert import parse_export
-
             parse_export(self.export)
-        from automl.problems import class_weights
-        from automl.problems import objectives
-        from automl import problems
-
         problems.check_name(self.problem)
         if not self.label_separator:
             raise AutomlError("label_separator must not be empty")
@@ -165,13 +163,31 @@ def _base_type(annotation):
 LEGACY_KEYS = ("overwrite", "text_column", "label_column", "sample_rate", "duration")
 
 
+def parse_export(value):
+    """The quantizations of a search's `export` setting: `tflite` or `tflite:int8,none`."""
+    if value is None:
+        return []
+    kind, _, rest = str(value).partition(":")
+    if kind != "tflite":
+        raise AutomlError(f"unknown export format '{kind}' (the SavedModel is always written; "
+                          "add one of: tflite, tflite:QUANTIZE[,QUANTIZE])")
+    quantizations = [q.strip() for q in rest.split(",") if q.strip()] or ["none"]
+    for quantization in quantizations:
+        check_quantization(quantization)
+    return list(dict.fromkeys(quantizations))
+
+
+def check_quantization(quantization):
+    if quantization not in QUANTIZATIONS:
+        raise AutomlError(f"unknown quantization '{quantization}' (choose one of: "
+                          f"{', '.join(QUANTIZATIONS)})")
+
+
 def field_names():
     return [field.name for field in dataclasses.fields(Settings) if field.name != "options"]
 
 
 def _task_options(mapping):
-    from automl.registry import task_options
-
     task = mapping.get("task")
     return {option.name: option for option in task_options(str(task))} if task else {}
 

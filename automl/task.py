@@ -7,34 +7,16 @@ group. The core reads the data through it, builds each trial's network with its
 examples described by `input_spec`.
 """
 
-import dataclasses
 import os
-from typing import Any
 
 import numpy as np
 
-from automl.data import sources as data_lib
-from automl.data import in_memory
+from automl.cost import example_cost
+from automl.data import cache, fingerprint, in_memory, manifest, sources as data_lib
 from automl.errors import AutomlError
 
 API_VERSION = "3.1"  # a plugin of the same major version and no newer minor one loads
 LEGACY_MAJOR = 2     # plugins of this major version load too, for classification only
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """A setting of a task: an `automl search` flag (`--name-with-dashes`) and a recipe key.
-
-    `type` is int, float, str or bool; values are checked like the core settings',
-    numbers against `minimum` where given. The value is read as
-    `settings.options[name]` (`None` when unset and no default).
-    """
-
-    name: str
-    type: type = str
-    default: Any = None
-    help: str = ""
-    minimum: Any = None
 
 
 class Task:
@@ -112,8 +94,6 @@ class Task:
     def read_path(self, path, settings):
         """Decoded examples of a local path: a class-per-folder tree, or a CSV manifest
         of file paths and labels (`automl.data.manifest`) for a task that reads files."""
-        from automl.data import manifest
-
         if manifest.is_manifest(path) and self.reads_manifests():
             return manifest.read(path, settings.options, self.file_extensions, self.decode_file)
         if not os.path.isdir(path):
@@ -214,8 +194,6 @@ class Task:
         None where multiply-adds do not reflect what training costs (a sparse training
         twin, say): such configurations are never skipped.
         """
-        from automl.cost import example_cost
-
         return example_cost(network())
 
     def test_time_model(self, hp, model, meta):
@@ -288,7 +266,4 @@ class Task:
         The first load decodes every example and writes the cache (`automl.data.cache`);
         later loads of the same data stream from it.
         """
-        from automl.data import cache
-        from automl.data import fingerprint
-
         return cache.load(self, settings, fingerprint.of_source(settings, self))

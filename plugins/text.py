@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 import automl
+from automl_plugins.text_tokenizer import Tokenizer
 
 CSV_SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val",
               "dev": "val", "test": "test"}
@@ -123,8 +124,6 @@ class TextTask(automl.Task):
 
     def device_inputs(self, prepared, meta, folder):
         """Each text's ids from the pure-Python tokenizer written beside the model."""
-        from automl_plugins.text_tokenizer import Tokenizer
-
         tokenizer = Tokenizer.load(os.path.join(folder, "tokenizer.json"))
         return [{name: np.asarray([ids], dtype="int32")
                  for name, ids in tokenizer.encode(str(text)).items()} for text in prepared]

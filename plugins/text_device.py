@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 import automl
+from automl_plugins import text_tokenizer
 
 BETWEEN_BAG_AND_DENSE = (keras.layers.Rescaling, keras.layers.Dropout)
 
@@ -91,8 +92,6 @@ def device_model(model, folder):
                          name=f"{model.name}_ids")
     with open(os.path.join(folder, "tokenizer.json"), "w", encoding="utf-8") as handle:
         json.dump({"inputs": list(specs.values())}, handle, ensure_ascii=False)
-    from automl_plugins import text_tokenizer
-
     shutil.copyfile(text_tokenizer.__file__, os.path.join(folder, "tokenizer.py"))
     return device
 

@@ -4,7 +4,7 @@ import json
 import os
 import time
 
-from automl import pipeline
+from automl import pipeline, run_folder
 from automl.tuning.budget import Budget
 from automl.runtime.timing import PhaseClock
 from conftest import assert_one_line_error, invoke
@@ -29,9 +29,9 @@ def test_a_folder_that_holds_no_search_is_refused_and_left_as_it_was(image_folde
 
 
 def test_the_state_file_keeps_the_time_spent_while_nothing_else_saves_it(tmp_path):
-    run = pipeline.RunDir(str(tmp_path))
+    run = run_folder.RunDir(str(tmp_path))
     clock = PhaseClock(time.time())
-    keeper = pipeline.StateKeeper(run, Budget(60, time.time() - 10.0), clock, interval=0.05)
+    keeper = run_folder.StateKeeper(run, Budget(60, time.time() - 10.0), clock, interval=0.05)
     keeper.start()
     try:
         clock.switch("export")  # a long export, a LiteRT conversion: no save of its own

@@ -223,7 +223,7 @@ def test_a_late_report_of_a_trial_handed_to_another_worker_is_refused(image_fold
     # The weights on disk are those of the run that was counted: they score as recorded.
     code = f"""
 import json, sys
-from automl.pipeline import RunDir
+from automl.run_folder import RunDir
 from automl.settings import load_recipe
 from automl import registry
 from automl.runtime import env

@@ -297,17 +297,15 @@ def test_the_shortest_budget_pays_for_the_first_trials_whole_epoch_and_the_expor
     assert schedule["rungs"][schedule["first_rung"]] == Rung(1)
     first = fake_trial("0", None, {"cost": 10e6, "tuner/epochs": 1, "tuner/fraction": 1.0})
     clock.value += 10.0  # start-up
-    deadline, minimum = plan.trial_limits(first, first=True)
+    deadline = plan.deadline_for(first, first=True)
     export, evaluate = plan.finishing_estimates()
     assert deadline >= clock() + probe.trial_seconds(1)    # its epoch fits
     assert deadline + export + evaluate <= plan.budget.end + 1e-9  # and the export after it
     # Where the budget cannot hold that epoch (a resumed search's last minute), the
-    # first trial is cut when only the export still fits: no minimum of epochs
-    # outlasts the budget.
+    # first trial is cut when only the export still fits.
     short = make_planner(clock, budget=60, epoch_seconds=120.0)
     clock.value += 10.0
-    deadline, minimum = short.trial_limits(first, first=True)
-    assert minimum == 0
+    deadline = short.deadline_for(first, first=True)
     assert deadline == pytest.approx(short.budget.end - export - evaluate)
     assert short.budget.end - deadline < probe.trial_seconds(1)
 

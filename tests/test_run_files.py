@@ -8,7 +8,7 @@ import pytest
 
 from automl.errors import AutomlError
 from automl.runtime.files import recover_folder, replace_folder, write_json
-from automl.pipeline import RunDir
+from automl.run_folder import RunDir
 
 
 @pytest.fixture(params=[0o022, 0o077])

@@ -9,6 +9,7 @@ both with the data as it is now and refuses, naming what changed, when they diff
 
 import os
 
+from automl.data import manifest
 from automl.errors import AutomlError
 from automl.runtime.files import write_json
 
@@ -23,8 +24,6 @@ def of_source(settings, task):
     runs, even where a folder of that name is at hand, as the task loads it. A CSV
     manifest is recorded with the files it lists.
     """
-    from automl.data import manifest
-
     source, extensions = settings.data, task.file_extensions
     record = {"source": source,
               "settings": {"split_seed": settings.split_seed, "group_by": settings.group_by,
@@ -45,8 +44,6 @@ def of_source(settings, task):
 
 def _listed(path, options, extensions):
     """`{path as listed: [size, mtime in ns]}` of the files a CSV manifest lists."""
-    from automl.data import manifest
-
     base, found = os.path.dirname(os.path.abspath(path)), {}
     for name in manifest.listed_files(path, options, extensions):
         full = os.path.join(base, name)

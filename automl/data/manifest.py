@@ -18,7 +18,7 @@ import os
 
 from automl.data import sources as data_lib
 from automl.errors import AutomlError
-from automl.task import Option
+from automl.options import Option
 
 PATH_COLUMNS = ("path", "file", "filename", "file_name", "filepath", "image", "audio", "clip")
 LABEL_COLUMNS = ("label", "labels", "class", "category", "target", "y")

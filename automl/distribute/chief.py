@@ -36,11 +36,11 @@ import threading
 import time
 from concurrent import futures
 
-from automl.runtime import interrupt
 from automl.errors import AutomlError, SearchFailed
-
-ENDED_FILE = "ended"          # RUN/search/ended: the search handed out its last trial
-CHIEF_FILE = "chief.json"     # RUN/search/chief.json: where the chief of the search listens
+from automl.run_folder import CHIEF_FILE, ENDED_FILE
+from automl.runtime import interrupt
+from automl.runtime.files import write_json
+from automl.tuning.tuner import LOCAL_WORKER, REMOTE_DEADLINE
 MESSAGE = "tuner/message"     # a failed trial's message, sent back by its worker
 ATTEMPT = "tuner/attempt"     # which hand-out of a trial a worker runs, sent with its reports
 INTERRUPTED = "tuner/interrupted"  # a worker was stopped mid-trial: the trial runs again
@@ -72,8 +72,6 @@ def parse_address(text, default_host="127.0.0.1"):
 
 def save_options(options, run_path):
     """Record where the chief listens, so that `automl resume RUN` serves the workers again."""
-    from automl.runtime.files import write_json
-
     write_json(os.path.join(run_path, "search", CHIEF_FILE), dataclasses.asdict(options))
 
 
@@ -137,8 +135,6 @@ def _servicer_class():
 
     quiet_conditions()
 
-    from automl.tuning.tuner import REMOTE_DEADLINE, REMOTE_MIN_EPOCHS
-
     status = trial_lib.TrialStatus
 
     class ChiefServicer(oracle_chief.OracleServicer):
@@ -186,8 +182,7 @@ def _servicer_class():
             ended.message = values.pop(MESSAGE, None)
             token = _token(values.pop(ATTEMPT, None))
             interrupted = bool(values.pop(INTERRUPTED, False))
-            for name in (REMOTE_DEADLINE, REMOTE_MIN_EPOCHS):
-                values.pop(name, None)
+            values.pop(REMOTE_DEADLINE, None)
             trial_id = ended.trial_id
             with self.lock:
                 if trial_id not in self.oracle.trials:  # never handed out: nothing to touch
@@ -278,7 +273,7 @@ def _servicer_class():
 
         def outgoing(self, trial, worker):
             """A copy of `trial` carrying its deadline and attempt, recorded as run by `worker`."""
-            deadline, min_epochs = self.tuner.trial_limits(trial)
+            deadline = self.tuner.deadline_for(trial)
             self.deadlines[trial.trial_id] = deadline
             handed = self.handouts.get(trial.trial_id)
             if handed is None or handed[1] != worker:
@@ -291,7 +286,6 @@ def _servicer_class():
             sent = trial_lib.Trial.from_proto(trial.to_proto())
             sent.hyperparameters.values[REMOTE_DEADLINE] = (
                 0.0 if deadline == float("inf") else float(deadline))
-            sent.hyperparameters.values[REMOTE_MIN_EPOCHS] = int(min_epochs)
             sent.hyperparameters.values[ATTEMPT] = handed[0]
             return sent
 
@@ -408,8 +402,6 @@ def _serve(tuner, options, run_path, trial_ended):
     """Serve until the search is over: `(stop reason, workers that asked for trials)`."""
     import grpc
     from keras_tuner.src import protos
-
-    from automl.tuning.tuner import LOCAL_WORKER
 
     for trial in tuner.oracle.trials.values():  # trials a resumed chief sends again
         tuner.workers.setdefault(trial.trial_id, LOCAL_WORKER)

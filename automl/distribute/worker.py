@@ -21,10 +21,16 @@ import sys
 import threading
 import time
 
+from automl import registry, settings as settings_lib
+from automl.data.feeds import Feeds
 from automl.distribute import chief
-from automl.runtime import interrupt
-from automl import registry
 from automl.errors import AutomlError
+from automl.report.progress import Progress
+from automl.runtime import devices, env, interrupt
+from automl.runtime.memory import released_after
+from automl.runtime.timing import PhaseClock
+from automl.tuning.budget import Budget
+from automl.tuning.tuner import SearchTuner, trial_message
 
 CONNECT_SECONDS = 60      # how long a worker waits for a chief that is not listening yet
 RECONNECT_SECONDS = 600   # how long it waits for a chief that went away mid-search
@@ -148,10 +154,6 @@ def run_worker(address, run_path, threads=None, worker_id=None):
     if os.path.exists(chief.ended_path(run_path)):
         _say(f"worker {worker_id}: the search in {run_path} is over")
         return 0
-    from automl.runtime import devices
-    from automl.runtime import env
-    from automl import settings as settings_lib
-
     settings = settings_lib.load_recipe(recipe, [f"out={run_path}"], legacy=True)
     # keras-tuner's own variables: its tuner then reports to the chief, not to an oracle file.
     os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host,
@@ -181,12 +183,6 @@ def run_worker(address, run_path, threads=None, worker_id=None):
 
 
 def _tuner(settings, run_path, tf, keras, strategy):
-    from automl.tuning.budget import Budget
-    from automl.data.feeds import Feeds
-    from automl.report.progress import Progress
-    from automl.tuning.tuner import SearchTuner
-    from automl.runtime.timing import PhaseClock
-
     task = registry.get_task(settings.task)
     dataset = task.load(settings)
     tf.config.experimental.enable_op_determinism()
@@ -221,8 +217,6 @@ def _run(tuner, client, trial, worker_id, run_path):
     import keras_tuner as kt
     from keras_tuner.src.engine import metrics_tracking
 
-    from automl.runtime.memory import released_after
-    from automl.tuning.tuner import _one_line
 
     trial.metrics = metrics_tracking.MetricsTracker()
     trial.score, trial.best_step = None, 0
@@ -240,7 +234,7 @@ def _run(tuner, client, trial, worker_id, run_path):
                 trial.status = "COMPLETED"
             except kt.errors.FailedTrialError as error:  # an error elsewhere is a bug: it stops
                 results, trial.status = None, "FAILED"
-                trial.hyperparameters.values[chief.MESSAGE] = _one_line(error)
+                trial.hyperparameters.values[chief.MESSAGE] = trial_message(error)
             finally:
                 tuner.files.staging = None
         reported = _report(client, trial, results, run_path)

@@ -25,12 +25,14 @@ import time
 
 import numpy as np
 
-from automl.runtime import env
-from automl.runtime import interrupt
+from automl import registry, settings as settings_lib
+from automl.data import fingerprint
 from automl.errors import AutomlError, first_line
-from automl.runtime.files import writing, write_json
+from automl.export.predictor import ExportedModel
+from automl.report.run_report import rebuild_report
+from automl.runtime import env, interrupt
+from automl.runtime.files import write_json, writing
 
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 REPRESENTATIVE_EXAMPLES = 256
 PER_TENSOR_LOSS = 0.01  # int8 weights per tensor unless that loses more accuracy than this
 LATENCY_CALLS = 100
@@ -42,26 +44,6 @@ CHILD_POLL_SECONDS = 0.2
 def file_name(quantization):
     """`model.tflite` for float32, `model_<quantization>.tflite` otherwise."""
     return "model.tflite" if quantization == "none" else f"model_{quantization}.tflite"
-
-
-def parse_export(value):
-    """The quantizations of a search's `export` setting: `tflite` or `tflite:int8,none`."""
-    if value is None:
-        return []
-    kind, _, rest = str(value).partition(":")
-    if kind != "tflite":
-        raise AutomlError(f"unknown export format '{kind}' (the SavedModel is always written; "
-                          "add one of: tflite, tflite:QUANTIZE[,QUANTIZE])")
-    quantizations = [q.strip() for q in rest.split(",") if q.strip()] or ["none"]
-    for quantization in quantizations:
-        check_quantization(quantization)
-    return list(dict.fromkeys(quantizations))
-
-
-def check_quantization(quantization):
-    if quantization not in QUANTIZATIONS:
-        raise AutomlError(f"unknown quantization '{quantization}' (choose one of: "
-                          f"{', '.join(QUANTIZATIONS)})")
 
 
 def interpreter_class():
@@ -91,8 +73,6 @@ def export(run_dir, quantizations, out=None, dataset=None, progress=None, report
     with _writing_model(run_dir):
         entries = _export(run_dir, quantizations, out, dataset, progress)
     if report and os.path.isdir(os.path.join(run_dir, "search")):
-        from automl.pipeline import rebuild_report
-
         rebuild_report(run_dir)
     return entries
 
@@ -105,8 +85,6 @@ def _writing_model(run_dir):
 
 
 def _export(run_dir, quantizations, out, dataset, progress):
-    from automl.export.predictor import ExportedModel
-
     exported = ExportedModel(run_dir)
     if exported.task is None:
         raise AutomlError(f"converting needs the '{exported.card['task']}' task plugin, "
@@ -121,7 +99,7 @@ def _export(run_dir, quantizations, out, dataset, progress):
                    if "int8" in quantizations else None)
     entries = {}
     for quantization in quantizations:
-        check_quantization(quantization)
+        settings_lib.check_quantization(quantization)
         if progress:
             progress(f"converting to LiteRT ({quantization})")
         target = os.path.abspath(out) if out else os.path.join(model_dir, file_name(quantization))
@@ -164,7 +142,7 @@ def finish_pending(run_dir, progress=None):
     card, with the files or with `litert_error` where they could not be written."""
     card_path = os.path.join(run_dir, "model", "model_card.json")
     try:
-        export(run_dir, parse_export(pending(card_path)), progress=progress, report=False)
+        export(run_dir, settings_lib.parse_export(pending(card_path)), progress=progress, report=False)
     except AutomlError as error:
         with open(card_path, encoding="utf-8") as handle:
             card = json.load(handle)
@@ -177,9 +155,6 @@ def finish_pending(run_dir, progress=None):
 
 def _run_dataset(run_dir, task):
     """The run's data as the search split it (refused where it has changed since)."""
-    from automl.data import fingerprint
-    from automl import settings as settings_lib
-
     recipe = os.path.join(run_dir, "recipe.yaml")
     if not os.path.isfile(recipe):
         raise AutomlError(f"{run_dir} holds no recipe.yaml: its data cannot be read again")
@@ -351,8 +326,6 @@ def convert_child(request, reply):
 
 
 def _convert_here(card, model_dir, quantization, representative, folder, per_channel):
-    from automl import registry
-
     try:
         _, keras = env.import_tensorflow()
         task = registry.get_task(card["task"])
@@ -594,8 +567,6 @@ def _dequantized(value, details):
 
 def load(run_dir, quantization=None):
     """The `LiteRTModel` of a run's `.tflite` (`quantization`: which one; default the float)."""
-    from automl.export.predictor import ExportedModel
-
     exported = ExportedModel(run_dir, load_saved_model=False)
     entries = exported.card.get("litert") or {}
     if not entries:

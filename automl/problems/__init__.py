@@ -19,6 +19,8 @@ import re
 import numpy as np
 
 from automl.errors import AutomlError
+from automl.problems import keras_metrics
+from automl.problems.scores import classification_scores
 
 NAMES = ("classification", "multilabel", "regression")
 SEPARATOR = "|"
@@ -210,12 +212,10 @@ class Classification(Problem):
                                   name="probabilities")(features)
 
     def loss(self, hp, keras, dataset, prior=None):
-        from automl.problems.keras_metrics import LogitAdjustedCrossentropy
-
         smoothing = hp.Choice("optimizer/label_smoothing", [0.0, 0.1], default=0.0)
         if prior is None:
             return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-        return LogitAdjustedCrossentropy(prior, label_smoothing=smoothing)
+        return keras_metrics.LogitAdjustedCrossentropy(prior, label_smoothing=smoothing)
 
     def default_objective(self, class_weight):
         return "val_balanced_accuracy" if class_weight == "balanced" else "val_accuracy"
@@ -227,16 +227,14 @@ class Classification(Problem):
                               "(use val_macro_f1 or val_balanced_accuracy)")
 
     def keras_metrics(self, objective, keras, classes):
-        from automl.problems import keras_metrics as metrics
-
         compiled = [keras.metrics.CategoricalAccuracy(name="accuracy")]
         metric = objective.removeprefix("val_")
         if metric == "balanced_accuracy":
-            compiled.append(metrics.BalancedAccuracy(len(classes), name=metric))
+            compiled.append(keras_metrics.BalancedAccuracy(len(classes), name=metric))
         elif metric == "macro_f1":
             compiled.append(keras.metrics.F1Score(average="macro", name=metric))
         elif metric == "auc":
-            compiled.append(metrics.PositiveClassAUC(name=metric))
+            compiled.append(keras_metrics.PositiveClassAUC(name=metric))
         return compiled
 
     def score(self, objective, predictions, y):
@@ -259,8 +257,6 @@ class Classification(Problem):
         return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
 
     def scores(self, y, predictions, classes, thresholds=None):
-        from automl.problems.scores import classification_scores
-
         return classification_scores(y, predictions, classes)
 
     def headline(self, scores):
@@ -305,8 +301,6 @@ class Multilabel(Problem):
         return keras.losses.BinaryCrossentropy()
 
     def keras_metrics(self, objective, keras, classes):
-        from automl.problems import keras_metrics as metrics
-
         compiled = [keras.metrics.F1Score(average="micro", threshold=0.5, name="micro_f1")]
         metric = objective.removeprefix("val_")
         if metric == "macro_f1":
@@ -315,7 +309,7 @@ class Multilabel(Problem):
             compiled.append(keras.metrics.AUC(multi_label=True, num_labels=len(classes),
                                               name=metric))
         elif metric == "subset_accuracy":
-            compiled.append(metrics.SubsetAccuracy(name=metric))
+            compiled.append(keras_metrics.SubsetAccuracy(name=metric))
         return compiled
 
     def score(self, objective, predictions, y, thresholds=0.5):
@@ -430,11 +424,9 @@ class Regression(Problem):
         return keras.layers.Rescaling(std, offset=mean, dtype="float32", name="value")(standard)
 
     def loss(self, hp, keras, dataset, prior=None):
-        from automl.problems.keras_metrics import StandardisedError
-
         mean, std = standardisation(dataset.train.y)
         kind = hp.Choice("head/loss", ["huber", "mse"], default="huber")
-        return StandardisedError(kind, mean, std)
+        return keras_metrics.StandardisedError(kind, mean, std)
 
     def keras_metrics(self, objective, keras, classes):
         return [keras.metrics.MeanAbsoluteError(name="mae"),

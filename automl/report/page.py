@@ -16,11 +16,9 @@ import json
 import os
 
 from automl.report import plots
+from automl.run_folder import HISTORY_FILE, WORKERS_FILE
 from automl.runtime.files import replace_folder
 
-HISTORY_FILE = "history.json"
-EXAMPLES_FILE = "examples.json"
-WORKERS_FILE = "workers.json"      # trial id -> the worker that ran it (RUN/search)
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2430;background:#f5f6f8}

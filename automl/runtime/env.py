@@ -1,4 +1,5 @@
-"""Quiet, checked import of TensorFlow and Keras.
+"""Quiet, checked import of TensorFlow and Keras, and lazy import of the modules that
+import them at once.
 
 TensorFlow writes several lines to stderr at import that no environment variable
 silences; they are sent to /dev/null for the duration of the import. The Keras
@@ -6,8 +7,10 @@ backend must be TensorFlow, since exports are TensorFlow SavedModels.
 """
 
 import contextlib
+import importlib.util
 import logging
 import os
+import sys
 import warnings
 
 from automl.errors import AutomlError
@@ -70,3 +73,21 @@ def import_tensorflow():
         warnings.filterwarnings("ignore", module="sklearn")
         keras.utils.disable_interactive_logging()
     return tf, keras
+
+
+def lazy_module(name):
+    """The module `name`, imported on first use of one of its names.
+
+    The front doors (`automl.api`, the CLI) hold the modules that import TensorFlow or
+    keras-tuner at once through this, so `import automl` and `automl --help` stay fast.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    setattr(sys.modules[parent], child, module)
+    return module

@@ -28,10 +28,9 @@ class Budget:
         return self.end - time.time()
 
 
-def deadline_callback(keras, deadline, min_epochs=0):
+def deadline_callback(keras, deadline):
     """A Keras callback that stops training once `deadline` (time.time()) passes.
 
-    With `min_epochs`, training is not stopped before that many epochs completed.
     Its `stopped` attribute says whether the deadline stopped training,
     `batches_done` counts the batches trained and `epoch_ends` holds when each
     epoch ended (`time.time()`).
@@ -54,7 +53,7 @@ def deadline_callback(keras, deadline, min_epochs=0):
 
         def on_train_batch_end(self, batch, logs=None):
             self.batches_done += 1
-            if self.epochs_done >= min_epochs and time.time() >= deadline:
+            if time.time() >= deadline:
                 self.stopped = True
                 self.model.stop_training = True
 

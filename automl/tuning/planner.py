@@ -19,7 +19,7 @@ import math
 import statistics
 import time
 
-from automl.export.litert import parse_export
+from automl.settings import parse_export
 
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
 NEW_TRIAL_SHARE = 0.15     # a new configuration at the first rung costs at most this share
@@ -446,21 +446,20 @@ class Planner:
 
     # Deadlines ---------------------------------------------------------------------
 
-    def trial_limits(self, trial, first):
-        """`(deadline, minimum epochs)` of a trial about to run.
+    def deadline_for(self, trial, first):
+        """When a trial about to run must stop.
 
         The deadline gives the first trial the time of one epoch, but never past the
         retrain deadline (when only the export still fits the budget): a first
         epoch slower than the probe measured is cut there and scored where it
-        stands, so no trial has a minimum of epochs that outlasts the budget.
+        stands.
         """
         values = trial.hyperparameters.values
         one_epoch = (self.probe.trial_seconds(1, float(values.get("tuner/fraction", 1.0)))
                      if self.probe else 0.0)
-        deadline = trial_deadline(self.now(), self.search_deadline(), self.trial_estimate(trial),
-                                  self.budget_seconds, first_minimum=one_epoch if first else None,
-                                  latest=self.retrain_deadline())
-        return deadline, 0
+        return trial_deadline(self.now(), self.search_deadline(), self.trial_estimate(trial),
+                              self.budget_seconds, first_minimum=one_epoch if first else None,
+                              latest=self.retrain_deadline())
 
     def time_left(self):
         return self.search_deadline() - self.now()

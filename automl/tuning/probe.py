@@ -9,6 +9,9 @@ reserves for evaluation and export, and the shortest budget that can work.
 import dataclasses
 import time
 
+from automl.runtime.memory import released_after
+from automl.tuning.space import TrainingPlan
+
 PROBE_WARMUP = 3    # batches that trace the model and fill the input pipeline
 PROBE_BATCHES = 10  # batches timed after them
 
@@ -46,9 +49,6 @@ def measure(hypermodel, feeds, hp, batch_size, keras):
     The first `PROBE_WARMUP` batches (tracing, the shuffle buffer filling) count as
     building; the next `PROBE_BATCHES` give the time per example.
     """
-    from automl.runtime.memory import released_after
-    from automl.tuning.space import TrainingPlan
-
     keras.utils.set_random_seed(0)
     steps = min(PROBE_WARMUP + PROBE_BATCHES, feeds.steps("train", batch_size))
     warmup = min(PROBE_WARMUP, steps - 1) if steps > 1 else 0

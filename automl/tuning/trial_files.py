@@ -22,7 +22,7 @@ import shutil
 
 import numpy as np
 
-from automl.report import page
+from automl.run_folder import HISTORY_FILE
 from automl.runtime.files import write_json
 
 WEIGHTS_FILE = "best.weights.h5"
@@ -103,12 +103,12 @@ class TrialFiles:
         earlier = self.history(parent) if parent else {}
         curves = {name: [float(v) for v in earlier.get(name, [])[:initial_epoch]]
                   + [float(v) for v in values] for name, values in history.items()}
-        write_json(self._written(trial_id, page.HISTORY_FILE), curves)
+        write_json(self._written(trial_id, HISTORY_FILE), curves)
 
     def history(self, trial_id):
         """A trial's saved per-epoch metrics (`{}` where none were saved)."""
         try:
-            with open(os.path.join(self.folder(trial_id), page.HISTORY_FILE),
+            with open(os.path.join(self.folder(trial_id), HISTORY_FILE),
                       encoding="utf-8") as handle:
                 return json.load(handle)
         except (OSError, ValueError):

@@ -26,7 +26,7 @@ from keras_tuner.src.engine import metrics_tracking
 from automl.tuning import ensemble
 from automl.runtime import interrupt
 from automl import problems
-from automl.report import page
+from automl.run_folder import WORKERS_FILE
 from automl.tuning import space
 from automl.report import tensorboard
 from automl.tuning.budget import deadline_callback
@@ -40,7 +40,7 @@ from automl.tuning.trial_files import TrialFiles
 
 COMPLETED, FAILED = trial_lib.TrialStatus.COMPLETED, trial_lib.TrialStatus.FAILED
 # Values a chief adds to a trial it hands to a worker (never stored with the trial).
-REMOTE_DEADLINE, REMOTE_MIN_EPOCHS = "tuner/deadline", "tuner/min_epochs"
+REMOTE_DEADLINE = "tuner/deadline"
 DEFAULT_MAX_TRIALS = 20
 LOCAL_WORKER = "local"
 TIMED_EPOCHS = 10_000  # a timed fit ends at its deadline, long before this
@@ -185,12 +185,12 @@ class SearchTuner(base_tuner.BaseTuner):
         self.save_workers()
 
     def save_workers(self):
-        write_json(os.path.join(self.project_dir, page.WORKERS_FILE), self.workers)
+        write_json(os.path.join(self.project_dir, WORKERS_FILE), self.workers)
 
     def _read_workers(self):
         """`{trial id: worker id}` of the trials run so far (`local` without workers)."""
         try:
-            with open(os.path.join(self.project_dir, page.WORKERS_FILE), encoding="utf-8") as handle:
+            with open(os.path.join(self.project_dir, WORKERS_FILE), encoding="utf-8") as handle:
                 return json.load(handle)
         except (OSError, ValueError):
             return {}
@@ -201,7 +201,7 @@ class SearchTuner(base_tuner.BaseTuner):
     # Training ----------------------------------------------------------------
 
     def fit(self, hp, split, epochs, deadline, validation=True, seed=0, initial_epoch=0,
-            fraction=1.0, weights=None, min_epochs=0, on_epoch=None, log_dir=None,
+            fraction=1.0, weights=None, on_epoch=None, log_dir=None,
             timed=False):
         """Build (or continue) and train one model on `split`; returns a `Fit`.
 
@@ -223,7 +223,7 @@ class SearchTuner(base_tuner.BaseTuner):
                     if weights:
                         model.load_weights(weights)
                     trainer = self.hypermodel.trainer(hp, model, plan, prior)
-                stop = deadline_callback(keras, deadline, min_epochs)
+                stop = deadline_callback(keras, deadline)
                 callbacks = [interrupt.keras_callback(keras), keras.callbacks.TerminateOnNaN(),
                              stop]
                 if timed:
@@ -288,12 +288,12 @@ class SearchTuner(base_tuner.BaseTuner):
         initial = int(values.get("tuner/initial_epoch", 0))
         fraction = float(values.get("tuner/fraction", 1.0))
         parent = self.parent(trial)
-        deadline, min_epochs = self.trial_limits(trial)
+        deadline = self.deadline_for(trial)
         fitted = self.fit(
             hp, "train", epochs, deadline, seed=self.settings.seed + int(trial.trial_id),
             initial_epoch=initial, fraction=fraction,
             weights=self.files.weights_path(parent.trial_id) if parent else None,
-            min_epochs=min_epochs, on_epoch=self.on_epoch,
+            on_epoch=self.on_epoch,
             log_dir=tensorboard.trial_log_dir(self.log_root, trial.trial_id))
         history = fitted.history
         losses = history.get("loss", [])
@@ -336,18 +336,17 @@ class SearchTuner(base_tuner.BaseTuner):
             "val", hp, self.batch_size(hp), training=False), self.dataset.val.y)
         return {f"{FACT_PREFIX}{name}": float(value) for name, value in facts.items()}
 
-    def trial_limits(self, trial):
-        """`(deadline, minimum epochs)` of a trial about to run.
+    def deadline_for(self, trial):
+        """When a trial about to run must stop.
 
-        A trial handed out by a chief (`automl.distribute.chief`) carries both, decided
-        where the budget is kept; otherwise the planner decides (the first trial's
-        deadline leaves it one epoch where the budget allows).
+        A trial handed out by a chief (`automl.distribute.chief`) carries its deadline,
+        decided where the budget is kept; otherwise the planner decides (the first
+        trial's deadline leaves it one epoch where the budget allows).
         """
         values = trial.hyperparameters.values
         if REMOTE_DEADLINE in values:
-            return (values[REMOTE_DEADLINE] or float("inf"),
-                    int(values.get(REMOTE_MIN_EPOCHS, 0)))
-        return self.planner.trial_limits(trial, first=not self.selection.completed())
+            return values[REMOTE_DEADLINE] or float("inf")
+        return self.planner.deadline_for(trial, first=not self.selection.completed())
 
     def on_epoch(self, epoch, logs):
         """Called after every epoch of a trial: keeps the saved elapsed time current."""
@@ -473,7 +472,7 @@ class SearchTuner(base_tuner.BaseTuner):
                 failures = 0
             except kt.errors.FailedTrialError as error:  # an error elsewhere is a bug: it stops
                 trial.status = FAILED
-                trial.message = _one_line(error)
+                trial.message = trial_message(error)
                 failures += 1
             self.oracle.end_trial(trial)
             self.save()
@@ -487,7 +486,8 @@ class SearchTuner(base_tuner.BaseTuner):
                 break
 
 
-def _one_line(error):
+def trial_message(error):
+    """The one line a failed trial records: what went wrong, without a traceback."""
     if isinstance(error, TrialFailed):
         return first_line(error, 300)
     return f"{type(error).__name__}: {first_line(error, 280)}"
