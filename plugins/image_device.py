@@ -9,6 +9,8 @@ is for a fixed input size: a linear map along each axis, two matrix products.
 import keras
 import numpy as np
 
+from automl_plugins import keras_private
+
 
 class FixedResize(keras.layers.Layer):
     """`Resizing` for one input size: `rows @ image @ columns.T`, matrices taken from it."""
@@ -70,10 +72,10 @@ def _test_time_parts(model):
     image's copies, and the network it averages over them; None for other models."""
     if "tta_average" not in [layer.name for layer in model.layers]:
         return None
-    answers = model.get_layer("tta_average")._inbound_nodes[0].input_tensors
-    calls = [answer._keras_history for answer in answers]  # (network, node index, 0)
+    answers = keras_private.call_inputs(model.get_layer("tta_average"))
+    calls = [keras_private.call_of(answer) for answer in answers]  # (network, call index, 0)
     network = calls[0][0]
-    copies = [network._inbound_nodes[index].input_tensors[0] for _, index, _ in calls]
+    copies = [keras_private.call_inputs(network, index)[0] for _, index, _ in calls]
     return keras.Model(model.input, copies), network
 
 

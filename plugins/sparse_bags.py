@@ -11,6 +11,8 @@ The exported model keeps its dense, built-in layers; only training uses the twin
 import keras
 import numpy as np
 
+from automl_plugins import keras_private
+
 
 class SparseBagInput(keras.layers.Layer):
     """Sparse counts or presences to float values, weighted per token, with input dropout.
@@ -59,7 +61,7 @@ def training_twin(model, last_bag_layer, vectorize_name="vectorize", dropout_nam
     sparse_vectorize = keras.layers.TextVectorization(**config)
     sparse_vectorize.set_vocabulary(vectorize.get_vocabulary(include_special_tokens=False))
     # Keras keeps the weights (the out-of-vocabulary token's first) only in this attribute.
-    weights = np.asarray(vectorize._lookup_layer.idf_weights_const) if weighted else None
+    weights = np.asarray(keras_private.idf_weights(vectorize)) if weighted else None
     names = [layer.name for layer in model.layers]
     network = model.layers[names.index(last_bag_layer) + 1:]
     # Dropouts straight after the bag (a linear model's head dropout) act on it too.

@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 import automl
+from automl_plugins import keras_private
 from automl_plugins.text_tokenizer import Tokenizer
 
 CSV_SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val",
@@ -349,7 +350,7 @@ def _adapt(dataset, max_tokens, split):
     adapted.adapt(dataset.train.stream().batch(512))
     vocabulary = adapted.get_vocabulary(include_special_tokens=False)
     # Keras keeps adapted IDF weights only in this attribute, special tokens first.
-    idf = np.asarray(adapted._lookup_layer.idf_weights_const)[-len(vocabulary):]
+    idf = np.asarray(keras_private.idf_weights(adapted))[-len(vocabulary):]
     kept = [i for i, token in enumerate(vocabulary) if _one_line(token)]
     return [vocabulary[i] for i in kept], idf[kept]
 

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 import automl
+from automl_plugins import keras_private
 from automl_plugins import text_tokenizer
 
 BETWEEN_BAG_AND_DENSE = (keras.layers.Rescaling, keras.layers.Dropout)
@@ -130,7 +131,7 @@ def _bag_replacements(member, vectorize):
             weights = np.ones(len(kernel), "float32")
             if vectorize.get_config()["output_mode"] == "tf_idf":
                 # Keras keeps the weights (the out-of-vocabulary token's first) only here.
-                weights = np.asarray(vectorize._lookup_layer.idf_weights_const, "float32")
+                weights = np.asarray(keras_private.idf_weights(vectorize), "float32")
             table = np.concatenate([kernel * weights[:, None],
                                     np.zeros((1, kernel.shape[1]), "float32")])
             replaced[layer.name] = BagLookup(table, bias, layer.activation, name=layer.name)

@@ -36,6 +36,7 @@ import threading
 import time
 from concurrent import futures
 
+from automl.adapters import keras_tuner as kt_private
 from automl.errors import AutomlError, SearchFailed
 from automl.run_folder import CHIEF_FILE, ENDED_FILE
 from automl.runtime import interrupt
@@ -106,34 +107,13 @@ def ended_reason(run_path):
         return None
 
 
-def quiet_conditions():
-    """Send trials without the line keras-tuner prints for each of their conditions.
-
-    keras-tuner 1.4.8's `Parent.to_proto` prints a condition's first value (for
-    example `adamw`) to stdout whenever a trial crosses the wire; stdout carries
-    `--json` documents. This is that method without the print.
-    """
-    from keras_tuner.src import protos
-    from keras_tuner.src.engine import conditions
-
-    def to_proto(self):
-        proto, first = protos.get_proto(), self.values[0]
-        field = ("string_value" if isinstance(first, str) else
-                 "boolean_value" if isinstance(first, bool) else
-                 "int_value" if isinstance(first, int) else "float_value")
-        return proto.Condition(parent=proto.Condition.Parent(
-            name=self.name, values=[proto.Value(**{field: value}) for value in self.values]))
-
-    conditions.Parent.to_proto = to_proto
-
-
 def _servicer_class():
     import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute import oracle_chief
-    from keras_tuner.src.engine import metrics_tracking, trial as trial_lib
+    from keras_tuner.engine import metrics_tracking, trial as trial_lib
 
-    quiet_conditions()
+    protos, oracle_chief = kt_private.protos(), kt_private.oracle_chief()
+
+    kt_private.quiet_conditions()
 
     status = trial_lib.TrialStatus
 
@@ -232,9 +212,9 @@ def _servicer_class():
             if self.running(trial_id):
                 handed = self.handouts.get(trial_id)
                 return handed is not None and handed[0] == token
-            if token is None or trial_id not in self.oracle._retry_queue:
+            if token is None or trial_id not in kt_private.retry_queue(self.oracle):
                 return False
-            self.oracle._retry_queue.remove(trial_id)
+            kt_private.retry_queue(self.oracle).remove(trial_id)
             worker = self.tuner.workers.get(trial_id)
             if worker is None or worker in self.oracle.ongoing_trials:
                 worker = f"adopted-{token}"
@@ -255,7 +235,7 @@ def _servicer_class():
             if worker in oracle.ongoing_trials:
                 return self.outgoing(oracle.ongoing_trials[worker], worker)
             self.check_time()
-            if oracle._retry_queue and self.stop_reason in (None, "max_trials", "space_exhausted"):
+            if kt_private.retry_queue(oracle) and self.stop_reason in (None, "max_trials", "space_exhausted"):
                 trial = oracle.create_trial(worker)
                 trial.metrics = metrics_tracking.MetricsTracker()  # runs again from scratch
                 trial.score, trial.best_step = None, 0
@@ -267,7 +247,7 @@ def _servicer_class():
                 if trial.status != status.STOPPED:
                     return trial
                 self.stop_reason = self.tuner.stopped_reason()
-            waiting = oracle.ongoing_trials or oracle._retry_queue
+            waiting = oracle.ongoing_trials or kt_private.retry_queue(oracle)
             return trial_lib.Trial(oracle.get_space(),
                                    status=status.IDLE if waiting else status.STOPPED)
 
@@ -307,7 +287,7 @@ def _servicer_class():
             for worker, trial in list(self.oracle.ongoing_trials.items()):
                 if trial.trial_id == trial_id:
                     self.oracle.ongoing_trials.pop(worker)
-                    self.oracle._retry_queue.append(trial_id)
+                    kt_private.retry_queue(self.oracle).append(trial_id)
                     self.tuner.progress.phase(
                         f"worker {worker} {why}: trial {trial_id} will run again")
             self.handouts.pop(trial_id, None)
@@ -351,7 +331,7 @@ def _servicer_class():
             """Whether every trial the search may have is done (a resumed chief finds this)."""
             oracle, limit = self.oracle, self.tuner.max_trials
             return (bool(limit) and len(oracle.trials) >= limit and not oracle.ongoing_trials
-                    and not oracle._retry_queue)
+                    and not kt_private.retry_queue(oracle))
 
         def over(self):
             with self.lock:
@@ -366,7 +346,7 @@ def _servicer_class():
                         self.tuner.progress.phase(
                             f"worker {worker} did not report trial {trial.trial_id} "
                             "in time: the search goes on without it")
-                retries = self.oracle._retry_queue if self.stop_reason in (
+                retries = kt_private.retry_queue(self.oracle) if self.stop_reason in (
                     "max_trials", "space_exhausted") else []
                 return (self.stop_reason is not None and not self.oracle.ongoing_trials
                         and not retries)
@@ -401,8 +381,8 @@ def serve(tuner, options, run_path, trial_ended):
 def _serve(tuner, options, run_path, trial_ended):
     """Serve until the search is over: `(stop reason, workers that asked for trials)`."""
     import grpc
-    from keras_tuner.src import protos
 
+    protos = kt_private.protos()
     for trial in tuner.oracle.trials.values():  # trials a resumed chief sends again
         tuner.workers.setdefault(trial.trial_id, LOCAL_WORKER)
     servicer = _servicer_class()(tuner, options, trial_ended)

@@ -22,6 +22,7 @@ import threading
 import time
 
 from automl import registry, settings as settings_lib
+from automl.adapters import keras_tuner as kt_private
 from automl.data.feeds import Feeds
 from automl.distribute import chief
 from automl.errors import AutomlError
@@ -56,11 +57,11 @@ def check_worker_id(worker_id):
 
 
 def _client_class():
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute import oracle_client
-    from keras_tuner.src.engine import trial as trial_lib
+    from keras_tuner.engine import trial as trial_lib
 
-    chief.quiet_conditions()
+    protos, oracle_client = kt_private.protos(), kt_private.oracle_client()
+
+    kt_private.quiet_conditions()
 
     class WorkerClient(oracle_client.OracleClient):
         """keras-tuner's `OracleClient` with bounded waits instead of an hour per request."""
@@ -162,7 +163,7 @@ def run_worker(address, run_path, threads=None, worker_id=None):
     devices.set_threads(tf, threads or settings.threads)
     strategy = devices.configure(tf, keras, settings)
     tuner = _tuner(settings, run_path, tf, keras, strategy)
-    client = _client_class()(tuner.oracle._oracle, f"{host}:{port}", worker_id)
+    client = _client_class()(kt_private.wrapped_oracle(tuner.oracle), f"{host}:{port}", worker_id)
     if not client.wait_for_chief(CONNECT_SECONDS):
         raise AutomlError(f"no chief is listening on {host}:{port} (waited {CONNECT_SECONDS}s)")
     tuner.oracle = client
@@ -215,7 +216,7 @@ def _ask(client, worker_id, run_path):
 def _run(tuner, client, trial, worker_id, run_path):
     """Run one trial as a local search does, then report it to the chief."""
     import keras_tuner as kt
-    from keras_tuner.src.engine import metrics_tracking
+    from keras_tuner.engine import metrics_tracking
 
 
     trial.metrics = metrics_tracking.MetricsTracker()

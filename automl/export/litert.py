@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from automl import registry, settings as settings_lib
+from automl.adapters import litert as litert_private
 from automl.data import fingerprint
 from automl.errors import AutomlError, first_line
 from automl.export.predictor import ExportedModel
@@ -388,23 +389,12 @@ def _present(device, names):
 
 
 def _quantized_but(tf, converter, float_layers, input_type):
-    """Full-integer int8, except the ops of `float_layers`, which keep float kernels.
-
-    Calibrates, then quantizes with those layers' ops on the deny list, as
-    `tf.lite.experimental.QuantizationDebugger` does for selective quantization.
-    """
-    from tensorflow.lite.python import convert as converting
-
-    converter._experimental_calibrate_only = True
-    calibrated = converter.convert()
-    names = [t["name"] for t in interpreter_class()(model_content=calibrated).get_tensor_details()]
+    """Full-integer int8, except the ops of `float_layers`, which keep float kernels."""
     pattern = re.compile(r"(^|/)(%s)(_\d+)?/" % "|".join(map(re.escape, float_layers)))
-    denied = [name for name in names if pattern.search(name)]
     integer = {"int8": tf.int8, "uint8": tf.uint8}[input_type]
-    return converting.mlir_quantize(
-        calibrated, fully_quantize=True, input_data_type=integer, output_data_type=tf.int8,
-        denylisted_nodes=denied,
-        disable_per_channel=converter._experimental_disable_per_channel)
+    return litert_private.quantized_except(
+        tf, converter, interpreter_class(),
+        lambda names: [name for name in names if pattern.search(name)], integer)
 
 
 def _write_saved_model(tf, keras, device, path):
@@ -433,7 +423,7 @@ def _configure(tf, converter, task, meta, quantization, representative, folder, 
         integer = {"int8": tf.int8, "uint8": tf.uint8}[task.device_input_type]
         converter.inference_input_type = integer
         converter.inference_output_type = tf.int8
-        converter._experimental_disable_per_channel = not per_channel
+        litert_private.set_per_channel(converter, per_channel)
     converter.target_spec.supported_ops = ops
 
 
@@ -533,7 +523,7 @@ class LiteRTModel:
             plain.allocate_tensors()
         tensors = {t["index"]: t for t in plain.get_tensor_details()}
         found = set()
-        for op in plain._get_ops_details():
+        for op in litert_private.ops_details(plain):
             if op["op_name"] == "DEQUANTIZE":
                 continue
             if any(tensors[i]["dtype"] == np.float32 for i in op["outputs"] if i in tensors):

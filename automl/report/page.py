@@ -83,7 +83,7 @@ def trial_records(trials, project_dir):
 
 def load_trials(project_dir):
     """keras-tuner trials saved under `project_dir` (`trial_*/trial.json`)."""
-    from keras_tuner.src.engine.trial import Trial
+    from keras_tuner.engine.trial import Trial
 
     return [Trial.load(path) for path in sorted(glob.glob(
         os.path.join(project_dir, "trial_*", "trial.json")))]

@@ -26,6 +26,8 @@ import gc
 import re
 import weakref
 
+from automl.adapters import tensorflow as tf_private
+
 _CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
 LAST_LEAKING_TENSORFLOW = (2, 21)
 
@@ -36,40 +38,11 @@ def removal_needed(version):
     return match is None or (int(match.group(1)), int(match.group(2))) <= LAST_LEAKING_TENSORFLOW
 
 
-def _gradient_registry():
-    """TensorFlow's registry of gradient functions by name (empty if it moved)."""
-    from tensorflow.python.framework import ops
-
-    return getattr(getattr(ops, "_gradient_registry", None), "_registry", {})
-
-
 class Release:
     """What `released_after` released: gradient functions removed, lookup tables to destroy."""
 
     removed = 0
     tables = 0
-
-
-def _start_tracking():
-    """Start recording the TensorFlow resources created, in any thread; returns the record."""
-    from tensorflow.python.trackable import resource
-
-    tracker = resource.ResourceTracker()
-    resource._RESOURCE_TRACKER_STACK.append(tracker)
-    return tracker
-
-
-def _stop_tracking(tracker):
-    """Stop `tracker` alone and return what it recorded.
-
-    TensorFlow's own `resource_tracker_scope` restores a saved copy of the stack,
-    which would leave a tracker behind when blocks in two threads end out of order.
-    """
-    from tensorflow.python.trackable import resource
-
-    stack = resource._RESOURCE_TRACKER_STACK
-    stack[:] = [t for t in stack if t is not tracker]
-    return tracker.resources
 
 
 def _destroy(handle):
@@ -110,17 +83,17 @@ def released_after(keras):
     import tensorflow as tf
 
     release = Release()
-    registry = _gradient_registry() if removal_needed(tf.__version__) else {}
+    registry = tf_private.gradient_registry() if removal_needed(tf.__version__) else {}
     before = set(registry)
     try:
-        tracker = _start_tracking()
+        tracker = tf_private.start_tracking()
     except Exception:  # a private module: never fail a trial over it
         tracker = None
     try:
         yield release
     finally:
         try:
-            created = _stop_tracking(tracker) if tracker is not None else []
+            created = tf_private.stop_tracking(tracker) if tracker is not None else []
         except Exception:
             created = []
         keras.backend.clear_session()

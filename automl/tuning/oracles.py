@@ -22,6 +22,7 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import trial as trial_lib
 
+from automl.adapters import keras_tuner as kt_private
 from automl.problems import objectives
 from automl.runtime.files import write_json
 from automl.tuning.scheduler import successive_halving
@@ -42,19 +43,19 @@ class BoundedBayesianOptimizationOracle(kt.oracles.BayesianOptimizationOracle):
     def populate_space(self, trial_id):
         completed = [t for t in self.trials.values() if t.status == COMPLETED]
         if len(completed) < (self.num_initial_points or 3):
-            return self._random_populate_space()
-        x, y = self._vectorize_trials()
+            return kt_private.random_proposal(self)
+        x, y = kt_private.vectorized_trials(self)
         self.gpr.fit(np.nan_to_num(x, posinf=0, neginf=0), np.nan_to_num(y, posinf=0, neginf=0))
-        bounds = self._get_hp_bounds()
-        candidates = self._random_state.uniform(
+        bounds = kt_private.hp_bounds(self)
+        candidates = kt_private.random_state(self).uniform(
             bounds[:, 0], bounds[:, 1], size=(ACQUISITION_CANDIDATES, bounds.shape[0]))
         mean, deviation = self.gpr.predict(candidates, return_std=True)
         # The best points not yet tried, as many as keras-tuner's random draws may collide.
-        for index in np.argsort(mean - self.beta * deviation)[:self._max_collisions]:
-            values = self._vector_to_values(candidates[index])
-            if not self._duplicate(values):
+        for index in np.argsort(mean - self.beta * deviation)[:kt_private.max_collisions(self)]:
+            values = kt_private.vector_to_values(self, candidates[index])
+            if not kt_private.is_duplicate(self, values):
                 return {"status": RUNNING, "values": values}
-        return self._random_populate_space()
+        return kt_private.random_proposal(self)
 
 
 def objective_for(name):
@@ -93,8 +94,8 @@ def _search_oracle(oracle_class):
 
             A configuration trained at any rung counts as tried, so no proposal repeats it.
             """
-            return super()._compute_values_hash(
-                {k: v for k, v in values.items() if not k.startswith("tuner/")})
+            return kt_private.values_hash(SearchOracle, self, {
+                k: v for k, v in values.items() if not k.startswith("tuner/")})
 
         def _skip_reason(self, response):
             """Why the planner refuses a proposed configuration, or None to train it."""
@@ -109,7 +110,7 @@ def _search_oracle(oracle_class):
             index = len(fresh) + self.skipped_warm
             while index < len(self.warm_values):
                 values = self._warm(self.warm_values[index])
-                if self._duplicate(values):
+                if kt_private.is_duplicate(self, values):
                     break
                 reason = self._skip_reason({"status": RUNNING, "values": values})
                 if reason is None:
@@ -123,7 +124,7 @@ def _search_oracle(oracle_class):
                 if values is not None:
                     return {"status": RUNNING, "values": values}
             if self._proposals_too_costly():
-                values = self._random_values()
+                values = kt_private.random_values(self)
                 if values is None:
                     return {"status": trial_lib.TrialStatus.STOPPED, "values": None}
                 return {"status": RUNNING, "values": values}
@@ -156,8 +157,7 @@ def _search_oracle(oracle_class):
                 return None
             pick = max if self.objective.direction == "max" else min
             best = pick(scored, key=lambda t: t.score).hyperparameters.values
-            rng = np.random.RandomState(self._seed_state)
-            self._seed_state += 1
+            rng = np.random.RandomState(kt_private.next_seed(self))
             for _ in range(10):
                 hp = self.get_space()
                 hp.values.update({k: v for k, v in best.items() if not k.startswith("tuner/")})
@@ -168,7 +168,7 @@ def _search_oracle(oracle_class):
                     hp.values[parameter.name] = parameter.random_sample(int(rng.randint(1 << 30)))
                 values = {p.name: hp.values.get(p.name, p.default)
                           for p in hp.space if hp.is_active(p)}
-                if not self._duplicate(values):
+                if not kt_private.is_duplicate(self, values):
                     return values
             return None
 
@@ -202,10 +202,10 @@ def _search_oracle(oracle_class):
             return expected > PROPOSAL_SHARE * trial_seconds
 
         def save(self):
-            write_json(self._get_oracle_fname(), self.get_state())
+            write_json(kt_private.oracle_file(self), self.get_state())
 
         def _save_trial(self, trial):
-            write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+            write_json(os.path.join(kt_private.trial_dir(self, trial.trial_id), "trial.json"),
                        trial.get_state())
 
         def get_state(self):

@@ -21,8 +21,9 @@ import time
 import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
-from keras_tuner.src.engine import metrics_tracking
+from keras_tuner.engine import metrics_tracking
 
+from automl.adapters import keras_tuner as kt_private
 from automl.tuning import ensemble
 from automl.runtime import interrupt
 from automl import problems
@@ -175,13 +176,13 @@ class SearchTuner(base_tuner.BaseTuner):
         self.stop_reason = self.failure_note = None
         self.log_root = os.path.join(directory, "logs")
         self.workers = self._read_workers()
-        if not self._is_worker():
+        if not kt_private.is_worker(self):
             self.save()
 
     def save(self):
         """Write the oracle and tuner state (atomically) so the search can resume."""
         self.oracle.save()
-        write_json(self._get_tuner_fname(), self.get_state())
+        write_json(kt_private.tuner_file(self), self.get_state())
         self.save_workers()
 
     def save_workers(self):
