@@ -33,6 +33,7 @@ _PUBLIC = {
     "decode_folder": "automl.data.sources",
     "MANIFEST_OPTIONS": "automl.data.manifest",
     "load_tfds": "automl.data.sources",
+    "SPLIT_ALIASES": "automl.data.sources",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -9,8 +9,6 @@ import automl
 from automl_plugins import keras_private
 from automl_plugins.text_tokenizer import Tokenizer
 
-CSV_SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val",
-              "dev": "val", "test": "test"}
 SEQUENCE_LENGTHS = (32, 64, 128, 256, 512)
 VOCABULARY_SIZES = (10000, 20000, 50000)
 CHARACTER_NGRAMS = (2, 3, 4, 5)
@@ -76,8 +74,9 @@ class TextTask(automl.Task):
             if not path.lower().endswith(".csv"):
                 raise automl.AutomlError(f"expected a CSV file or a data folder, got {path}")
             return {"all": read_csv(path, *columns)}
-        files = {CSV_SPLITS[n[:-4].lower()]: os.path.join(path, n) for n in sorted(os.listdir(path))
-                 if n.lower().endswith(".csv") and n[:-4].lower() in CSV_SPLITS}
+        aliases = automl.SPLIT_ALIASES
+        files = {aliases[n[:-4].lower()]: os.path.join(path, n) for n in sorted(os.listdir(path))
+                 if n.lower().endswith(".csv") and n[:-4].lower() in aliases}
         if files:
             return {split: read_csv(file, *columns) for split, file in files.items()}
         return super().read_path(path, settings)

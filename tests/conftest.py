@@ -1,6 +1,7 @@
 """Shared fixtures: tiny synthetic data sets written into temporary folders."""
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,18 @@ def image_folder(tmp_path_factory):
 def invoke(*args):
     """Run the CLI in-process; returns click's Result."""
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_automl(*args):
+    """`automl ARGS...` in a child process, its stdout and stderr in one pipe."""
+    return subprocess.Popen([sys.executable, "-m", "automl", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def run_python(code, **env):

@@ -5,34 +5,20 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 
-from conftest import assert_one_line_error, invoke, run_python
+from conftest import assert_one_line_error, free_port, invoke, run_python, start_automl
 
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ", re.MULTILINE)  # TensorFlow's C++ log format
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start(*args):
-    return subprocess.Popen([sys.executable, "-m", "automl", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def _chief(data, run, port, *extra):
-    return _start("search", "--task", "image", "--data", data, "--out", run, "--tuner", "random",
+    return start_automl("search", "--task", "image", "--data", data, "--out", run, "--tuner", "random",
                   "--epochs", 1, "--chief", "--listen", f"127.0.0.1:{port}", *extra)
 
 
 def _worker(run, port, name):
-    return _start("worker", "--connect", f"127.0.0.1:{port}", "--out", run, "--threads", 1,
+    return start_automl("worker", "--connect", f"127.0.0.1:{port}", "--out", run, "--threads", 1,
                   "--id", name)
 
 
@@ -46,7 +32,7 @@ def _trial_rows(run):
 
 
 def test_the_trial_of_a_killed_worker_runs_again_on_another(image_folder, tmp_path):
-    run, port = tmp_path / "run", _free_port()
+    run, port = tmp_path / "run", free_port()
     chief = _chief(image_folder, run, port, "--max-trials", 3, "--worker-timeout", 5)
     doomed = _worker(run, port, "doomed")
     started = time.time()
@@ -163,14 +149,14 @@ def _wait(condition, seconds, what):
 
 def test_workers_share_the_trials_and_rejoin_a_resumed_chief_counting_each_trial_once(
         image_folder, tmp_path):
-    run, port = tmp_path / "run", _free_port()
+    run, port = tmp_path / "run", free_port()
     chief = _chief(image_folder, run, port, "--max-trials", 6, "--epochs", 2)
     workers = [_worker(run, port, name) for name in ("alpha", "beta")]
     _wait(lambda: len(_completed_ids(run)) >= 2, 240, "two trials never completed")
     chief.send_signal(signal.SIGKILL)
     chief.wait()
     before = set(_completed_ids(run))
-    resumed = _start("resume", run)  # listens where the chief did: search/chief.json
+    resumed = start_automl("resume", run)  # listens where the chief did: search/chief.json
     code, output = _finish(resumed, 300)
     assert code == 0, output
     ended = time.time()
@@ -200,7 +186,7 @@ def test_workers_share_the_trials_and_rejoin_a_resumed_chief_counting_each_trial
 
 
 def test_a_late_report_of_a_trial_handed_to_another_worker_is_refused(image_folder, tmp_path):
-    run, port = tmp_path / "run", _free_port()
+    run, port = tmp_path / "run", free_port()
     chief = _chief(image_folder, run, port, "--max-trials", 3, "--epochs", 3,
                    "--worker-timeout", 5)
     paused = _worker(run, port, "paused")

@@ -5,33 +5,19 @@ import math
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 import types
 
 import keras_tuner as kt
 import pytest
 
-from conftest import assert_one_line_error, invoke
+from conftest import assert_one_line_error, free_port, invoke, start_automl
 
 BUDGET = 45
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start(*args):
-    return subprocess.Popen([sys.executable, "-m", "automl", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def _chief(data, run, port, *extra):
-    return _start("search", "--task", "image", "--data", data, "--out", run, "--tuner", "random",
+    return start_automl("search", "--task", "image", "--data", data, "--out", run, "--tuner", "random",
                   "--chief", "--listen", f"127.0.0.1:{port}", *extra)
 
 
@@ -41,7 +27,7 @@ def _listening(run):
 
 
 def _worker(run, port, name):
-    return _start("worker", "--connect", f"127.0.0.1:{port}", "--out", run, "--threads", 1,
+    return start_automl("worker", "--connect", f"127.0.0.1:{port}", "--out", run, "--threads", 1,
                   "--id", name)
 
 
@@ -70,7 +56,7 @@ def _error_lines(output):
 
 
 def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(image_folder, tmp_path):
-    run, port = tmp_path / "run", _free_port()
+    run, port = tmp_path / "run", free_port()
     started = time.time()
     chief = _chief(image_folder, run, port, "--time-budget", BUDGET)
     _listening(run)
@@ -91,7 +77,7 @@ def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(image_folde
 
 
 def test_a_chief_that_no_worker_joins_ends_within_its_budget_and_resumes(image_folder, tmp_path):
-    run, port = tmp_path / "run", _free_port()
+    run, port = tmp_path / "run", free_port()
     started = time.time()
     code, output = _finish(_chief(image_folder, run, port, "--time-budget", BUDGET), 3 * BUDGET)
     elapsed = time.time() - started
@@ -105,14 +91,14 @@ def test_a_chief_that_no_worker_joins_ends_within_its_budget_and_resumes(image_f
     assert state["finished"] is False and state["elapsed_seconds"] >= 0.8 * BUDGET
     assert (run / "recipe.yaml").exists() and (run / "search" / "chief.json").exists()
     # The budget is spent: the resumed chief says so at once instead of waiting.
-    code, output = _finish(_start("resume", run), 2 * BUDGET)
+    code, output = _finish(start_automl("resume", run), 2 * BUDGET)
     assert code == 1, output
     assert len(_error_lines(output)) == 1 and "no trial completed" in output
 
 
 def test_a_chief_whose_only_worker_died_mid_trial_ends_within_its_budget(image_folder,
                                                                          tmp_path):
-    run, port = tmp_path / "run", _free_port()
+    run, port = tmp_path / "run", free_port()
     started = time.time()
     chief = _chief(image_folder, run, port, "--time-budget", BUDGET)
     _listening(run)
@@ -132,7 +118,7 @@ def test_a_chief_whose_only_worker_died_mid_trial_ends_within_its_budget(image_f
 @pytest.fixture(scope="module")
 def handed_back_run(image_folder, tmp_path_factory):
     """A search whose worker `stopped` got SIGTERM mid-trial; worker `other` ran the rest."""
-    run, port = tmp_path_factory.mktemp("handed") / "run", _free_port()
+    run, port = tmp_path_factory.mktemp("handed") / "run", free_port()
     chief = _chief(image_folder, run, port, "--max-trials", 2, "--epochs", 40)
     stopped = _worker(run, port, "stopped")
     _wait(lambda: (run / "logs" / "0").exists(), 120, "trial 0 never started training")
@@ -169,13 +155,13 @@ def test_a_resumed_chief_whose_trials_are_all_done_finishes_without_workers(
     # Killed after its last trial, before it wrote `ended` and exported.
     os.remove(run / "search" / "ended")
     os.remove(run / "model" / "model_card.json")
-    code, output = _finish(_start("resume", run), 120)
+    code, output = _finish(start_automl("resume", run), 120)
     assert code == 0, output
     assert (run / "model" / "model_card.json").exists()
     assert (run / "search" / "ended").read_text().strip() == "max_trials"
     # Killed after it wrote `ended`: the search is not served again.
     os.remove(run / "model" / "model_card.json")
-    code, output = _finish(_start("resume", run), 120)
+    code, output = _finish(start_automl("resume", run), 120)
     assert code == 0, output
     assert "chief listening" not in output
     assert (run / "model" / "model_card.json").exists()

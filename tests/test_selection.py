@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from automl.tuning.ensemble import log_loss, one_standard_error, select, temperature, with_temperature
+from automl.problems.scores import log_loss
+from automl.tuning.ensemble import one_standard_error, select, temperature, with_temperature
 from automl import problems
 
 

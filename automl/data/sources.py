@@ -18,6 +18,7 @@ from automl.runtime import interrupt
 from automl.errors import AutomlError, first_line
 
 SPLITS = ("train", "val", "test")
+# Folder and file names of the splits as data sets spell them (`automl.SPLIT_ALIASES`).
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val",
                  "dev": "val", "test": "test"}
 HOLDOUT_FRACTION = 0.15

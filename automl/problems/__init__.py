@@ -20,7 +20,7 @@ import numpy as np
 
 from automl.errors import AutomlError
 from automl.problems import keras_metrics
-from automl.problems.scores import classification_scores
+from automl.problems.scores import classification_scores, log_loss
 
 NAMES = ("classification", "multilabel", "regression")
 SEPARATOR = "|"
@@ -253,8 +253,7 @@ class Classification(Problem):
         return float(np.mean(predicted == y))
 
     def selection_loss(self, predictions, y):
-        picked = predictions[np.arange(len(y)), y]
-        return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+        return log_loss(predictions, y)
 
     def scores(self, y, predictions, classes, thresholds=None):
         return classification_scores(y, predictions, classes)

@@ -19,11 +19,7 @@ import math
 
 import numpy as np
 
-
-def log_loss(probabilities, labels):
-    """Mean negative log probability of the true labels."""
-    picked = probabilities[np.arange(len(labels)), labels]
-    return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+from automl.problems.scores import log_loss
 
 
 def accuracy(probabilities, labels):

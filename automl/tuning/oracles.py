@@ -20,15 +20,12 @@ import time
 
 import keras_tuner as kt
 import numpy as np
-from keras_tuner.engine import trial as trial_lib
 
 from automl.adapters import keras_tuner as kt_private
 from automl.problems import objectives
 from automl.runtime.files import write_json
-from automl.tuning.scheduler import successive_halving
+from automl.tuning.scheduler import COMPLETED, RUNNING, STOPPED, successive_halving
 
-RUNNING = trial_lib.TrialStatus.RUNNING
-COMPLETED = trial_lib.TrialStatus.COMPLETED
 PROPOSAL_SHARE = 0.015  # proposals may cost at most this share of the trials' time
 FIRST_PROPOSAL_GUESS = 0.5  # seconds a Bayesian proposal is assumed to cost before one ran
 ACQUISITION_CANDIDATES = 2000  # random points the acquisition function is evaluated on
@@ -85,7 +82,7 @@ def _search_oracle(oracle_class):
                         return response
                     self.skipped["count"] += 1
                     self.skipped["last_reason"] = reason
-                return {"status": trial_lib.TrialStatus.STOPPED, "values": None}
+                return {"status": STOPPED, "values": None}
             finally:
                 self.proposal_seconds += time.perf_counter() - started
 
@@ -126,7 +123,7 @@ def _search_oracle(oracle_class):
             if self._proposals_too_costly():
                 values = kt_private.random_values(self)
                 if values is None:
-                    return {"status": trial_lib.TrialStatus.STOPPED, "values": None}
+                    return {"status": STOPPED, "values": None}
                 return {"status": RUNNING, "values": values}
             started = time.perf_counter()
             response = super().populate_space(trial_id)

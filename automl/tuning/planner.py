@@ -19,6 +19,7 @@ import math
 import statistics
 import time
 
+from automl.export.litert import LATENCY_CALLS
 from automl.settings import parse_export
 
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
@@ -28,7 +29,6 @@ RETRAIN_FIT_SHARE = 0.9    # a retrain epoch skips validation: about this share 
 SINGLE_CONFIG_SHARE = 0.6  # the most one configuration may train to the top rung
 LITERT_CONVERT_SECONDS = 10.0  # a converter process: start, rebuild, convert, calibrate
 LITERT_CALL_SECONDS = 1e-4     # one call of LiteRT's interpreter, besides the model's own work
-LATENCY_CALLS = 100
 FINAL_SHARE = 0.6          # a continued export trains at least this share of the budget
 SKIP_TOLERANCE = 1.2       # how far an estimate may exceed that share before a skip
 TRIAL_CAP_FACTOR = 3.0     # a trial may run this many times its estimate before it is cut

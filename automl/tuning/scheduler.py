@@ -28,12 +28,12 @@ import math
 
 from keras_tuner.engine import trial as trial_lib
 
-from automl.tuning.planner import Rung, converged, passes_done
+from automl.tuning.planner import ETA, Rung, converged, passes_done
 
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 RUNNING = trial_lib.TrialStatus.RUNNING
 STOPPED = trial_lib.TrialStatus.STOPPED
-ETA = 3
+FAILED = trial_lib.TrialStatus.FAILED
 
 
 def rung_of(trial):

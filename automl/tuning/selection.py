@@ -8,15 +8,12 @@ the saved validation probabilities of the trials whose training length validatio
 settled (`automl.tuning.ensemble`).
 """
 
-from keras_tuner.engine import trial as trial_lib
-
-from automl.tuning import ensemble
-from automl.problems import objectives
 from automl import problems
+from automl.problems import objectives
+from automl.tuning import ensemble
 from automl.tuning.planner import converged, planned_passes
+from automl.tuning.scheduler import COMPLETED, FAILED
 
-COMPLETED = trial_lib.TrialStatus.COMPLETED
-FAILED = trial_lib.TrialStatus.FAILED
 FACT_PREFIX = "fact/"  # trial metrics that hold what a task learnt about the data
 
 

@@ -36,10 +36,10 @@ from automl.runtime.files import write_json
 from automl.runtime.memory import released_after
 from automl.tuning.oracles import make_oracle, objective_for
 from automl.tuning.planner import Planner
+from automl.tuning.scheduler import COMPLETED, FAILED, STOPPED
 from automl.tuning.selection import FACT_PREFIX, Selection
 from automl.tuning.trial_files import TrialFiles
 
-COMPLETED, FAILED = trial_lib.TrialStatus.COMPLETED, trial_lib.TrialStatus.FAILED
 # Values a chief adds to a trial it hands to a worker (never stored with the trial).
 REMOTE_DEADLINE = "tuner/deadline"
 DEFAULT_MAX_TRIALS = 20
@@ -451,7 +451,7 @@ class SearchTuner(base_tuner.BaseTuner):
                 break
             with self.clock.phase("proposals"):
                 trial = self.oracle.create_trial(self.tuner_id)
-            if trial.status == trial_lib.TrialStatus.STOPPED:
+            if trial.status == STOPPED:
                 self.stop_reason = self.stopped_reason()
                 break
             if trial.status == trial_lib.TrialStatus.IDLE:
