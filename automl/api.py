@@ -28,6 +28,7 @@ from automl.runtime import devices, env, interrupt
 
 pipeline = env.lazy_module("automl.pipeline")  # imports TensorFlow: loaded when a search starts
 
+
 class Prediction(collections.namedtuple("Prediction", ["labels", "probabilities"])):
     """Classification: predicted class names `[N]` and class probabilities `[N, classes]`.
     Multilabel: lists of the labels at or above their thresholds `[N]` and each label's

@@ -94,6 +94,7 @@ _OVERWRITE_OPTION = click.option(
     help="Replace the search in an existing run directory; its model and report stay "
          "until the new export replaces them.  [default: off]")
 
+
 def _chief_options(function):
     """`--chief`, `--listen` and `--worker-timeout` of a search that serves workers."""
     options = [

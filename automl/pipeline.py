@@ -38,6 +38,7 @@ from automl.tuning.probe import measure
 from automl.tuning.trial_files import TrialFiles
 from automl.tuning.tuner import SearchTuner, TaskHyperModel
 
+
 def check_output(run, task_name, overwrite, resume=False, command="search"):
     """Refuse an output path that cannot hold this run, before anything is written.
 

@@ -18,8 +18,7 @@ import keras
 import numpy as np
 
 import automl
-from automl_plugins import keras_private
-from automl_plugins import text_tokenizer
+from automl_plugins import keras_private, text_tokenizer
 
 BETWEEN_BAG_AND_DENSE = (keras.layers.Rescaling, keras.layers.Dropout)
 

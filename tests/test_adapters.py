@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from automl.adapters import keras_tuner as kt_private, litert as litert_private
+from automl.adapters import keras_tuner as kt_private
+from automl.adapters import litert as litert_private
 from automl.adapters import tensorflow as tf_private
 from automl.errors import AutomlError
 from automl_plugins import keras_private

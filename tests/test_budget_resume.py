@@ -5,8 +5,8 @@ import os
 import time
 
 from automl import pipeline, run_folder
-from automl.tuning.budget import Budget
 from automl.runtime.timing import PhaseClock
+from automl.tuning.budget import Budget
 from conftest import assert_one_line_error, invoke
 
 BUDGET = 90  # ample for this data on a busy machine: the start-up alone may take 30 s

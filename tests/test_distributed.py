@@ -209,15 +209,15 @@ def test_a_late_report_of_a_trial_handed_to_another_worker_is_refused(image_fold
     # The weights on disk are those of the run that was counted: they score as recorded.
     code = f"""
 import json, sys
-from automl.run_folder import RunDir
-from automl.settings import load_recipe
 from automl import registry
-from automl.runtime import env
 from automl.data.feeds import Feeds
-from automl.tuning.tuner import SearchTuner
-from automl.tuning.budget import Budget
 from automl.report.progress import Progress
+from automl.run_folder import RunDir
+from automl.runtime import env
 from automl.runtime.timing import PhaseClock
+from automl.settings import load_recipe
+from automl.tuning.budget import Budget
+from automl.tuning.tuner import SearchTuner
 import time
 run = {str(run)!r}
 settings = load_recipe(run + "/recipe.yaml", ["out=" + run], legacy=True)

@@ -5,12 +5,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from automl.runtime.timing import PhaseClock
 from automl.tuning import planner
 from automl.tuning.budget import Budget
 from automl.tuning.planner import Planner, Rung
 from automl.tuning.probe import Probe
 from automl.tuning.scheduler import continuation, promotion
-from automl.runtime.timing import PhaseClock
 
 
 def test_rungs_count_examples_and_the_top_one_trains_the_whole_split():

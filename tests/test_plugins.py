@@ -8,8 +8,8 @@ from importlib.metadata import EntryPoint
 
 import numpy as np
 
-import automl
 from automl import registry
+import automl
 from conftest import assert_one_line_error, invoke
 
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from automl import registry
 import automl
 from automl.data import in_memory
-from automl import registry
 from conftest import TEST_RUNS, invoke, run_python, synthetic_image
 
 HERE = os.path.dirname(__file__)

@@ -7,8 +7,8 @@ import stat
 import pytest
 
 from automl.errors import AutomlError
-from automl.runtime.files import recover_folder, replace_folder, write_json
 from automl.run_folder import RunDir
+from automl.runtime.files import recover_folder, replace_folder, write_json
 
 
 @pytest.fixture(params=[0o022, 0o077])

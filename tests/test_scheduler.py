@@ -90,7 +90,6 @@ def test_the_end_of_the_budget_goes_to_training_the_best_trial(scheduled_oracle)
     assert values["tuner/epochs"] == 1 + 9  # only nine more epochs fit in 20 s
 
 
-
 def test_a_trial_early_stopping_ended_at_the_top_rung_is_not_continued_again(scheduled_oracle):
     pace = FakePace(left=1000.0)
     oracle = scheduled_oracle(pace, first_rung=2)

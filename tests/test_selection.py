@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
+from automl import problems
 from automl.problems.scores import log_loss
 from automl.tuning.ensemble import one_standard_error, select, temperature, with_temperature
-from automl import problems
 
 
 def test_one_standard_error_prefers_the_smallest_model_within_noise():

@@ -78,6 +78,7 @@ def quiet_conditions():
 
 # The oracle -----------------------------------------------------------------------------
 
+
 def retry_queue(oracle):
     """The ids of trials the oracle hands out again before proposing new ones (a list)."""
     return oracle._retry_queue
@@ -142,6 +143,7 @@ def next_seed(oracle):
 
 
 # The tuner ------------------------------------------------------------------------------
+
 
 def is_worker(tuner):
     return tuner._is_worker()

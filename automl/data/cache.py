@@ -21,10 +21,10 @@ import tempfile
 
 import numpy as np
 
-from automl.data import sources as data_lib
-from automl.runtime import interrupt
 from automl import problems
+from automl.data import sources as data_lib
 from automl.errors import AutomlError
+from automl.runtime import interrupt
 from automl.runtime.permissions import as_created
 
 FORMAT = 2

@@ -11,9 +11,9 @@ classification.
 
 import numpy as np
 
-from automl.problems import class_weights
 from automl import problems
 from automl.data.cache import without_autotune
+from automl.problems import class_weights
 
 SHUFFLE_BYTES = 64 << 20    # most memory the shuffle buffer of a training pipeline holds
 

@@ -14,8 +14,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from automl.runtime import interrupt
 from automl.errors import AutomlError, first_line
+from automl.runtime import interrupt
 
 SPLITS = ("train", "val", "test")
 # Folder and file names of the splits as data sets spell them (`automl.SPLIT_ALIASES`).

@@ -10,10 +10,9 @@ import os
 
 import numpy as np
 
-from automl.runtime import env
-from automl import problems
-from automl import registry
+from automl import problems, registry
 from automl.errors import AutomlError, first_line
+from automl.runtime import env
 from automl.runtime.files import complete_folder
 from automl.settings import from_mapping
 

@@ -14,8 +14,7 @@ import sys
 
 import uvicorn
 
-from automl.runtime import env
-from automl.runtime import interrupt
+from automl.runtime import env, interrupt
 from automl.server.app import create_app
 from automl.server.models import load_models, parse_runs
 

@@ -11,8 +11,8 @@ import re
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from automl.export import litert
 from automl.errors import AutomlError
+from automl.export import litert
 from automl.export.predictor import ExportedModel
 from automl.server.batcher import Batcher
 from automl.server.codec import Decoder

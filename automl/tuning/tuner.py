@@ -23,17 +23,16 @@ import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
 from keras_tuner.engine import metrics_tracking
 
-from automl.adapters import keras_tuner as kt_private
-from automl.tuning import ensemble
-from automl.runtime import interrupt
 from automl import problems
-from automl.run_folder import WORKERS_FILE
-from automl.tuning import space
-from automl.report import tensorboard
-from automl.tuning.budget import deadline_callback
+from automl.adapters import keras_tuner as kt_private
 from automl.errors import first_line
+from automl.report import tensorboard
+from automl.run_folder import WORKERS_FILE
+from automl.runtime import interrupt
 from automl.runtime.files import write_json
 from automl.runtime.memory import released_after
+from automl.tuning import ensemble, space
+from automl.tuning.budget import deadline_callback
 from automl.tuning.oracles import make_oracle, objective_for
 from automl.tuning.planner import Planner
 from automl.tuning.scheduler import COMPLETED, FAILED, STOPPED
