@@ -26,7 +26,9 @@ from automl.export.predictor import ExportedModel
 from automl.run_folder import RunDir
 from automl.runtime import devices, env, interrupt
 
-pipeline = env.lazy_module("automl.pipeline")  # imports TensorFlow: loaded when a search starts
+# Modules that import TensorFlow, loaded when a search starts.
+search_run = env.lazy_module("automl.pipeline.run")
+search_resume = env.lazy_module("automl.pipeline.resume")
 
 
 class Prediction(collections.namedtuple("Prediction", ["labels", "probabilities"])):
@@ -89,7 +91,7 @@ def search(task, data, out=None, *, validation_data=None, test_data=None, class_
         raise AutomlError("validation_data and test_data go with data in memory; a folder "
                           "gives its splits as train/val/test subfolders")
     try:
-        card = _run(resolved.out, lambda: pipeline.run_search(
+        card = _run(resolved.out, lambda: search_run.run_search(
             resolved, started_at=started, overwrite=overwrite, verbose=verbose,
             callbacks=callbacks))
     except KeyboardInterrupt:
@@ -126,7 +128,7 @@ def resume(run_dir, data=None, *, validation_data=None, test_data=None, class_na
             in_memory.release(source)
             raise AutomlError(f"cannot resume {run.path}: the data given differs from the "
                               "data the search started with")
-    card = _run(run.path, lambda: pipeline.resume_search(
+    card = _run(run.path, lambda: search_resume.resume_search(
         run.path, started_at=started, verbose=verbose, callbacks=callbacks))
     if card is None:
         with open(run.card, encoding="utf-8") as handle:

@@ -17,7 +17,8 @@ from automl.runtime import env, interrupt
 
 # Modules that import TensorFlow, keras-tuner or FastAPI at once, loaded when a command
 # runs, so that `automl --help` stays fast.
-pipeline = env.lazy_module("automl.pipeline")
+search_run = env.lazy_module("automl.pipeline.run")
+search_resume = env.lazy_module("automl.pipeline.resume")
 worker_lib = env.lazy_module("automl.distribute.worker")
 chief_lib = env.lazy_module("automl.distribute.chief")
 server_lib = env.lazy_module("automl.server")
@@ -332,7 +333,7 @@ def run(recipe, overrides, overwrite, as_json):
 
 
 def _run(settings, started, as_json, overwrite, command, chief=None):
-    card = pipeline.run_search(settings, started_at=started, quiet_stdout=as_json,
+    card = search_run.run_search(settings, started_at=started, quiet_stdout=as_json,
                                overwrite=overwrite, command=command, chief=chief)
     if as_json:
         _echo_json({"run": settings.out, "model": os.path.join(settings.out, "model"),
@@ -355,7 +356,7 @@ def resume(run_dir, chief, listen, worker_timeout, local, as_json):
     """
     if local and chief:
         raise AutomlError("--local and --chief exclude each other")
-    card = pipeline.resume_search(run_dir, started_at=time.time(), quiet_stdout=as_json,
+    card = search_resume.resume_search(run_dir, started_at=time.time(), quiet_stdout=as_json,
                                   chief=_chief(chief, listen, worker_timeout), local=local)
     finished = card is None
     if finished:

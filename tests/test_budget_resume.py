@@ -4,7 +4,8 @@ import json
 import os
 import time
 
-from automl import pipeline, run_folder
+from automl import run_folder
+from automl.pipeline import finish
 from automl.runtime.timing import PhaseClock
 from automl.tuning.budget import Budget
 from conftest import assert_one_line_error, invoke
@@ -51,13 +52,13 @@ def test_the_state_file_keeps_the_time_spent_while_nothing_else_saves_it(tmp_pat
 
 def test_a_run_stopped_in_its_retrain_resumes_with_what_is_left_of_its_budget(
         image_folder, tmp_path, monkeypatch):
-    retrain = pipeline.retrain
+    retrain = finish.retrain
 
     def stopped_retrain(*args, **kwargs):
         time.sleep(RETRAIN_SECONDS)  # retraining, then Ctrl-C
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "retrain", stopped_retrain)
+    monkeypatch.setattr(finish, "retrain", stopped_retrain)
     run = tmp_path / "run"
     started = time.time()
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
@@ -69,7 +70,7 @@ def test_a_run_stopped_in_its_retrain_resumes_with_what_is_left_of_its_budget(
     assert state["finished"] is False
     assert state["seconds"]["retrain"] >= RETRAIN_SECONDS
     assert state["elapsed_seconds"] >= first - 1.0
-    monkeypatch.setattr(pipeline, "retrain", retrain)
+    monkeypatch.setattr(finish, "retrain", retrain)
     started = time.time()
     result = invoke("resume", run, "--json")
     resumed = time.time() - started

@@ -213,7 +213,7 @@ def _weights(run):
 def test_a_new_search_over_a_run_drops_its_stopped_litert_export(image_folder, tmp_path,
                                                                   monkeypatch):
     from automl.export import litert
-    from automl import pipeline
+    from automl.pipeline import run as search_run
 
     run = tmp_path / "run"
     (run / "model").mkdir(parents=True)
@@ -224,7 +224,7 @@ def test_a_new_search_over_a_run_drops_its_stopped_litert_export(image_folder, t
     def stopped(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "finish", stopped)
+    monkeypatch.setattr(search_run, "finish", stopped)
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
                     "--overwrite", "--max-trials", 1, "--epochs", 1)
     assert result.exit_code == 130, result.output

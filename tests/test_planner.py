@@ -78,7 +78,7 @@ def test_a_retrain_from_scratch_runs_the_trials_epochs_or_none():
 def test_a_retrain_less_sure_than_its_search_model_is_not_exported(tmp_path):
     from types import SimpleNamespace as Fake
 
-    from automl.pipeline import _healthy
+    from automl.pipeline.retraining import healthy
     from automl.tuning.trial_files import TrialFiles
 
     files = TrialFiles(str(tmp_path))
@@ -92,9 +92,9 @@ def test_a_retrain_less_sure_than_its_search_model_is_not_exported(tmp_path):
     def retrained(accuracy, loss):
         return Fake(evaluate=lambda *args, **kwargs: {"accuracy": accuracy, "loss": loss})
 
-    assert _healthy(tuner, retrained(1.0, 0.3), best)
-    assert not _healthy(tuner, retrained(1.0, 0.45), best)  # as accurate, but less sure
-    assert not _healthy(tuner, retrained(0.9, 0.1), best)   # surer, but less accurate
+    assert healthy(tuner, retrained(1.0, 0.3), best)
+    assert not healthy(tuner, retrained(1.0, 0.45), best)  # as accurate, but less sure
+    assert not healthy(tuner, retrained(0.9, 0.1), best)   # surer, but less accurate
 
 
 def test_a_continued_trial_is_planned_to_the_top_rung_or_as_far_as_time_allows():
@@ -367,7 +367,7 @@ def test_phase_clock_charges_every_second_to_one_phase():
 
 
 def test_each_ensemble_member_leaves_the_time_the_members_after_it_need(monkeypatch):
-    from automl import pipeline
+    from automl.pipeline import retraining
 
     needs = {"a": 10.0, "b": 30.0, "c": 60.0}
     kept = []
@@ -375,12 +375,12 @@ def test_each_ensemble_member_leaves_the_time_the_members_after_it_need(monkeypa
     def fake_retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
         kept.append(kept_back)
         assert members == 3  # each retrain's deadline leaves room to export all three
-        return pipeline.Retrained(model=None)
+        return retraining.Retrained(model=None)
 
-    monkeypatch.setattr(pipeline, "retrain", fake_retrain)
+    monkeypatch.setattr(retraining, "retrain", fake_retrain)
     planner = SimpleNamespace(reserved_retrain=lambda t, alone=True: needs[t.trial_id])
     members = [SimpleNamespace(trial_id=i) for i in "abc"]
-    pipeline.retrain_members(SimpleNamespace(planner=planner), members, ["ma", "mb", "mc"],
+    retraining.retrain_members(SimpleNamespace(planner=planner), members, ["ma", "mb", "mc"],
                              None, None)
     assert kept == [90.0, 60.0, 0.0]
 
