@@ -5,6 +5,7 @@ import ast
 import os
 import subprocess
 import sys
+import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "automl")
@@ -138,3 +139,10 @@ def test_every_module_imports_on_its_own():
     process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                              cwd=ROOT, timeout=600)
     assert process.returncode == 0, process.stdout + process.stderr[-2000:]
+
+
+def test_the_distribution_lists_every_subpackage():
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as handle:
+        listed = set(tomllib.load(handle)["tool"]["setuptools"]["packages"])
+    packages = {name for name, path in modules().items() if path.endswith("__init__.py")}
+    assert packages <= listed, f"not in pyproject.toml's packages: {sorted(packages - listed)}"
