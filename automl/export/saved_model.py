@@ -5,6 +5,7 @@ place (`automl.runtime.files`), so an interrupted export never leaves a half-wri
 model and never destroys the previous one.
 """
 
+import contextlib
 import os
 
 from automl.runtime.files import replace_folder, write_json
@@ -59,9 +60,31 @@ def export_model(tf, keras, model, card, input_shape, input_dtype, model_dir):
 
     def build(folder):
         network = keras.Model(model.input, model.output, name=model.name)
-        network.save(os.path.join(folder, "model.keras"))
+        with _uncompiled(keras, network):
+            network.save(os.path.join(folder, "model.keras"))
         save_saved_model(tf, keras, model, card, input_shape, input_dtype,
                          os.path.join(folder, "saved_model"))
         write_json(os.path.join(folder, "model_card.json"), card)
 
     replace_folder(build, model_dir)
+
+
+def _nested_models(keras, model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield layer
+            yield from _nested_models(keras, layer)
+
+
+@contextlib.contextmanager
+def _uncompiled(keras, network):
+    """`network` saves without the compile state of the models inside it (an
+    ensemble's members keep their search loss and metrics otherwise)."""
+    members = [m for m in _nested_models(keras, network) if m.compiled]
+    for member in members:
+        member.compiled = False
+    try:
+        yield
+    finally:
+        for member in members:
+            member.compiled = True
