@@ -13,7 +13,7 @@ import pytest
 
 from conftest import assert_one_line_error, free_port, invoke, start_automl
 
-BUDGET = 45
+BUDGET = 60
 
 
 def _chief(data, run, port, *extra):
