@@ -6,17 +6,18 @@ import time
 
 import click
 
-from automl import scaffold, settings as settings_lib
-from automl.data import cache as cache_lib
 from automl.errors import AutomlError, SearchFailed, SearchInterrupted
-from automl.export import litert
-from automl.export.predictor import ExportedModel
-from automl.registry import installed_tasks, task_options
-from automl.report import run_report
 from automl.runtime import env, interrupt
 
-# Modules that import TensorFlow, keras-tuner or FastAPI at once, loaded when a command
-# runs, so that `automl --help` stays fast.
+# The commands' modules, loaded when a command runs: `automl --help` stays fast and a
+# signal that comes during start-up finds its handler in place.
+cache_lib = env.lazy_module("automl.data.cache")
+litert = env.lazy_module("automl.export.litert")
+predictor = env.lazy_module("automl.export.predictor")
+registry = env.lazy_module("automl.registry")
+run_report = env.lazy_module("automl.report.run_report")
+scaffold = env.lazy_module("automl.scaffold")
+settings_lib = env.lazy_module("automl.settings")
 search_run = env.lazy_module("automl.pipeline.run")
 search_resume = env.lazy_module("automl.pipeline.resume")
 worker_lib = env.lazy_module("automl.distribute.worker")
@@ -199,13 +200,14 @@ class SearchCommand(click.Command):
         core = [p for p in self.params if not getattr(p, "task_option", False)]
         extra = []
         name = ctx.meta["automl.task"] = self.task_name(args)
-        for option in task_options(name) if name else ():
+        for option in registry.task_options(name) if name else ():
             param = task_option(option)
             param.task_option = True
             extra.append(param)
         if not name:
+            installed = registry.installed_tasks(warn=False)
             ctx.meta["automl.task_options"] = {
-                task: info.task_class.options for task, info in installed_tasks(warn=False).items()}
+                task: info.task_class.options for task, info in installed.items()}
         self.params = core + extra
         return super().parse_args(ctx, args)
 
@@ -286,7 +288,7 @@ def cli(verbose):
 @_verbose_option
 def tasks(as_json):
     """List the installed task plugins."""
-    found = installed_tasks()
+    found = registry.installed_tasks()
     if as_json:
         _echo_json([{"name": name, "package": info.package, "version": info.version,
                      "description": info.description} for name, info in found.items()])
@@ -459,7 +461,7 @@ def predict(run_dir, inputs, texts, top_k, skip_bad, tflite, quantization, as_js
         model, device = litert.load(run_dir, quantization)
         model.use_device(device)
     else:
-        model = ExportedModel(run_dir)
+        model = predictor.ExportedModel(run_dir)
     results, skipped = model.predict_inputs(list(inputs), list(texts), top_k, skip_bad)
     for message in skipped:
         click.echo(f"skipped: {message}", err=True)
@@ -496,7 +498,7 @@ def evaluate(run_dir, data, data_dir, as_json, **options):
     """
     interrupt.stop_at_once()
     given = {name: value for name, value in options.items() if value is not None}
-    scores = ExportedModel(run_dir).evaluate(data, data_dir=data_dir, options=given)
+    scores = predictor.ExportedModel(run_dir).evaluate(data, data_dir=data_dir, options=given)
     if as_json:
         _echo_json(scores)
         return

@@ -68,7 +68,7 @@ def _listing(folder):
 
 
 def test_readers_change_nothing_while_another_process_swaps_the_model(run_copy, image_folder):
-    from automl.export import saved_model
+    from automl.runtime import files
     from automl.export.predictor import ExportedModel
 
     run = str(run_copy)
@@ -82,11 +82,11 @@ def test_readers_change_nothing_while_another_process_swaps_the_model(run_copy, 
         assert exported.card_path == os.path.join(run, ".model.old-previous", "model_card.json")
         result = invoke("predict", run, _a_png(image_folder))
         assert result.exit_code == 0, result.output
-        saved_model.recover_folder(model)                              # not this process's lock
+        files.recover_folder(model)                              # not this process's lock
         assert _listing(run) == before
         fcntl.flock(lock, fcntl.LOCK_UN)
     assert _listing(run) == before                                # a crash: readers still wait
-    saved_model.recover_folder(model)                                  # the owner tidies
+    files.recover_folder(model)                                  # the owner tidies
     assert os.path.isfile(os.path.join(model, "model_card.json"))
     assert not [n for n in os.listdir(run) if n.startswith((".model.old", ".model.tmp"))]
 
