@@ -15,7 +15,8 @@ ORACLE_NAMES = ("_retry_queue", "_seed_state", "_max_collisions", "_random_value
 BAYESIAN_NAMES = ("_vectorize_trials", "_get_hp_bounds", "_vector_to_values", "_random_state",
                   "_random_populate_space")
 TUNER_NAMES = ("_is_worker", "_get_tuner_fname")
-MODULES = ("protos", "distribute.oracle_chief", "distribute.oracle_client", "engine.conditions")
+MODULES = ("protos", "distribute.oracle_chief", "distribute.oracle_client", "engine.conditions",
+           "engine.metrics_tracking")
 
 
 def _module(name):
@@ -38,6 +39,7 @@ def check():
     require(bayesian, BAYESIAN_NAMES, "keras-tuner", SUPPORTED)
     require(kt.engine.base_tuner.BaseTuner, TUNER_NAMES, "keras-tuner", SUPPORTED)
     require(_module("engine.conditions").Parent, ["to_proto"], "keras-tuner", SUPPORTED)
+    require(_module("engine.metrics_tracking"), ["MetricsTracker"], "keras-tuner", SUPPORTED)
 
 
 def protos():
@@ -54,6 +56,11 @@ def oracle_client():
 
 def conditions():
     return _module("engine.conditions")
+
+
+def fresh_metrics():
+    """An empty `MetricsTracker` for a trial that runs again from scratch."""
+    return _module("engine.metrics_tracking").MetricsTracker()
 
 
 def quiet_conditions():

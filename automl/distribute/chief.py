@@ -109,7 +109,7 @@ def ended_reason(run_path):
 
 def _servicer_class():
     import grpc
-    from keras_tuner.engine import metrics_tracking, trial as trial_lib
+    from keras_tuner.engine import trial as trial_lib
 
     protos, oracle_chief = kt_private.protos(), kt_private.oracle_chief()
 
@@ -237,7 +237,7 @@ def _servicer_class():
             self.check_time()
             if kt_private.retry_queue(oracle) and self.stop_reason in (None, "max_trials", "space_exhausted"):
                 trial = oracle.create_trial(worker)
-                trial.metrics = metrics_tracking.MetricsTracker()  # runs again from scratch
+                trial.metrics = kt_private.fresh_metrics()  # runs again from scratch
                 trial.score, trial.best_step = None, 0
                 return self.outgoing(trial, worker)
             if self.stop_reason is None:

@@ -216,10 +216,9 @@ def _ask(client, worker_id, run_path):
 def _run(tuner, client, trial, worker_id, run_path):
     """Run one trial as a local search does, then report it to the chief."""
     import keras_tuner as kt
-    from keras_tuner.engine import metrics_tracking
 
 
-    trial.metrics = metrics_tracking.MetricsTracker()
+    trial.metrics = kt_private.fresh_metrics()
     trial.score, trial.best_step = None, 0
     token = int(trial.hyperparameters.values[chief.ATTEMPT])
     _say(f"worker {worker_id}: trial {trial.trial_id} started")

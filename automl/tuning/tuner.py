@@ -21,7 +21,6 @@ import time
 import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
-from keras_tuner.engine import metrics_tracking
 
 from automl import problems
 from automl.adapters import keras_tuner as kt_private
@@ -457,7 +456,7 @@ class SearchTuner(base_tuner.BaseTuner):
                 continue
             if trial.metrics.metrics:
                 # A trial killed after its results were recorded runs again from scratch.
-                trial.metrics = metrics_tracking.MetricsTracker()
+                trial.metrics = kt_private.fresh_metrics()
                 trial.score, trial.best_step = None, 0
             self.workers[trial.trial_id] = LOCAL_WORKER
             self.progress.trial_started(trial, self)
