@@ -320,6 +320,7 @@ def test_the_release_applies_only_to_tensorflow_releases_that_leak():
 
 
 def test_the_release_never_raises_when_the_registry_changes(monkeypatch):
+    from automl.adapters import tensorflow as tf_private
     from automl.runtime import env
     from automl.runtime import memory
 
@@ -330,7 +331,7 @@ def test_the_release_never_raises_when_the_registry_changes(monkeypatch):
             raise TypeError("read-only")
 
     registry = Unremovable()
-    monkeypatch.setattr(memory, "_gradient_registry", lambda: registry)
+    monkeypatch.setattr(tf_private, "gradient_registry", lambda: registry)
     with memory.released_after(keras) as release:
         registry["CustomGradient-1"] = object()
     assert release.removed == 0
