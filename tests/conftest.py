@@ -75,6 +75,18 @@ def start_automl(*args):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def start_worker(run, port, name):
+    """`automl worker` with one thread, connected to a chief on 127.0.0.1:`port`."""
+    return start_automl("worker", "--connect", f"127.0.0.1:{port}", "--out", run, "--threads", 1,
+                        "--id", name)
+
+
+def finish(process, timeout):
+    """`(exit code, output)` of a `start_automl` process once it ends."""
+    output, _ = process.communicate(timeout=timeout)
+    return process.returncode, output
+
+
 def run_python(code, **env):
     """Run Python code in a fresh interpreter; returns the completed process."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -7,7 +7,7 @@ import re
 import signal
 import time
 
-from conftest import assert_one_line_error, free_port, invoke, run_python, start_automl
+from conftest import assert_one_line_error, free_port, invoke, run_python, finish, start_automl, start_worker
 
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ", re.MULTILINE)  # TensorFlow's C++ log format
 
@@ -17,16 +17,6 @@ def _chief(data, run, port, *extra):
                   "--epochs", 1, "--chief", "--listen", f"127.0.0.1:{port}", *extra)
 
 
-def _worker(run, port, name):
-    return start_automl("worker", "--connect", f"127.0.0.1:{port}", "--out", run, "--threads", 1,
-                  "--id", name)
-
-
-def _finish(process, timeout):
-    output, _ = process.communicate(timeout=timeout)
-    return process.returncode, output
-
-
 def _trial_rows(run):
     return list(csv.DictReader(open(os.path.join(run, "report", "trials.csv"))))
 
@@ -34,18 +24,18 @@ def _trial_rows(run):
 def test_the_trial_of_a_killed_worker_runs_again_on_another(image_folder, tmp_path):
     run, port = tmp_path / "run", free_port()
     chief = _chief(image_folder, run, port, "--max-trials", 3, "--worker-timeout", 5)
-    doomed = _worker(run, port, "doomed")
+    doomed = start_worker(run, port, "doomed")
     started = time.time()
     while not os.path.exists(run / "search" / "trial_0" / "trial.json"):
         assert time.time() - started < 120, "the first trial never started"
         time.sleep(0.2)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
-    survivor = _worker(run, port, "survivor")
-    code, output = _finish(chief, 300)
+    survivor = start_worker(run, port, "survivor")
+    code, output = finish(chief, 300)
     assert code == 0, output
     assert "worker doomed is silent: trial 0 will run again" in output
-    survivor_code, survivor_output = _finish(survivor, 60)
+    survivor_code, survivor_output = finish(survivor, 60)
     assert survivor_code == 0, survivor_output
     rows = _trial_rows(run)
     assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2"]
@@ -151,18 +141,18 @@ def test_workers_share_the_trials_and_rejoin_a_resumed_chief_counting_each_trial
         image_folder, tmp_path):
     run, port = tmp_path / "run", free_port()
     chief = _chief(image_folder, run, port, "--max-trials", 6, "--epochs", 2)
-    workers = [_worker(run, port, name) for name in ("alpha", "beta")]
+    workers = [start_worker(run, port, name) for name in ("alpha", "beta")]
     _wait(lambda: len(_completed_ids(run)) >= 2, 240, "two trials never completed")
     chief.send_signal(signal.SIGKILL)
     chief.wait()
     before = set(_completed_ids(run))
     resumed = start_automl("resume", run)  # listens where the chief did: search/chief.json
-    code, output = _finish(resumed, 300)
+    code, output = finish(resumed, 300)
     assert code == 0, output
     ended = time.time()
     assert "oneDNN" not in output and not TF_LOG_LINE.search(output)
     for worker in workers:
-        worker_code, worker_output = _finish(worker, 60)
+        worker_code, worker_output = finish(worker, 60)
         assert worker_code == 0, worker_output
         assert "the search is over" in worker_output
         assert "oneDNN" not in worker_output and not TF_LOG_LINE.search(worker_output)
@@ -181,7 +171,7 @@ def test_workers_share_the_trials_and_rejoin_a_resumed_chief_counting_each_trial
     assert os.path.exists(run / "model" / "saved_model" / "saved_model.pb")
     assert os.path.exists(run / "search" / "ended")
     # A worker started after the end finds the search over and exits at once.
-    late_code, late_output = _finish(_worker(run, port, "late"), 30)
+    late_code, late_output = finish(start_worker(run, port, "late"), 30)
     assert late_code == 0 and "is over" in late_output
 
 
@@ -189,18 +179,18 @@ def test_a_late_report_of_a_trial_handed_to_another_worker_is_refused(image_fold
     run, port = tmp_path / "run", free_port()
     chief = _chief(image_folder, run, port, "--max-trials", 3, "--epochs", 3,
                    "--worker-timeout", 5)
-    paused = _worker(run, port, "paused")
+    paused = start_worker(run, port, "paused")
     _wait(lambda: (run / "search" / "trial_0" / "trial.json").exists(), 120,
           "the first trial never started")
     paused.send_signal(signal.SIGSTOP)
-    other = _worker(run, port, "other")
+    other = start_worker(run, port, "other")
     _wait(lambda: "trial_0" in _completed_ids(run), 240, "trial 0 never ran again")
     paused.send_signal(signal.SIGCONT)
-    code, output = _finish(chief, 300)
+    code, output = finish(chief, 300)
     assert code == 0, output
     assert "worker paused is silent: trial 0 will run again" in output
     for worker in (paused, other):
-        worker_code, worker_output = _finish(worker, 60)
+        worker_code, worker_output = finish(worker, 60)
         assert worker_code == 0, worker_output
     rows = _trial_rows(run)
     assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2"]

@@ -11,7 +11,7 @@ import types
 import keras_tuner as kt
 import pytest
 
-from conftest import assert_one_line_error, free_port, invoke, start_automl
+from conftest import assert_one_line_error, free_port, invoke, finish, start_automl, start_worker
 
 BUDGET = 60
 
@@ -24,16 +24,6 @@ def _chief(data, run, port, *extra):
 def _listening(run):
     """Wait until the chief serves (its probe and start-up done), as a scheduler would."""
     _wait(lambda: (run / "search" / "chief.json").exists(), 120, "the chief never listened")
-
-
-def _worker(run, port, name):
-    return start_automl("worker", "--connect", f"127.0.0.1:{port}", "--out", run, "--threads", 1,
-                  "--id", name)
-
-
-def _finish(process, timeout):
-    output, _ = process.communicate(timeout=timeout)
-    return process.returncode, output
 
 
 def _wait(condition, seconds, what):
@@ -60,12 +50,12 @@ def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(image_folde
     started = time.time()
     chief = _chief(image_folder, run, port, "--time-budget", BUDGET)
     _listening(run)
-    worker = _worker(run, port, "alpha")
-    code, output = _finish(chief, 3 * BUDGET)
+    worker = start_worker(run, port, "alpha")
+    code, output = finish(chief, 3 * BUDGET)
     elapsed = time.time() - started
     assert code == 0, output
     assert elapsed <= 1.1 * BUDGET, (elapsed, output)
-    worker_code, worker_output = _finish(worker, 60)
+    worker_code, worker_output = finish(worker, 60)
     assert worker_code == 0, worker_output
     assert "OracleClient" not in worker_output
     trials = _trials(run)
@@ -79,7 +69,7 @@ def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(image_folde
 def test_a_chief_that_no_worker_joins_ends_within_its_budget_and_resumes(image_folder, tmp_path):
     run, port = tmp_path / "run", free_port()
     started = time.time()
-    code, output = _finish(_chief(image_folder, run, port, "--time-budget", BUDGET), 3 * BUDGET)
+    code, output = finish(_chief(image_folder, run, port, "--time-budget", BUDGET), 3 * BUDGET)
     elapsed = time.time() - started
     assert code == 1, output
     assert elapsed <= 1.1 * BUDGET, (elapsed, output)
@@ -91,7 +81,7 @@ def test_a_chief_that_no_worker_joins_ends_within_its_budget_and_resumes(image_f
     assert state["finished"] is False and state["elapsed_seconds"] >= 0.8 * BUDGET
     assert (run / "recipe.yaml").exists() and (run / "search" / "chief.json").exists()
     # The budget is spent: the resumed chief says so at once instead of waiting.
-    code, output = _finish(start_automl("resume", run), 2 * BUDGET)
+    code, output = finish(start_automl("resume", run), 2 * BUDGET)
     assert code == 1, output
     assert len(_error_lines(output)) == 1 and "no trial completed" in output
 
@@ -102,11 +92,11 @@ def test_a_chief_whose_only_worker_died_mid_trial_ends_within_its_budget(image_f
     started = time.time()
     chief = _chief(image_folder, run, port, "--time-budget", BUDGET)
     _listening(run)
-    doomed = _worker(run, port, "doomed")
+    doomed = start_worker(run, port, "doomed")
     _wait(lambda: (run / "logs" / "0000").exists(), BUDGET, "trial 0000 never started training")
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
-    code, output = _finish(chief, 3 * BUDGET)
+    code, output = finish(chief, 3 * BUDGET)
     elapsed = time.time() - started
     assert code == 1, output
     assert elapsed <= 1.1 * BUDGET, (elapsed, output)
@@ -120,15 +110,15 @@ def handed_back_run(image_folder, tmp_path_factory):
     """A search whose worker `stopped` got SIGTERM mid-trial; worker `other` ran the rest."""
     run, port = tmp_path_factory.mktemp("handed") / "run", free_port()
     chief = _chief(image_folder, run, port, "--max-trials", 2, "--epochs", 40)
-    stopped = _worker(run, port, "stopped")
+    stopped = start_worker(run, port, "stopped")
     _wait(lambda: (run / "logs" / "0").exists(), 120, "trial 0 never started training")
     stopped.send_signal(signal.SIGTERM)
     signalled = time.time()
-    stopped_code, stopped_output = _finish(stopped, 60)
+    stopped_code, stopped_output = finish(stopped, 60)
     stopped_seconds = time.time() - signalled
-    other = _worker(run, port, "other")
-    chief_code, chief_output = _finish(chief, 300)
-    other_code, other_output = _finish(other, 60)
+    other = start_worker(run, port, "other")
+    chief_code, chief_output = finish(chief, 300)
+    other_code, other_output = finish(other, 60)
     return types.SimpleNamespace(
         run=run, stopped=(stopped_code, stopped_output, stopped_seconds),
         chief=(chief_code, chief_output), other=(other_code, other_output))
@@ -155,13 +145,13 @@ def test_a_resumed_chief_whose_trials_are_all_done_finishes_without_workers(
     # Killed after its last trial, before it wrote `ended` and exported.
     os.remove(run / "search" / "ended")
     os.remove(run / "model" / "model_card.json")
-    code, output = _finish(start_automl("resume", run), 120)
+    code, output = finish(start_automl("resume", run), 120)
     assert code == 0, output
     assert (run / "model" / "model_card.json").exists()
     assert (run / "search" / "ended").read_text().strip() == "max_trials"
     # Killed after it wrote `ended`: the search is not served again.
     os.remove(run / "model" / "model_card.json")
-    code, output = _finish(start_automl("resume", run), 120)
+    code, output = finish(start_automl("resume", run), 120)
     assert code == 0, output
     assert "chief listening" not in output
     assert (run / "model" / "model_card.json").exists()
