@@ -1,5 +1,4 @@
-"""Choosing what to export, on fixed scores: the one-standard-error rule, ensemble
-selection, chance level, the learning-rate schedule and the cost of proposals."""
+"""Choosing what to export, on fixed scores: ensemble selection, chance level, the learning-rate schedule and the cost of proposals."""
 
 import math
 
@@ -8,16 +7,7 @@ import pytest
 
 from automl import problems
 from automl.problems.scores import log_loss
-from automl.tuning.ensemble import one_standard_error, select, temperature, with_temperature
-
-
-def test_one_standard_error_prefers_the_smallest_model_within_noise():
-    # 400 val examples at 0.90: one standard error is 0.015.
-    candidates = [("big", 0.90, 1000), ("medium", 0.89, 500), ("small", 0.87, 10)]
-    assert one_standard_error(candidates, 400) == "medium"
-    assert one_standard_error(candidates, 40) == "small"     # error 0.047: all are close
-    assert one_standard_error(candidates, 10**6) == "big"    # error 0.0003: none is close
-    assert one_standard_error([], 100) is None
+from automl.tuning.ensemble import select, temperature, with_temperature
 
 
 def test_ensemble_selection_never_lowers_validation_accuracy():
@@ -185,28 +175,25 @@ def test_a_temperature_folded_into_the_head_scales_the_logits(keras):
                                rtol=1e-4)
 
 
-def test_ensemble_members_come_from_trials_whose_training_length_validation_settled():
+def test_ensemble_members_may_come_from_any_trial():
     from types import SimpleNamespace
 
     from automl.tuning.selection import Selection
 
-    def trial(trial_id, score, epochs, converged):
-        metrics = {"parameters": 10, "converged": converged}
+    def trial(trial_id, score, epochs):
+        metrics = {"parameters": 10}
         return SimpleNamespace(
             trial_id=trial_id, score=score, status="COMPLETED",
             hyperparameters=SimpleNamespace(values={"tuner/epochs": epochs}),
             metrics=SimpleNamespace(exists=metrics.__contains__, get_last_value=metrics.get))
 
-    trials = [trial("top", 0.80, 12, 1.0), trial("improving", 0.79, 4, 0.0),
-              trial("second", 0.78, 12, 0.0), trial("stopped", 0.77, 4, 1.0)]
+    trials = [trial("top", 0.78, 12), trial("improving", 0.80, 4), trial("second", 0.77, 12)]
     oracle = SimpleNamespace(trials={t.trial_id: t for t in trials})
     objective = SimpleNamespace(name="val_accuracy", direction="max")
-    labels = np.zeros(100)
 
     def selection(size):
-        return Selection(lambda: oracle, objective, labels, size, val_probabilities=None)
+        return Selection(lambda: oracle, objective, np.zeros(100), size, val_probabilities=None)
 
-    # "improving" was still improving when its 4-epoch rung ended: no epoch count to
-    # retrain it for was chosen on validation, so it never joins the ensemble.
-    assert [t.trial_id for t in selection(3).candidates()] == ["top", "second", "stopped"]
-    assert [t.trial_id for t in selection(1).candidates()] == ["top"]
+    # The best validation score leads, though its rung was lower.
+    assert [t.trial_id for t in selection(3).candidates()] == ["improving", "top", "second"]
+    assert [t.trial_id for t in selection(1).candidates()] == ["improving"]

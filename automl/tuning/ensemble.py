@@ -55,23 +55,6 @@ def temperature(probabilities, labels, low=0.05, high=100.0, steps=40):
     return math.exp((a + b) / 2)
 
 
-def one_standard_error(candidates, val_examples):
-    """The one-standard-error rule: the smallest model within one standard error of the best.
-
-    `candidates` are `(item, validation accuracy, parameter count)`, best first; the
-    standard error is the binomial error of the best accuracy on `val_examples`.
-    Returns the chosen item (the best one when no other is that close).
-    """
-    if not candidates:
-        return None
-    best_item, best_score, _ = candidates[0]
-    margin = math.sqrt(max(best_score * (1 - best_score), 1e-12) / max(val_examples, 1))
-    close = [(parameters, -score, index, item)
-             for index, (item, score, parameters) in enumerate(candidates)
-             if score >= best_score - margin and parameters is not None]
-    return min(close, key=lambda row: row[:3])[3] if close else best_item
-
-
 def select(first, candidates, val_probabilities, labels, size, score=accuracy, loss_of=log_loss):
     """Ids of the members, `first` first: greedy forward selection by validation loss.
 

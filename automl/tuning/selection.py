@@ -1,28 +1,19 @@
 """Choosing what to export: the final trial, and the members of an ensemble.
 
-A read-only view of the oracle's trials. The final trial is chosen by the
-one-standard-error rule among the trials that trained furthest (the highest rung
-reached), so that a configuration scored after a few epochs is never compared with
-one scored after many. Ensemble members are added to it by ensemble selection on
-the saved validation probabilities of the trials whose training length validation
-settled (`automl.tuning.ensemble`).
+A read-only view of the oracle's trials. The final trial is the one with the best
+validation score, whatever rung it reached: nothing exported scores below it on
+validation. Ensemble members are added to it by ensemble selection on the saved
+validation probabilities of every other trial (`automl.tuning.ensemble`), and the
+ensemble is exported only where its own validation score beats the final trial's.
 """
 
 from automl import problems
 from automl.problems import objectives
 from automl.tuning import ensemble
-from automl.tuning.planner import converged, planned_passes
+from automl.tuning.planner import planned_passes
 from automl.tuning.scheduler import COMPLETED, FAILED
 
 FACT_PREFIX = "fact/"  # trial metrics that hold what a task learnt about the data
-
-
-def deepest(trials):
-    """The trials at the highest fidelity among `trials`."""
-    if not trials:
-        return []
-    top = max(planned_passes(t) for t in trials)
-    return [t for t in trials if planned_passes(t) >= top]
 
 
 class Selection:
@@ -30,16 +21,14 @@ class Selection:
 
     `oracle()` returns the search's oracle (read, never changed; None before it exists); `val_probabilities(trial)`
     a trial's saved validation probabilities; `val_labels` the validation labels;
-    `trains_on(trial)` whether the export of `trial` trains on well past its trial;
     `problem` the problem type, which scores saved predictions.
     """
 
     def __init__(self, oracle, objective, val_labels, ensemble_size, val_probabilities,
-                 trains_on=lambda trial: False, problem=problems.get("classification")):
+                 problem=problems.get("classification")):
         self._oracle, self.objective, self.problem = oracle, objective, problem
         self.val_labels, self.ensemble_size = val_labels, ensemble_size
         self.val_probabilities = val_probabilities
-        self.trains_on = trains_on
 
     def all(self):
         oracle = self._oracle()
@@ -56,7 +45,7 @@ class Selection:
         return [t for t in self.all() if t.status == FAILED]
 
     def facts(self):
-        """`(values, facts)` of every completed trial: what `Task.trial_facts` found with it."""
+        """`(values, facts)` of every completed trial: what the task's `trial_facts` found with it."""
         return [(t.hyperparameters.values,
                  {name[len(FACT_PREFIX):]: t.metrics.get_last_value(name)
                   for name in t.metrics.metrics if name.startswith(FACT_PREFIX)})
@@ -74,60 +63,56 @@ class Selection:
         return ranked[0] if ranked else None
 
     def final(self):
-        """The trial to retrain and export.
+        """The trial to retrain and export: the best validation score.
 
-        Among the trials at the highest rung reached, the one-standard-error rule on
-        accuracy: of those whose validation accuracy is within one standard error of
-        the best (the binomial error of the best score on this many validation
-        examples), the one with the fewest parameters; differences smaller than that
-        are noise, and the smaller model generalises more reliably. Other objectives,
-        and a best trial whose export trains on long after its trial (`trains_on`, a
-        continuation to the top rung and beyond: the larger of two models that score
-        alike gains more from it): the best of those trials.
+        Of trials that score alike, the one that trained furthest (its score is the
+        surer), then the one with fewer parameters.
         """
-        ranked = self.ranked(deepest(self.ranked()))
-        if not ranked:
+        sign = 1 if self.objective.direction == "max" else -1
+        scored = [t for t in self.completed() if t.score is not None]
+        if not scored:
             return None
-        if not self.objective.name.endswith("accuracy") or self.trains_on(ranked[0]):
-            return ranked[0]
-        return ensemble.one_standard_error(
-            [(t, t.score, t.metrics.get_last_value("parameters")) for t in ranked],
-            len(self.val_labels))
+        return max(scored, key=lambda t: (sign * t.score, planned_passes(t),
+                                          -(t.metrics.get_last_value("parameters") or 0)))
 
     def candidates(self):
-        """The final trial, then every other trial ensemble selection may add (best first).
+        """The final trial, then every other scored trial (best first) an ensemble may add.
 
         Selection runs on each trial's saved validation probabilities, so a weaker
-        model that errs differently may join: a member may come from any trial whose
-        training length validation settled, one that reached the highest rung or
-        stopped improving before its rung's end. A member's retrain on train+val runs
-        its trial's best epoch count; a trial scored lower down, still improving when
-        its rung ended, has no epoch count that validation chose.
+        model that errs differently may join, whatever rung it reached.
         """
         final = self.final()
         if final is None:
             return []
         if self.ensemble_size < 2:
             return [final]
-        ranked = self.ranked()
-        top = {t.trial_id for t in deepest(ranked)}
-        return [final, *(t for t in ranked if t.trial_id != final.trial_id
-                         and (t.trial_id in top or converged(t)))]
+        return [final, *(t for t in self.ranked() if t.trial_id != final.trial_id)]
 
     def members(self):
         """The trials ensemble selection picks now (the final trial alone without an ensemble)."""
         return self.members_and_probabilities()[0]
 
     def members_and_probabilities(self):
-        """`(trials, {id: val probabilities})`; `([final], None)` for a single model."""
+        """`(trials, {id: val probabilities})`; `([final], None)` for a single model.
+
+        An ensemble is kept only where the average's validation score beats the
+        final trial's own; otherwise the final trial is exported alone.
+        """
         candidates = self.candidates()
         if len(candidates) < 2:
             return candidates, None
         trials = {t.trial_id: t for t in candidates}
         probabilities = {i: self.val_probabilities(t) for i, t in trials.items()}
         name, problem = self.objective.name, self.problem
-        chosen = ensemble.select(candidates[0].trial_id, list(trials), probabilities,
-                                 self.val_labels, self.ensemble_size,
-                                 lambda p, y: objectives.better(name, problem.score(name, p, y)),
-                                 problem.selection_loss)
+
+        def score(predictions, labels):
+            return objectives.better(name, problem.score(name, predictions, labels))
+
+        first = candidates[0].trial_id
+        chosen = ensemble.select(first, list(trials), probabilities, self.val_labels,
+                                 self.ensemble_size, score, problem.selection_loss)
+        average = sum(probabilities[i] for i in chosen) / len(chosen)
+        if len(chosen) < 2 or (score(average, self.val_labels)
+                               <= score(probabilities[first], self.val_labels)):
+            return [trials[first]], None
         return [trials[i] for i in chosen], probabilities

@@ -156,8 +156,7 @@ class SearchTuner(base_tuner.BaseTuner):
         self.files = TrialFiles(os.path.join(directory, "search"))
         self.selection = Selection(lambda: getattr(self, "oracle", None), objective, dataset.val.y,
                                    self.ensemble_size, self.val_probabilities,
-                                   problem=hypermodel.problem,
-                                   trains_on=lambda trial: self.planner.finishes_in_retrain(trial))
+                                   problem=hypermodel.problem)
         known_good = task.known_good(dataset.training_only())
         self.planner = Planner(budget, probe, settings, self.epochs, self.ensemble_size,
                                len(dataset.train), len(dataset.val), self.selection,
