@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 import automl
+from automl_plugins import portfolio
 
 DEFAULT_RATE = 16000
 
@@ -123,16 +124,9 @@ class AudioTask(automl.Task):
     # Search space --------------------------------------------------------------
 
     def known_good(self, dataset):
-        common = {"audio/family": "mel_cnn", "audio/frame_ms": 25, "audio/step_ms": 10,
-                  "audio/mel_bins": 40, "audio/stages": 4, "audio/filters": 32,
-                  "audio/kernel_size": 3, "audio/pooling": "max",
-                  "audio/augment": "shift_noise", "head/dropout": 0.3,
-                  "optimizer/name": "adam", "optimizer/learning_rate": 1e-3}
-        return [
-            common,
-            {**common, "audio/mel_bins": 64, "audio/augment": "masking"},
-            {**common, "audio/family": "wave_cnn", "audio/augment": "none"},
-        ]
+        """The portfolio's configurations (`automl_plugins.portfolio`)."""
+        train = len(dataset.train) if dataset else 0
+        return portfolio.configurations("audio", train)
 
     def build(self, hp, inputs, dataset):
         from keras import layers

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 import automl
+from automl_plugins import portfolio
 
 
 JITTER_SIDE = 64      # smaller images are not jittered: every pixel matters
@@ -172,36 +173,16 @@ class ImageTask(automl.Task):
         return int(min(128, max(32, 2 ** math.floor(math.log2(max(size / 40, 1))))))
 
     def known_good(self, dataset):
-        """A small batch-normalised net first (cheaper than a plain two-layer convnet), then wider.
+        """The portfolio's configurations for this many images (`automl_plugins.portfolio`).
 
         Heavier configurations are tried only where the planner says the budget
         affords them, with flips where the first model showed that mirroring keeps
-        the classes (`skip_reason`), at two learning rates.
+        the classes (`skip_reason`).
         """
         side = min(dataset.meta["height"], dataset.meta["width"]) if dataset else AUGMENT_SIDE
-        small = {"image/family": "plain", "image/filters": 16, "image/growth": 2.0,
-                 "image/stages": 2, "image/layers_per_stage": 1, "image/kernel_size": 3,
-                 "image/pooling": "max", "image/translate": _default_translate(side),
-                 "image/flip": False, "image/mix": "none", "head/dropout": 0.2,
-                 "optimizer/name": "adamw", "optimizer/learning_rate": 1e-2,
-                 "optimizer/weight_decay": 5e-4, "optimizer/label_smoothing": 0.1,
-                 "optimizer/schedule": "cosine"}
-        # The peak learning rate is the choice that most depends on the data: on
-        # coloured, textured images 1e-2 can leave a network at chance for epochs
-        # where 3e-3 learns at once; on plain grey images 1e-2 ends ahead.
-        wide = {**small, "image/filters": 32, "image/layers_per_stage": 2,
-                "head/dropout": 0.3, "optimizer/learning_rate": 3e-3}
-        # Flips are trained where mirrored images keep their classes (`skip_reason`),
-        # then the wider net with them; without them otherwise.
-        fast = {**wide, "optimizer/learning_rate": 1e-2}
-        return [
-            small,
-            {**wide, "image/flip": True},
-            {**fast, "image/flip": True},
-            wide,
-            fast,
-            {**small, "image/layers_per_stage": 2},
-        ]
+        train = len(dataset.train) if dataset else 0
+        return [{"image/translate": _default_translate(side), **values}
+                for values in portfolio.configurations("image", train)]
 
     def trial_facts(self, hp, model, batches, labels):
         """How much of its skill a model trained without flips keeps on mirrored val images.

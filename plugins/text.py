@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 import automl
-from automl_plugins import keras_private
+from automl_plugins import keras_private, portfolio
 from automl_plugins.text_tokenizer import Tokenizer
 
 SEQUENCE_LENGTHS = (32, 64, 128, 256, 512)
@@ -131,23 +131,11 @@ class TextTask(automl.Task):
     # Search space --------------------------------------------------------------
 
     def known_good(self, dataset):
-        bag = {"text/family": "bag", "text/max_tokens": 50000,
-               "text/bag/weighting": _weightings(dataset)[-1],
-               "text/bag/input_dropout": 0.5, "text/depth": 0, "head/dropout": 0.0,
-               "optimizer/name": "adam", "optimizer/learning_rate": 1e-2}
-        words = {**bag, "text/bag/tokens": "words", "text/bag/ngrams": 2}
-        return [
-            words,
-            {**bag, "text/bag/tokens": "characters"},
-            {**words, "text/bag/weighting": "tf_idf", "optimizer/learning_rate": 1e-3,
-             "text/depth": 1, "text/width": 64, "text/dropout": 0.5,
-             "text/bag/input_dropout": 0.3},
-            {**words, "text/family": "embedding", "text/embedding_dim": 64, "text/max_tokens": 20000,
-             "head/dropout": 0.2, "optimizer/learning_rate": 3e-3},
-            {**words, "text/family": "cnn", "text/max_tokens": 20000, "text/embedding_dim": 64,
-             "text/cnn/filters": 128, "text/cnn/kernel_size": 5, "head/dropout": 0.5,
-             "optimizer/learning_rate": 1e-3},
-        ]
+        """The portfolio's configurations (`automl_plugins.portfolio`); a bag without its
+        own weighting takes the data's default one."""
+        train = len(dataset.train) if dataset else 0
+        return [{"text/bag/weighting": _weightings(dataset)[-1], **values}
+                for values in portfolio.configurations("text", train)]
 
     def example_cost(self, hp, dataset, network):
         """Unknown: bags train through sparse twins that cost far less than their dense export."""

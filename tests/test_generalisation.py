@@ -6,6 +6,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from automl.tuning import planner
+from automl.tuning.budget import Budget
+from automl.tuning.planner import Planner, Rung
+from automl.tuning.probe import Probe
+from automl.tuning.scheduler import Pace, beyond_chance
 from automl.tuning.selection import Selection
 
 
@@ -52,3 +57,109 @@ def test_an_ensemble_is_exported_only_where_it_beats_the_best_trial_on_validatio
     better = _selection(trials, 2, {"first": first, "second": other}, labels)
     members, probabilities = better.members_and_probabilities()
     assert [t.trial_id for t in members] == ["first", "second"]
+
+
+def test_a_score_is_judged_against_chance_for_the_number_of_validation_examples():
+    # 15 spoken words, 120 validation clips: 0.10 is chance (1/15) plus noise.
+    assert not beyond_chance(0.10, 1 / 15, 120)
+    assert beyond_chance(0.20, 1 / 15, 120)
+    # Circle or square, 44 validation images: 0.61 is noise, 0.70 is not.
+    assert not beyond_chance(0.61, 0.5, 44)
+    assert beyond_chance(0.70, 0.5, 44)
+    assert beyond_chance(0.51, 0.5, 10**6)   # with a million examples one point is real
+    assert not beyond_chance(0.45, 0.5, 10**6)
+
+
+def test_chance_is_the_majority_share_for_accuracy_and_none_for_losses():
+    labels = np.array([0, 0, 0, 1])
+    accuracy = _selection([], labels=labels)
+    assert accuracy.chance() == (0.75, 4)
+    accuracy.objective = SimpleNamespace(name="val_balanced_accuracy", direction="max")
+    assert accuracy.chance() == (0.5, 4)
+    accuracy.objective = SimpleNamespace(name="val_loss", direction="min")
+    assert accuracy.chance() is None
+
+
+class ChancePace(Pace):
+    """Plenty of time; 40 validation examples of two balanced classes."""
+
+    budget_seconds = None
+
+    def skip_reason(self, values):
+        return None
+
+    def chance(self):
+        return 0.5, 40
+
+
+def _oracle(tmp_path):
+    from automl.tuning.oracles import make_oracle, objective_for
+
+    oracle = make_oracle("random", objective_for("val_accuracy"), 1, None, 20, [],
+                         {"rungs": [Rung(2), Rung(6), Rung(18)], "first_rung": 0},
+                         planner=ChancePace())
+    oracle.hyperparameters.Int("width", 1, 1000)
+    oracle._set_project_dir(str(tmp_path), "search")
+    return oracle
+
+
+def _finish(oracle, score):
+    trial = oracle.create_trial("tuner0")
+    oracle.update_trial(trial.trial_id, {"val_accuracy": score})
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+    return trial.hyperparameters.values
+
+
+def test_a_rung_at_chance_decides_no_promotion_and_is_deepened(tmp_path):
+    oracle = _oracle(tmp_path)
+    # Three new configurations at chance on 40 examples: the best of them (0.6) is
+    # not promoted on noise; the next configuration enters the next rung instead.
+    rungs = [_finish(oracle, score)["tuner/rung"] for score in (0.55, 0.6, 0.5)]
+    assert rungs == [0, 0, 0]
+    deeper = _finish(oracle, 0.5)
+    assert "tuner/trial_id" not in deeper and deeper["tuner/rung"] == 1
+    assert deeper["tuner/epochs"] == 6
+
+
+def test_a_rung_above_chance_promotes_its_best(tmp_path):
+    oracle = _oracle(tmp_path)
+    first = [_finish(oracle, score) for score in (0.9, 0.6, 0.5)]
+    promoted = _finish(oracle, 0.9)
+    assert promoted["tuner/rung"] == 1 and promoted["width"] == first[0]["width"]
+
+
+def _tiny_planner(budget=60.0, epochs=None, epoch_seconds=0.36):
+    """The small image set of issue 40: 212 training and 44 val images, 0.36 s epochs."""
+    train, val = 212, 44
+    probe = Probe(build_seconds=1.5, example_seconds=epoch_seconds / (train + val / 3),
+                  train_examples=train, val_examples=val, test_examples=44)
+    settings = SimpleNamespace(time_budget=budget, epochs=epochs)
+    made = Planner(Budget(budget, 0.0), probe, settings, epochs or 7, 1, train, val,
+                   SimpleNamespace(completed=lambda: []), known_good=[{}], now=lambda: 0.0)
+    made.schedule()
+    return made
+
+
+def test_a_tiny_set_gets_many_cheap_epochs_per_rung():
+    plan = _tiny_planner()
+    lowest, top = plan.rungs[0], plan.rungs[-1]
+    # Two epochs were 424 examples (14 steps of 32): now thousands, within the
+    # share of the budget a new configuration may take.
+    assert lowest.fraction == 1.0 and lowest.epochs * 212 >= 4000
+    assert 1.5 + lowest.epochs * 0.36 <= planner.NEW_TRIAL_SHARE * 60
+    # The top rung is not held at the task's 7 epochs, and one configuration
+    # still reaches it within its share of the budget.
+    assert top.epochs >= 3 * lowest.epochs
+    assert 1.5 + top.epochs * 0.36 <= planner.SINGLE_CONFIG_SHARE * 60
+    # Early stopping waits at least a first rung before it calls a stall.
+    assert plan.patience(4) == lowest.epochs
+
+
+def test_the_rung_floor_counts_examples_and_leaves_large_sets_alone():
+    assert planner.rung_floor(212, 0.36, 1.5, 60) == 20             # the budget's share
+    assert planner.rung_floor(212, 0.01, 1.5, 60) == 39             # 8192 examples
+    assert planner.rung_floor(20000, 5.0, 1.5, 300) == planner.FIRST_RUNG_EPOCHS
+    assert planner.rung_floor(212, 100.0, 1.5, 60) == planner.FIRST_RUNG_EPOCHS
+    # --epochs caps the top rung, and so every rung.
+    assert _tiny_planner(epochs=7).rungs[-1] == Rung(7)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from automl.runtime.timing import PhaseClock
-from automl.tuning import planner
+from automl.tuning import costs, planner
 from automl.tuning.budget import Budget
 from automl.tuning.planner import Planner, Rung
 from automl.tuning.probe import Probe
@@ -60,9 +60,7 @@ def test_trial_deadline_caps_slow_trials_but_not_the_first():
     assert planner.trial_deadline(now, now + 5, 10, None) == math.inf
 
 
-def test_worth_starting_and_minimum_budget():
-    assert planner.worth_starting(100.0, 110.0, 9.0)
-    assert not planner.worth_starting(100.0, 110.0, 11.0)
+def test_minimum_budget():
     assert planner.minimum_budget(10, 5, 3) == 22
 
 
@@ -108,10 +106,10 @@ def test_a_continued_trial_is_planned_to_the_top_rung_or_as_far_as_time_allows()
 
 def test_calibrated_costs_follow_the_measured_rate():
     measured = [(10e6, 0.002)]  # 10 M cost units took 2 ms per example
-    rate = 0.002 / (10e6 + planner.COST_OFFSET)
-    assert planner.calibrated_seconds(40e6, measured) == pytest.approx(rate * (40e6 + planner.COST_OFFSET))
-    assert planner.calibrated_seconds(None, measured) is None
-    assert planner.calibrated_seconds(1e6, []) is None
+    rate = 0.002 / (10e6 + costs.COST_OFFSET)
+    assert costs.calibrated_seconds(40e6, measured) == pytest.approx(rate * (40e6 + costs.COST_OFFSET))
+    assert costs.calibrated_seconds(None, measured) is None
+    assert costs.calibrated_seconds(1e6, []) is None
 
 
 class FakeClock:
@@ -198,7 +196,7 @@ def test_measured_trials_replace_the_estimate_of_their_architecture():
                        fit_seconds=39.0, epochs_run=1, trial_seconds=43.0, best_epoch=1)
     plan = make_planner(clock, [trial])
     assert plan.skip_reason({"cost": 40e6}) is None
-    assert plan.example_seconds({"cost": 40e6}) == pytest.approx(39.0 / (10000 + 2000 / 3))
+    assert plan.costs.seconds({"cost": 40e6}) == pytest.approx(39.0 / (10000 + 2000 / 3))
 
 
 def test_an_expensive_best_trial_is_finished_in_the_retrain_on_train_and_val():

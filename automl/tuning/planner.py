@@ -7,7 +7,9 @@ is built from the budget, the probe, the settings and a read-only view of the tr
 retrain all ask it the same questions.
 
 Fidelity is counted in examples seen, as epoch-equivalents of the training split
-(epochs times the share of the split trained on). The top rung always trains the
+(epochs times the share of the split trained on). The lowest rung sees at least
+`FIRST_RUNG_EXAMPLES` examples where its share of the budget affords them, so a
+tiny set gets many cheap epochs per rung. The top rung always trains the
 whole split, and every configuration proposed under a budget can reach it within
 the share of the budget one configuration may take: its cost per example is
 estimated before it trains (`automl.cost`), from the probe's measured throughput and
@@ -21,6 +23,7 @@ import time
 
 from automl.export.litert import LATENCY_CALLS
 from automl.settings import parse_export
+from automl.tuning import costs
 
 FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budget
 NEW_TRIAL_SHARE = 0.15     # a new configuration at the first rung costs at most this share
@@ -34,9 +37,9 @@ SKIP_TOLERANCE = 1.2       # how far an estimate may exceed that share before a 
 TRIAL_CAP_FACTOR = 3.0     # a trial may run this many times its estimate before it is cut
 SMALLEST_FRACTION = 0.1    # the smallest share of the training split a rung trains on
 FIRST_RUNG_EPOCHS = 2      # the fewest epochs of a whole-split rung below the top one
+FIRST_RUNG_EXAMPLES = 8192  # examples the lowest rung sees where the budget affords them
 MAX_RUNGS = 4
 ETA = 3
-COST_OFFSET = 5e6          # cost units every example pays besides its layers (input, steps)
 VALIDATION_COST = 1 / 3    # inference on one val example, against training on one
 MEMBER_LOAD_SHARE = 0.25   # building and loading a member's weights, against a trial's overhead
 
@@ -72,12 +75,27 @@ class Rung:
 # Pure rules ------------------------------------------------------------------
 
 
-def plan_rungs(max_epochs, epoch_seconds, overhead_seconds, budget_seconds, eta=ETA):
+def rung_floor(train_examples, epoch_seconds, overhead_seconds, budget_seconds):
+    """The fewest whole epochs of the lowest rung: `FIRST_RUNG_EXAMPLES` examples seen.
+
+    At least `FIRST_RUNG_EPOCHS`, and no more than a new configuration trains in
+    `NEW_TRIAL_SHARE` of the budget. A rung of a few epochs of a tiny set is a
+    handful of optimizer steps, too few for any network to learn.
+    """
+    floor = math.ceil(FIRST_RUNG_EXAMPLES / max(train_examples, 1))
+    if budget_seconds is not None and epoch_seconds > 0:
+        floor = min(floor, int((NEW_TRIAL_SHARE * budget_seconds - overhead_seconds)
+                               / epoch_seconds))
+    return max(floor, FIRST_RUNG_EPOCHS)
+
+
+def plan_rungs(max_epochs, epoch_seconds, overhead_seconds, budget_seconds, eta=ETA,
+               floor=FIRST_RUNG_EPOCHS):
     """The successive-halving rungs, cheapest first.
 
     The top rung trains the whole split for `max_epochs`, lowered so that one
     configuration trains to it (and is built) within `SINGLE_CONFIG_SHARE` of the budget. Each lower
-    rung sees `eta` times fewer examples: whole epochs down to `FIRST_RUNG_EPOCHS`,
+    rung sees `eta` times fewer examples: whole epochs down to `floor` (`rung_floor`),
     then, only while a new configuration at the lowest rung would cost more than
     `NEW_TRIAL_SHARE` of the budget, one epoch, then one epoch on a share of the
     split (never below `SMALLEST_FRACTION`). `epoch_seconds` is one epoch of the
@@ -94,7 +112,7 @@ def plan_rungs(max_epochs, epoch_seconds, overhead_seconds, budget_seconds, eta=
         costly = budgeted and (overhead_seconds + lowest.passes * epoch_seconds
                                > NEW_TRIAL_SHARE * budget_seconds)
         passes = lowest.passes / eta
-        if passes >= FIRST_RUNG_EPOCHS or (costly and passes >= 1):
+        if passes >= floor or (costly and passes >= 1):
             rung = Rung(max(1, int(round(passes))))
         elif costly:
             rung = Rung(1, max(round(passes, 2), SMALLEST_FRACTION))
@@ -181,11 +199,6 @@ def trial_deadline(now, search_deadline, estimate, budget_seconds, first_minimum
     return min(max(deadline, now + first_minimum), latest)
 
 
-def worth_starting(now, search_deadline, cheapest_seconds):
-    """Whether there is time before the search deadline for the cheapest useful trial."""
-    return search_deadline - now >= cheapest_seconds
-
-
 def minimum_budget(startup_seconds, first_trial_seconds, finishing_seconds):
     """The shortest budget in which the first trial and the export fit."""
     return int(math.ceil(1.2 * (startup_seconds + first_trial_seconds + finishing_seconds)))
@@ -215,20 +228,6 @@ def litert_seconds(probe, files, copies=1):
     return probe.evaluate_seconds(copies) + files * (LITERT_CONVERT_SECONDS + checking)
 
 
-def calibrated_seconds(cost, measured):
-    """Training seconds per example of a configuration of `cost`, from measured ones.
-
-    `measured` holds `(cost, seconds per example)` of configurations timed on this
-    machine (the probe, finished trials); seconds grow in proportion to the cost
-    plus `COST_OFFSET`, at the median rate measured.
-    """
-    rates = [seconds / (known + COST_OFFSET) for known, seconds in measured
-             if known is not None and seconds > 0]
-    if not rates or cost is None:
-        return None
-    return statistics.median(rates) * (cost + COST_OFFSET)
-
-
 # The planner of one search -----------------------------------------------------
 
 
@@ -238,9 +237,10 @@ class Planner:
     `selection` is the read-only view of the trials (`automl.tuning.selection.Selection`);
     `cost(values)` the estimated cost of one training example of a configuration, or
     None where it cannot be estimated (such configurations are never skipped);
-    `known_good` the task's known-good values (the probe measured the first); `now()`
+    `known_good` the task's known-good values (the probe measured the first:
+    `automl.tuning.costs`); `now()`
     the clock; `data_reason(values)` why the data speaks against a configuration
-    (`automl.Task.skip_reason`), or None.
+    (`automl.TrialFeedback.skip_reason`), or None.
     """
 
     def __init__(self, budget, probe, settings, max_epochs, ensemble_size, train_examples,
@@ -250,19 +250,21 @@ class Planner:
         self.max_epochs, self.ensemble_size = max_epochs, ensemble_size
         self.train_examples, self.val_examples = train_examples, val_examples
         self.selection = selection
-        self.cost = cost or (lambda values: None)
         self.data_reason = data_reason or (lambda values: None)
-        self.known_good = list(known_good)
-        self.probe_values = self.known_good[0] if self.known_good else None
         self.rungs = [Rung(max_epochs)]
         self.finishing_in_retrain = False
         self.copies = 1  # how many times as long the export predicts (test-time copies)
         self.now = now
-        self._costs = {}
+        self.costs = costs.ExampleCosts(cost or (lambda values: None), probe,
+                                        next(iter(known_good), None), selection.completed,
+                                        self.examples_per_epoch())
 
     @property
     def budget_seconds(self):
         return self.settings.time_budget
+
+    def chance(self):
+        return self.selection.chance()
 
     # The schedule --------------------------------------------------------------
 
@@ -272,31 +274,31 @@ class Planner:
             self.rungs = plan_rungs(self.max_epochs, 0.0, 0.0, None)
             return {"rungs": self.rungs, "first_rung": 0}
         probe = self.probe
-        self.rungs = plan_rungs(self.max_epochs, probe.epoch_seconds(), probe.build_seconds,
-                                self.budget_seconds)
+        floor = rung_floor(self.train_examples, probe.epoch_seconds(), probe.build_seconds,
+                           self.budget_seconds)
+        top = self.max_epochs if self.settings.epochs is not None else max(self.max_epochs,
+                                                                           ETA * floor)
+        self.rungs = plan_rungs(top, probe.epoch_seconds(), probe.build_seconds,
+                                self.budget_seconds, floor=floor)
         first = first_rung(self.rungs, lambda r: probe.trial_seconds(r.epochs, r.fraction),
                            self.budget_seconds)
-        self.finishing_in_retrain = self._exports_finish_in_retrain()
+        # Where the first configuration would be continued to the top rung in the
+        # retrain, not retrained from scratch, the search never trains to the top rung,
+        # and the first trial is one of several contenders: it starts where they do.
+        retrain = probe.trial_seconds(self.top.passes) * self.retrain_growth()
+        self.finishing_in_retrain = not retrain_from_scratch(retrain, self.budget_seconds)
         if self.finishing_in_retrain:
-            # The first trial is one of several contenders: it starts where they do.
             first = next(i for i, r in enumerate(self.rungs) if r.fraction >= 1.0)
         return {"rungs": self.rungs, "first_rung": first}
 
-    def _exports_finish_in_retrain(self):
-        """Whether an affordable known-good configuration would be continued, not retrained.
+    def patience(self, epochs):
+        """Early stopping's patience: the task's `epochs`, or the lowest rung's, if longer.
 
-        Then the retrain, not the search, trains the export to the top rung, and the
-        first trial has no reason to enter higher than the configurations after it.
+        A trial is not stopped for a stall shorter than the training that judges a
+        configuration.
         """
-        for values in self.known_good or [None]:
-            seconds = self.probe.example_seconds if values is None else self.example_seconds(values)
-            if seconds is None or (values is not None and self.skip_reason(values)):
-                continue
-            retrain = (self.probe.build_seconds + self.top.passes * self.examples_per_epoch()
-                       * seconds * self.retrain_growth())
-            if not retrain_from_scratch(retrain, self.budget_seconds):
-                return True
-        return False
+        lowest = self.rungs[0]
+        return max(epochs, lowest.epochs if lowest.fraction >= 1.0 else 0)
 
     def use_rungs(self, rungs):
         """Take the rungs of a resumed oracle."""
@@ -308,35 +310,9 @@ class Planner:
 
     # Costs of configurations ---------------------------------------------------------
 
-    def _measured(self):
-        """`(cost, seconds per training example)` of every configuration timed so far."""
-        measured = []
-        if self.probe is not None and self.probe_values is not None:
-            measured.append((self.cached_cost(self.probe_values), self.probe.example_seconds))
-        for trial in self.selection.completed():
-            seconds = self.epoch_seconds(trial) / self.examples_per_epoch()
-            measured.append((self.cached_cost(trial.hyperparameters.values), seconds))
-        return measured
-
-    def cached_cost(self, values):
-        key = _architecture_key(values)
-        if key not in self._costs:
-            self._costs[key] = self.cost(values)
-        return self._costs[key]
-
     def examples_per_epoch(self):
         """Training examples of one epoch, plus validation at its relative cost."""
         return self.train_examples + VALIDATION_COST * self.val_examples
-
-    def example_seconds(self, values):
-        """Estimated training seconds per example of the configuration `values` (None: unknown)."""
-        key = _architecture_key(values)
-        same = [self.epoch_seconds(t) / self.examples_per_epoch()
-                for t in self.selection.completed()
-                if _architecture_key(t.hyperparameters.values) == key]
-        if same:
-            return statistics.median(same)
-        return calibrated_seconds(self.cached_cost(values), self._measured())
 
     def skip_reason(self, values):
         """Why the configuration `values` should not be trained, or None.
@@ -350,7 +326,7 @@ class Planner:
             return reason
         if self.budget_seconds is None or self.probe is None:
             return None
-        seconds = self.example_seconds(values)
+        seconds = self.costs.seconds(values)
         if seconds is None:
             return None
         needed = (self.probe.build_seconds
@@ -363,12 +339,7 @@ class Planner:
 
     # What trials cost (the scheduler's pace) ------------------------------------------
 
-    def epoch_seconds(self, trial):
-        """A completed trial's measured seconds per epoch on the whole training split."""
-        metrics = trial.metrics
-        if metrics.exists("epoch_seconds"):
-            return metrics.get_last_value("epoch_seconds")
-        return metrics.get_last_value("fit_seconds") / max(metrics.get_last_value("epochs_run"), 1)
+    epoch_seconds = staticmethod(costs.epoch_seconds)
 
     def overhead_seconds(self):
         """Median seconds a trial spends besides its traced epochs (building, tracing, saving)."""
@@ -400,7 +371,7 @@ class Planner:
             more = int(values["tuner/epochs"]) - int(values.get("tuner/initial_epoch", 0))
             return self.overhead_seconds() + more * self.epoch_seconds(parent)
         if self.probe is not None:
-            seconds = self.example_seconds(values)
+            seconds = self.costs.seconds(values)
             if seconds is not None:
                 passes = int(values.get("tuner/epochs", self.max_epochs)) * float(
                     values.get("tuner/fraction", 1.0))
@@ -477,7 +448,7 @@ class Planner:
         cheapest = self.new_trial_seconds()
         if best is not None and not self.finishes_in_retrain(best):
             cheapest = min(cheapest, self.overhead_seconds() + self.epoch_seconds(best))
-        return worth_starting(self.now(), self.search_deadline(), cheapest)
+        return self.time_left() >= cheapest
 
     # The retrain and the export --------------------------------------------------------
 
@@ -559,13 +530,9 @@ class Planner:
         if self.probe is None:
             return 8.0, 2.0
         copies = members * self.copies
-        return (self.probe.export_seconds(copies) + self.litert_seconds(copies),
-                self.probe.evaluate_seconds(copies))
-
-    def litert_seconds(self, copies=1):
-        """Converting and checking each LiteRT file the search exports (`--export tflite`)."""
         files = len(parse_export(getattr(self.settings, "export", None)))
-        return litert_seconds(self.probe, files, copies)
+        return (self.probe.export_seconds(copies) + litert_seconds(self.probe, files, copies),
+                self.probe.evaluate_seconds(copies))
 
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs.
@@ -631,9 +598,3 @@ def passes_done(trial):
     if trial.metrics.exists("best_epoch"):
         epochs = int(trial.metrics.get_last_value("best_epoch"))
     return int(epochs * float(values.get("tuner/fraction", 1.0)))
-
-
-def _architecture_key(values):
-    """The values that decide what one example costs (not the optimizer's, nor the plan's)."""
-    return tuple(sorted((k, v) for k, v in values.items()
-                        if not k.startswith(("optimizer/", "tuner/", "head/"))))

@@ -13,6 +13,12 @@ under the names keras-tuner's Hyperband uses:
     tuner/rung           rung index (0: a new configuration)
     tuner/fraction       share of the training split it trains on
 
+A rung says nothing about a configuration whose score is indistinguishable from
+chance on this many validation examples (`beyond_chance`, a one-sided binomial
+test against a model that learned nothing): such a trial is never promoted, and
+once `eta` trials of a rung all scored at chance, new configurations enter the next
+rung instead (the rung is deepened).
+
 The task's first known-good configuration enters at the highest rung that fits
 its share of the budget, on the whole split, so the first trial is already a
 strong model. Once the time left is only enough to train the best trial to the top
@@ -30,6 +36,8 @@ from keras_tuner.engine import trial as trial_lib
 
 from automl.tuning.planner import ETA, Rung, converged, passes_done
 
+CHANCE_ALPHA = 0.05  # the binomial test's level: a score above chance at this significance
+
 COMPLETED = trial_lib.TrialStatus.COMPLETED
 RUNNING = trial_lib.TrialStatus.RUNNING
 STOPPED = trial_lib.TrialStatus.STOPPED
@@ -44,11 +52,36 @@ def parent_of(trial):
     return trial.hyperparameters.values.get("tuner/trial_id")
 
 
-def promotion(trials, top_rung, eta=ETA, maximize=True):
+def beyond_chance(score, chance, examples, alpha=CHANCE_ALPHA):
+    """Whether a validation accuracy `score` on `examples` examples is above `chance`.
+
+    A one-sided binomial test: the probability that a model answering right with
+    probability `chance` gets at least as many of the examples right is below `alpha`.
+    """
+    hits = int(round(score * examples))
+    if hits <= chance * examples:
+        return False
+    if chance <= 0.0:
+        return True
+    if chance >= 1.0:
+        return False
+    log_p, log_q = math.log(chance), math.log1p(-chance)
+    tail = 0.0
+    for k in range(hits, examples + 1):  # terms fall from the first one on: k is past the mode
+        term = math.exp(math.lgamma(examples + 1) - math.lgamma(k + 1)
+                        - math.lgamma(examples - k + 1) + k * log_p + (examples - k) * log_q)
+        tail += term
+        if term < 1e-12 * tail:
+            break
+    return tail < alpha
+
+
+def promotion(trials, top_rung, eta=ETA, maximize=True, judged=lambda trial: True):
     """The completed trial to promote next, highest rung first, or None.
 
     A trial is promotable when it ranks among the best `len(rung) // eta` trials of
-    its rung and no trial continues it yet. Trials at `top_rung` are final.
+    its rung, its score says something (`judged(trial)`: above chance) and no trial
+    continues it yet. Trials at `top_rung` are final.
     """
     continued = {parent_of(t) for t in trials}
     scored = [t for t in trials if t.status == COMPLETED and t.score is not None]
@@ -56,9 +89,25 @@ def promotion(trials, top_rung, eta=ETA, maximize=True):
         level = sorted((t for t in scored if rung_of(t) == rung),
                        key=lambda t: t.score, reverse=maximize)
         for trial in level[:len(level) // eta]:
-            if trial.trial_id not in continued:
+            if trial.trial_id not in continued and judged(trial):
                 return trial
     return None
+
+
+def entry_rung(trials, top_rung, eta=ETA, judged=lambda trial: True):
+    """The rung a new configuration enters: the lowest whose scores tell trials apart.
+
+    A rung where `eta` or more trials completed and none scored above chance
+    (`judged`) is too short to judge a configuration: new ones enter the next rung.
+    """
+    rung = 0
+    while rung < top_rung:
+        level = [t for t in trials if t.status == COMPLETED and t.score is not None
+                 and rung_of(t) == rung]
+        if len(level) < eta or any(judged(t) for t in level):
+            break
+        rung += 1
+    return rung
 
 
 def continuation(parent, epochs, rung):
@@ -85,8 +134,11 @@ class Pace:
     costs the budget (its retrain included); `overhead_seconds()` what a trial costs
     besides its epochs; `finishes_in_retrain(trial)` whether the retrain, not the
     search, trains `trial` to the top rung; `new_configuration_fits()` whether a new
-    configuration can still reach the furthest rung a trial has reached. `automl.tuning.planner.Planner` is the pace of
-    a search under a budget. Without a budget time is never short.
+    configuration can still reach the furthest rung a trial has reached; `chance()`
+    the validation score of a model that learned nothing and the number of
+    validation examples, or None where no such test applies.
+    `automl.tuning.planner.Planner` is the pace of a search under a budget. Without a
+    budget time is never short.
     """
 
     finishing_in_retrain = False  # whether the export, not the search, reaches the top rung
@@ -112,6 +164,9 @@ class Pace:
     def new_configuration_fits(self):
         return True
 
+    def chance(self):
+        return None
+
 
 def successive_halving(oracle_class):
     """`oracle_class` whose new configurations enter at the first rung and are promoted."""
@@ -134,7 +189,7 @@ def successive_halving(oracle_class):
                 return {"status": RUNNING, "values": self._last_continuation(best)}
             # Where the export finishes in the retrain, the top rung is reached there.
             top = len(self.rungs) - (2 if self.pace.finishing_in_retrain else 1)
-            parent = promotion(trials, top, ETA, maximize)
+            parent = promotion(trials, top, ETA, maximize, self._judged)
             if parent is not None:
                 rung = rung_of(parent) + 1
                 return {"status": RUNNING,
@@ -144,12 +199,18 @@ def successive_halving(oracle_class):
                 return {"status": STOPPED, "values": None}
             response = super().populate_space(trial_id)
             if response.get("status") == RUNNING:
-                rung = self.first_rung if not trials else 0
+                rung = (self.first_rung if not trials
+                        else entry_rung(trials, len(self.rungs) - 1, ETA, self._judged))
                 response["values"] = {
                     **response["values"], "tuner/rung": rung, "tuner/initial_epoch": 0,
                     "tuner/epochs": self.rungs[rung].epochs,
                     "tuner/fraction": self.rungs[rung].fraction}
             return response
+
+        def _judged(self, trial):
+            """Whether `trial`'s score is above chance (always, where no test applies)."""
+            chance = self.pace.chance()
+            return chance is None or beyond_chance(trial.score, *chance)
 
         def _time_to_finish(self, best):
             """Whether the time left should go to training the best trial to the top rung.

@@ -7,6 +7,8 @@ validation probabilities of every other trial (`automl.tuning.ensemble`), and th
 ensemble is exported only where its own validation score beats the final trial's.
 """
 
+import numpy as np
+
 from automl import problems
 from automl.problems import objectives
 from automl.tuning import ensemble
@@ -50,6 +52,23 @@ class Selection:
                  {name[len(FACT_PREFIX):]: t.metrics.get_last_value(name)
                   for name in t.metrics.metrics if name.startswith(FACT_PREFIX)})
                 for t in self.completed()]
+
+    def chance(self):
+        """`(validation score of a model that learned nothing, validation examples)`.
+
+        For accuracy, always answering the most common class; for balanced
+        accuracy, one over the number of classes. None for other objectives.
+        """
+        name = self.objective.name.removeprefix("val_")
+        labels = np.asarray(self.val_labels)
+        if self.problem.name != "classification" or labels.ndim != 1 or not len(labels):
+            return None
+        counts = np.unique(labels, return_counts=True)[1]
+        if name == "accuracy":
+            return float(counts.max() / len(labels)), len(labels)
+        if name == "balanced_accuracy":
+            return 1.0 / len(counts), len(labels)
+        return None
 
     def ranked(self, trials=None):
         """Completed, scored trials (or those of `trials`), best first."""

@@ -235,7 +235,8 @@ class SearchTuner(base_tuner.BaseTuner):
                     callbacks.append(keras.callbacks.EarlyStopping(
                         monitor=self.oracle.objective.name,
                         mode=self.oracle.objective.direction,
-                        patience=self.task.patience, restore_best_weights=True))
+                        patience=self.planner.patience(self.task.patience),
+                        restore_best_weights=True))
                 started = time.time()
                 history = trainer.fit(
                     self.feeds.pipeline(split, hp, batch_size, training=True, fraction=fraction),
