@@ -161,5 +161,5 @@ def test_the_rung_floor_counts_examples_and_leaves_large_sets_alone():
     assert planner.rung_floor(212, 0.01, 1.5, 60) == 39             # 8192 examples
     assert planner.rung_floor(20000, 5.0, 1.5, 300) == planner.FIRST_RUNG_EPOCHS
     assert planner.rung_floor(212, 100.0, 1.5, 60) == planner.FIRST_RUNG_EPOCHS
-    # --epochs caps the top rung, and so every rung.
-    assert _tiny_planner(epochs=7).rungs[-1] == Rung(7)
+    # With --epochs, rungs count epochs as before.
+    assert _tiny_planner(epochs=7).rungs == [Rung(2), Rung(7)]

@@ -274,10 +274,12 @@ class Planner:
             self.rungs = plan_rungs(self.max_epochs, 0.0, 0.0, None)
             return {"rungs": self.rungs, "first_rung": 0}
         probe = self.probe
-        floor = rung_floor(self.train_examples, probe.epoch_seconds(), probe.build_seconds,
-                           self.budget_seconds)
-        top = self.max_epochs if self.settings.epochs is not None else max(self.max_epochs,
-                                                                           ETA * floor)
+        # Rungs count examples, unless `--epochs` set the unit.
+        top, floor = self.max_epochs, FIRST_RUNG_EPOCHS
+        if self.settings.epochs is None:
+            floor = rung_floor(self.train_examples, probe.epoch_seconds(), probe.build_seconds,
+                               self.budget_seconds)
+            top = max(top, ETA * floor)
         self.rungs = plan_rungs(top, probe.epoch_seconds(), probe.build_seconds,
                                 self.budget_seconds, floor=floor)
         first = first_rung(self.rungs, lambda r: probe.trial_seconds(r.epochs, r.fraction),
