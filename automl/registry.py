@@ -5,10 +5,21 @@ from importlib import metadata
 
 import click
 
+from automl import capabilities
 from automl.errors import AutomlError, did_you_mean, first_line
-from automl.task import API_VERSION, LEGACY_MAJOR, Task
+from automl.task import API_VERSION, HOOKS_BY_NAME_API, LEGACY_MAJOR, Task
 
 GROUP = "automl.tasks"
+
+
+def _since(newest):
+    """The versions of `newest`'s major version up to it: "3.0 to 3.1", or "4.0"."""
+    major, _, minor = newest.partition(".")
+    return newest if minor == "0" else f"{major}.0 to {newest}"
+
+
+LOADS = f"{LEGACY_MAJOR}.x, {_since(HOOKS_BY_NAME_API)} and {_since(API_VERSION)}"
+_deprecation_noted = set()  # plugins whose deprecation line this process has printed
 
 
 @dataclasses.dataclass
@@ -27,7 +38,7 @@ def _entry_points():
     return sorted(metadata.entry_points(group=GROUP), key=lambda ep: ep.name)
 
 
-def _load(entry_point):
+def _load(entry_point, warn=True):
     task_class = entry_point.load()
     if not (isinstance(task_class, type) and issubclass(task_class, Task)):
         raise AutomlError(f"task plugin '{entry_point.name}' is not an automl.Task subclass")
@@ -35,9 +46,14 @@ def _load(entry_point):
     if not compatible(version):
         raise AutomlError(
             f"task plugin '{entry_point.name}' is written for plugin API {version}, "
-            f"this keras-automl provides API {API_VERSION} (it loads plugins written for "
-            f"{LEGACY_MAJOR}.x and {API_VERSION.split('.')[0]}.0 to {API_VERSION})"
-        )
+            f"this keras-automl provides API {API_VERSION} (it loads plugins written for {LOADS})")
+    stray = capabilities.hooks_without_mixin(task_class)
+    if stray:
+        raise AutomlError(
+            f"task plugin '{entry_point.name}' defines optional hooks without their capability "
+            f"mixin: {', '.join(stray)}; inherit the mixin (see docs/plugins.md)")
+    if warn and capabilities.finds_hooks_by_name(task_class):
+        _note_deprecation(entry_point.name, task_class)
     dist = entry_point.dist
     return TaskInfo(
         name=entry_point.name,
@@ -47,18 +63,35 @@ def _load(entry_point):
     )
 
 
+def _note_deprecation(name, task_class):
+    """One line on stderr, once per process, for a plugin written for an older API."""
+    if name in _deprecation_noted:
+        return
+    _deprecation_noted.add(name)
+    loads = ("loads for classification only"
+             if capabilities.api_major(task_class) == LEGACY_MAJOR else "loads")
+    click.echo(f"warning: task plugin '{name}' is written for plugin API {task_class.api_version}; "
+               f"it {loads}, API {API_VERSION} moves optional hooks into mixins: "
+               "see docs/plugins.md", err=True)
+
+
 def compatible(version):
-    """Whether a plugin written for API `version` ("3.0", 3) runs on this API: one of
-    this major version and no newer minor one, or one of the previous major version
-    (`LEGACY_MAJOR`), which then searches classification only."""
+    """Whether a plugin written for API `version` ("4.0", 3) runs on this API: one of
+    this major version and no newer minor one; one of 3.0 to `HOOKS_BY_NAME_API`,
+    whose optional hooks are found by name; or one of `LEGACY_MAJOR`, which then also
+    searches classification only."""
     try:
         major, _, minor = str(version).partition(".")
-        ours_major, _, ours_minor = API_VERSION.partition(".")
-        if int(major) == LEGACY_MAJOR:
-            return True
-        return int(major) == int(ours_major) and int(minor or 0) <= int(ours_minor)
+        major, minor = int(major), int(minor or 0)
     except ValueError:
         return False
+    if major == LEGACY_MAJOR:
+        return True
+    for supported in (API_VERSION, HOOKS_BY_NAME_API):
+        newest_major, _, newest_minor = supported.partition(".")
+        if major == int(newest_major) and minor <= int(newest_minor):
+            return True
+    return False
 
 
 def _distribution(entry_point):
@@ -82,7 +115,7 @@ def installed_tasks(warn=True):
             continue
         sources[entry_point.name] = _distribution(entry_point)
         try:
-            tasks[entry_point.name] = _load(entry_point)
+            tasks[entry_point.name] = _load(entry_point, warn)
         except Exception as error:
             if warn:
                 click.echo(
@@ -97,7 +130,7 @@ def task_options(name):
     for entry_point in _entry_points():
         if entry_point.name == name:
             try:
-                return tuple(_load(entry_point).task_class.options)
+                return tuple(_load(entry_point, warn=False).task_class.options)
             except Exception:
                 return ()
     raise unknown_task(name)

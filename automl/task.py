@@ -4,23 +4,31 @@ A plugin subclasses `Task` and registers it under the `automl.tasks` entry-point
 group. The core reads the data through it, builds each trial's network with its
 `build` (the core adds the head, loss and metrics of the problem type, see
 `automl.problems`, and the optimizer), and exports a model that takes the raw
-examples described by `input_spec`.
+examples described by `input_spec`. Optional capabilities (augmentation, a
+test-time model, on-device export, ...) are mixins a task opts into
+(`automl.capabilities`).
 """
 
 import os
 
 import numpy as np
 
-from automl.cost import example_cost
 from automl.data import cache, fingerprint, in_memory, manifest, sources as data_lib
 from automl.errors import AutomlError
 
-API_VERSION = "3.1"  # a plugin of the same major version and no newer minor one loads
+API_VERSION = "4.0"  # a plugin of the same major version and no newer minor one loads
+HOOKS_BY_NAME_API = "3.1"  # plugins of 3.0 to 3.1 load too; their optional hooks are found by name
 LEGACY_MAJOR = 2     # plugins of this major version load too, for classification only
 
 
 class Task:
     """Base class of a task plugin.
+
+    A task writes four things: its `name`, how a raw example is read
+    (`decode_file`, or `read_path` for layouts of its own), what an example is
+    (`input_spec`) and the searchable network body (`build`). Every other method
+    has a default that works; optional capabilities are mixins of
+    `automl.capabilities` that the task inherits next to `Task`.
 
     Class attributes:
         name: the task's name on the command line (`--task NAME`).
@@ -35,7 +43,6 @@ class Task:
         tfds_feature: the TensorFlow Datasets feature that holds the raw example
             (or a tuple of candidates, the first one present is used).
         options: the task's own settings, a tuple of `Option`.
-        test_time_description: what `test_time_model` averages over, for the card.
         string_examples: whether raw examples are strings (texts); strings given
             in memory are then examples, otherwise paths of files to decode.
         problem_types: the problem types (`automl.problems.NAMES`) the task's
@@ -52,7 +59,6 @@ class Task:
     file_extensions = ()
     tfds_feature = None
     options = ()
-    test_time_description = None
     string_examples = False
     problem_types = ("classification",)
 
@@ -151,112 +157,9 @@ class Task:
         """
         raise NotImplementedError
 
-    def initialize(self, hp, model, dataset):
-        """Set starting weights of a newly built `model` (default: Keras's initializers).
-
-        Called once per model, before training; the head is the layer named
-        `probabilities` (classification, multilabel) or `standardised` (regression).
-        """
-
-    def training_model(self, hp, model, dataset):
-        """A model that trains `model`'s weights faster, or None to train `model` itself.
-
-        It takes the same inputs and calls `model`'s own layers, so training it
-        trains `model`; the core compiles and fits it, and evaluates, selects and
-        exports `model`. Use it where the exported graph is slow to train (a dense
-        vector that is nearly all zeros, say) and a twin computes the same function.
-        """
-        return None
-
     def batch_size(self, hp):
         """Training batch size for the configuration `hp` (default: `default_batch_size`)."""
         return self.default_batch_size
-
-    def augment(self, hp, x):
-        """Training-only augmentation of a batch inside tf.data (default: none)."""
-        return x
-
-    def mix(self, hp, x, y):
-        """Training-only mixing of a batch and its one-hot labels, e.g. mixup (default: none).
-
-        Runs inside tf.data after `augment`, for classification only; returns `(x, y)`.
-        """
-        return x, y
-
-    def example_cost(self, hp, dataset, network):
-        """Relative cost of training on one example of the configuration `hp`, or None.
-
-        `network()` builds the configuration's (uncompiled) classifier. The planner
-        turns the cost into seconds with the throughput measured on this machine and
-        skips, under a budget, configurations that cannot train to the top rung in
-        time. By default the multiply-adds of the network's layers (`automl.cost`);
-        override it with a formula where building a network takes long, or return
-        None where multiply-adds do not reflect what training costs (a sparse training
-        twin, say): such configurations are never skipped.
-        """
-        return example_cost(network())
-
-    def test_time_model(self, hp, model, meta):
-        """`model` averaged over test-time augmentations of its input, or None (default).
-
-        Built-in Keras layers only, raw inputs as `input_spec` says. The core
-        exports it where it scores higher on val than `model` alone, and records
-        both latencies in the model card.
-        """
-        return None
-
-    def known_good(self, dataset):
-        """Hyperparameter values tried first, best first (partial dicts)."""
-        return []
-
-    def trial_facts(self, hp, model, batches, labels):
-        """What a trained trial model shows about the data: `{name: float}`, or `{}` (default).
-
-        Called after each classification trial with its model (best epoch), the
-        validation `batches` (a `tf.data.Dataset` of `(examples, targets)`) and the
-        validation class ids `labels`; the facts are recorded with the trial and
-        handed to `skip_reason`.
-        """
-        return {}
-
-    def skip_reason(self, values, trials):
-        """Why the configuration `values` should not be trained, or None (default).
-
-        `trials` holds `(values, facts)` of every completed trial, `facts` being what
-        `trial_facts` returned for it. A configuration skipped here is not trained
-        (the search proposes another) and the card counts it.
-        """
-        return None
-
-    # On devices (LiteRT) -------------------------------------------------------
-
-    device_input_type = "int8"  # a full-integer model's quantised input: "int8" or "uint8"
-    device_float_layers = ()  # layers an int8 model computes in float (a log front end, say)
-
-    def device_model(self, model, meta, folder):
-        """The exported Keras `model` rebuilt for LiteRT's built-in ops, batch 1, fixed shapes.
-
-        Its inputs are named as `device_inputs` names them; its one output is the
-        class probabilities. Files a client needs beside the `.tflite` (a
-        tokenizer, say) are written into `folder`. By default: `model` called on
-        one example of `input_spec`'s shape, which must then be fully known.
-        """
-        import keras
-
-        shape, dtype = self.input_spec(meta)
-        if any(side is None for side in shape):
-            raise AutomlError(f"the {self.name} task has no LiteRT export (its input shape "
-                              f"{tuple(shape)} is not fixed)")
-        inputs = keras.Input(shape=shape, batch_size=1, dtype=dtype, name="inputs")
-        return keras.Model(inputs, model(inputs), name=f"{model.name}_device")
-
-    def device_inputs(self, prepared, meta, folder):
-        """One `{input name: array [1, ...]}` per example of `prepare`'s output.
-
-        `folder` holds what `device_model` wrote there.
-        """
-        _, dtype = self.input_spec(meta)
-        return [{"inputs": np.asarray(example, dtype=dtype)[None]} for example in prepared]
 
     # Loading through the core --------------------------------------------------
 

@@ -29,7 +29,7 @@ def fit_length(waveform, samples):
     return np.pad(waveform, (0, samples - len(waveform)))
 
 
-class AudioTask(automl.Task):
+class AudioTask(automl.Task, automl.KnownGood, automl.Augmentation, automl.OnDevice):
     """Float waveforms in [-1, 1] at one sample rate in, class probabilities out."""
 
     name = "audio"

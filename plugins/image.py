@@ -37,7 +37,8 @@ def _capped_array(value, max_side):
     return value
 
 
-class ImageTask(automl.Task):
+class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.CostEstimate,
+                automl.Augmentation, automl.TestTimeAugmentation, automl.OnDevice):
     """Images (any size, grayscale or RGB) in, class probabilities out.
 
     Images are cached as uint8 at the most common training size (longest side at

@@ -44,7 +44,8 @@ def _token_counts(texts):
     return np.asarray([len(text.split()) for text in texts] or [0])
 
 
-class TextTask(automl.Task):
+class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initialization,
+               automl.TrainingTwin, automl.OnDevice):
     """Raw UTF-8 strings in, class probabilities out."""
 
     name = "text"

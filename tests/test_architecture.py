@@ -14,9 +14,10 @@ PACKAGE = os.path.join(ROOT, "automl")
 LAYERS = (
     ("automl.errors", "automl.options", "automl.runtime", "automl.adapters"),
     ("automl.run_folder",),
+    ("automl.cost", "automl.capabilities"),
     ("automl.problems",),
     ("automl.data",),
-    ("automl.cost", "automl.task", "automl.registry"),
+    ("automl.task", "automl.registry"),
     ("automl.settings",),
     ("automl.report",),
     ("automl.export",),

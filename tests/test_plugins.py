@@ -8,7 +8,7 @@ from importlib.metadata import EntryPoint
 
 import numpy as np
 
-from automl import registry
+from automl import capabilities, registry
 import automl
 from conftest import assert_one_line_error, invoke
 
@@ -25,6 +25,9 @@ def test_scaffold_writes_an_installable_plugin(tmp_path, monkeypatch):
     assert 'dependencies = ["keras-automl"]' in pyproject
     assert '[project.entry-points."automl.tasks"]' in pyproject
     assert 'barsdemo = "automl_barsdemo.task:BarsdemoTask"' in pyproject
+    source = (target / "automl_barsdemo" / "task.py").read_text()
+    task_lines = source[source.index("class BarsdemoTask"):].count("\n")
+    assert task_lines <= 60, task_lines
 
     # register the entry point as `pip install -e` would, then use the task
     monkeypatch.syspath_prepend(str(target))
@@ -33,6 +36,11 @@ def test_scaffold_writes_an_installable_plugin(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "_entry_points", lambda: real + [plugin])
     listed = invoke("tasks")
     assert "barsdemo" in listed.output.split()
+    task_class = registry.installed_tasks()["barsdemo"].task_class
+    assert task_class.api_version == "4.0"
+    # the required part only: no capability mixin, no optional hook by name
+    assert task_class.__bases__ == (automl.Task,)
+    assert not [name for name in capabilities.HOOKS if hasattr(task_class, name)]
 
     rng = np.random.RandomState(0)
     rows = ["a,b,label"] + [f"{rng.randn() + (2 if i % 2 else -2):.3f},{rng.randn():.3f},"
@@ -44,7 +52,7 @@ def test_scaffold_writes_an_installable_plugin(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     card = json.load(open(out / "model" / "model_card.json"))
     assert card["classes"] == ["down", "up"] and card["input"]["shape"] == [None, 2]
-    assert card["hyperparameters"]["barsdemo/depth"] == 2
+    assert {"barsdemo/depth", "barsdemo/width", "barsdemo/dropout"} <= set(card["hyperparameters"])
     assert (out / "model" / "saved_model" / "saved_model.pb").exists()
 
     # the scaffold's own test passes against this installation
@@ -77,8 +85,9 @@ def test_scaffold_refuses_bad_names_and_occupied_folders(tmp_path):
 
 
 def test_public_api_names():
-    assert automl.API_VERSION == "3.1"
-    for name in ("Task", "Option", "Dataset", "Split", "LabelledExamples", "AutomlError",
+    assert automl.API_VERSION == "4.0"
+    for name in ("Task", "Augmentation", "TestTimeAugmentation", "OnDevice", "CostEstimate",
+                 "KnownGood", "TrialFeedback", "Initialization", "TrainingTwin", "Option", "Dataset", "Split", "LabelledExamples", "AutomlError",
                  "decode_folder", "load_tfds", "search", "resume", "load", "Predictor",
                  "Prediction", "SearchResult", "ImageClassifier", "TextClassifier",
                  "AudioClassifier", "SearchFailed"):
@@ -93,11 +102,13 @@ def test_builtin_plugins_use_only_the_public_api():
             assert "from automl." not in source and "import automl." not in source, name
 
 
-def test_api_versions_of_the_same_major_load():
+def test_api_versions_that_load():
+    assert registry.compatible("4.0") and registry.compatible(4)
     assert registry.compatible("3.0") and registry.compatible(3) and registry.compatible("3.1")
     assert registry.compatible("2.0") and registry.compatible("2.5")  # classification only
     assert not registry.compatible("1") and not registry.compatible("3.2")
-    assert not registry.compatible("4.0") and not registry.compatible(None)
+    assert not registry.compatible("4.1") and not registry.compatible("5.0")
+    assert not registry.compatible(None)
 
 
 def test_task_options_are_flags_and_recipe_keys(tmp_path):

@@ -60,7 +60,7 @@ def test_tasks_lists_good_plugins_and_warns_about_broken_ones(fake_tasks):
     assert result.exit_code == 0
     assert "warning: task plugin 'broken' failed to load (ModuleNotFoundError" in result.output
     assert "warning: task plugin 'future' failed to load (AutomlError: task plugin 'future' is " \
-           "written for plugin API 99, this keras-automl provides API 3.1" in result.output
+           "written for plugin API 99, this keras-automl provides API 4.0" in result.output
     names = [line.split()[0] for line in result.output.splitlines() if not line.startswith("warning")]
     assert {"image", "text", "audio", "vectors"} <= set(names)
 
@@ -68,7 +68,7 @@ def test_tasks_lists_good_plugins_and_warns_about_broken_ones(fake_tasks):
 def test_a_plugin_for_another_api_version_is_refused(fake_tasks, tmp_path):
     result = invoke("search", "--task", "future", "--data", "blobs", "--out", tmp_path / "run")
     assert_one_line_error(result, "task plugin 'future' is written for plugin API 99",
-                          "provides API 3.1")
+                          "provides API 4.0")
 
 
 def test_a_run_of_another_task_is_named(image_run, tmp_path):

@@ -11,7 +11,7 @@ classification.
 
 import numpy as np
 
-from automl import problems
+from automl import capabilities, problems
 from automl.data.cache import without_autotune
 from automl.problems import class_weights
 
@@ -76,7 +76,7 @@ class Feeds:
     def pipeline(self, split, hp, batch_size, training, fraction=1.0):
         """Batches of (example, target); shuffled and augmented when `training`.
 
-        Classification batches are mixed (`Task.mix`) too.
+        Classification batches are mixed (`capabilities.Augmentation.mix`) too.
         """
         tf = self.tf
         ds, count = self.source(split, fraction)
@@ -95,9 +95,9 @@ class Feeds:
             y = problem.targets(tf, y, classes)
             if not training:
                 return x, y
-            x = task.augment(hp, x)
+            x = capabilities.augment(task, hp, x)
             if mixes:
-                x, y = task.mix(hp, x, y)
+                x, y = capabilities.mix(task, hp, x, y)
             return x, y
 
         ds = ds.map(feed, num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,6 +1,6 @@
 """LiteRT files for devices: the exported model converted to `.tflite`, checked by LiteRT.
 
-The task rebuilds its model for LiteRT's built-in ops (`Task.device_model`: batch 1,
+The task rebuilds its model for LiteRT's built-in ops (`OnDevice.device_model`: batch 1,
 fixed shapes, token ids instead of strings). Conversion runs in a child process,
 since the converter leaks memory with every call, and with built-in ops only
 (models that need TensorFlow's own ops do not run in LiteRT's interpreter), so a
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from automl import registry, settings as settings_lib
+from automl import capabilities, registry, settings as settings_lib
 from automl.adapters import litert as litert_private
 from automl.data import fingerprint
 from automl.errors import AutomlError, first_line
@@ -331,7 +331,7 @@ def _convert_here(card, model_dir, quantization, representative, folder, per_cha
         _, keras = env.import_tensorflow()
         task = registry.get_task(card["task"])
         model = keras.saving.load_model(os.path.join(model_dir, "model.keras"), compile=False)
-        device = task.device_model(model, card["data"], folder)
+        device = capabilities.device_model(task, model, card["data"], folder)
         return "ok", convert_device_model(device, task, card["data"], quantization,
                                           representative, folder, per_channel)
     except AutomlError as error:
@@ -342,7 +342,7 @@ def _convert_here(card, model_dir, quantization, representative, folder, per_cha
 
 def convert_device_model(device, task, meta, quantization, representative, folder,
                          per_channel=False):
-    """The `.tflite` bytes of `device`, a model from `task.device_model`, on built-in ops.
+    """The `.tflite` bytes of `device`, a model from the task's `device_model`, on built-in ops.
 
     Converts in this process; `convert` runs it in a child. Int8 weights are
     quantized per tensor (a scale and a zero point per weight tensor: in a small
@@ -353,12 +353,12 @@ def convert_device_model(device, task, meta, quantization, representative, folde
         _write_saved_model(tf, keras, device, saved)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         _configure(tf, converter, task, meta, quantization, representative, folder, per_channel)
-        float_layers = quantization == "int8" and _present(device, task.device_float_layers)
+        float_layers = quantization == "int8" and _present(device, capabilities.device_float_layers(task))
         try:
             with env.silenced_stderr():
                 if float_layers:
                     content = _quantized_but(tf, converter, float_layers,
-                                             task.device_input_type)
+                                             capabilities.device_input_type(task))
                 else:
                     content = converter.convert()
         except AutomlError:
@@ -418,9 +418,9 @@ def _configure(tf, converter, task, meta, quantization, representative, folder, 
         converter.target_spec.supported_types = [tf.float16]
     if quantization == "int8":
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        feeds = task.device_inputs(stacked(representative), meta, folder)
+        feeds = capabilities.device_inputs(task, stacked(representative), meta, folder)
         converter.representative_dataset = lambda: iter(feeds)
-        integer = {"int8": tf.int8, "uint8": tf.uint8}[task.device_input_type]
+        integer = {"int8": tf.int8, "uint8": tf.uint8}[capabilities.device_input_type(task)]
         converter.inference_input_type = integer
         converter.inference_output_type = tf.int8
         litert_private.set_per_channel(converter, per_channel)
@@ -485,7 +485,8 @@ class LiteRTModel:
 
     def feeds(self, prepared):
         """The task's `device_inputs` of prepared examples, read with the files beside the model."""
-        return self.task.device_inputs(stacked(prepared), self.meta, os.path.dirname(self.path))
+        return capabilities.device_inputs(self.task, stacked(prepared), self.meta,
+                                          os.path.dirname(self.path))
 
     def probabilities(self, prepared):
         """Probabilities `[N, classes]` of prepared examples."""

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from automl import problems, settings as settings_lib
+from automl import capabilities, problems, settings as settings_lib
 from automl.errors import AutomlError, SearchFailed
 from automl.export import litert
 from automl.export.saved_model import export_model, export_outputs
@@ -219,7 +219,7 @@ def _test_time_choice(tuner, task, trial, dataset, objective):
     problem = problems.get(dataset.problem)
 
     def wrap(model):
-        return task.test_time_model(hp, model, dataset.meta)
+        return capabilities.test_time_model(task, hp, model, dataset.meta)
 
     wrapped = wrap(search_model)
     if wrapped is None:
@@ -233,7 +233,7 @@ def _test_time_choice(tuner, task, trial, dataset, objective):
         score[name] = problem.score(objective, predictions, dataset.val.y)
     helps = (score["with"] > score["without"] if objectives.direction(objective) == "max"
              else score["with"] < score["without"])
-    return wrap, {"kind": task.test_time_description, "used": helps,
+    return wrap, {"kind": capabilities.test_time_description(task), "used": helps,
                   "cost": round(seconds["with"] / max(seconds["without"], 1e-9), 2),
                   f"val_{objective.removeprefix('val_')}": score}
 

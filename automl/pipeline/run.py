@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from automl import problems, registry, settings as settings_lib
+from automl import capabilities, problems, registry, settings as settings_lib
 from automl.data import fingerprint, in_memory
 from automl.data.feeds import Feeds
 from automl.distribute import chief as chief_lib
@@ -245,7 +245,7 @@ def _probe(task, dataset, feeds, settings, keras):
     import keras_tuner as kt
 
     hp = kt.HyperParameters()
-    hp.values.update((task.known_good(dataset.training_only()) or [{}])[0])
+    hp.values.update((capabilities.known_good(task, dataset.training_only()) or [{}])[0])
     batch_size = settings.batch_size or task.batch_size(hp)
     return measure(TaskHyperModel(task, dataset, keras, settings.objective), feeds, hp,
                    batch_size, keras)

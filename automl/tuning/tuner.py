@@ -22,7 +22,7 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import base_tuner, trial as trial_lib
 
-from automl import problems
+from automl import capabilities, problems
 from automl.adapters import keras_tuner as kt_private
 from automl.errors import first_line
 from automl.report import tensorboard
@@ -89,7 +89,7 @@ class TaskHyperModel(kt.HyperModel):
         """The compiled model of `hp`, its learning-rate schedule laid out over `plan`;
         with a class `prior` (`Feeds.prior_of`), its loss balances the classes."""
         model = self.network(hp)
-        self.task.initialize(hp, model, self.training_data)
+        capabilities.initialize(self.task, hp, model, self.training_data)
         return self.compiled(hp, model, plan, prior)
 
     def compiled(self, hp, model, plan, prior=None):
@@ -111,7 +111,7 @@ class TaskHyperModel(kt.HyperModel):
 
     def trainer(self, hp, model, plan, prior=None):
         """The model `fit` trains: the task's training twin of `model` (compiled), or `model`."""
-        twin = self.task.training_model(hp, model, self.training_data)
+        twin = capabilities.training_model(self.task, hp, model, self.training_data)
         return model if twin is None else self.compiled(hp, twin, plan, prior)
 
     def cost(self, values):
@@ -123,7 +123,7 @@ class TaskHyperModel(kt.HyperModel):
             with released_after(self.keras):
                 return self.network(hp)
 
-        return self.task.example_cost(hp, self.training_data, network)
+        return capabilities.example_cost(self.task, hp, self.training_data, network)
 
 
 def successive_halving_on(settings):
@@ -157,12 +157,12 @@ class SearchTuner(base_tuner.BaseTuner):
         self.selection = Selection(lambda: getattr(self, "oracle", None), objective, dataset.val.y,
                                    self.ensemble_size, self.val_probabilities,
                                    problem=hypermodel.problem)
-        known_good = task.known_good(dataset.training_only())
+        known_good = capabilities.known_good(task, dataset.training_only())
         self.planner = Planner(budget, probe, settings, self.epochs, self.ensemble_size,
                                len(dataset.train), len(dataset.val), self.selection,
                                cost=hypermodel.cost, known_good=known_good,
-                               data_reason=lambda values: task.skip_reason(
-                                   values, self.selection.facts()))
+                               data_reason=lambda values: capabilities.skip_reason(
+                                   task, values, self.selection.facts()))
         schedule = self.planner.schedule() if successive_halving_on(settings) else None
         oracle = make_oracle(settings.tuner, objective, settings.seed, self.max_trials,
                              self.epochs, known_good, schedule, planner=self.planner)
@@ -331,7 +331,7 @@ class SearchTuner(base_tuner.BaseTuner):
         as trial metrics named `fact/<name>` (`Selection.facts` reads them back)."""
         if self.hypermodel.problem.name != "classification":
             return {}
-        facts = self.task.trial_facts(hp, model, self.feeds.pipeline(
+        facts = capabilities.trial_facts(self.task, hp, model, self.feeds.pipeline(
             "val", hp, self.batch_size(hp), training=False), self.dataset.val.y)
         return {f"{FACT_PREFIX}{name}": float(value) for name, value in facts.items()}
 
