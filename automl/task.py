@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from automl import capabilities
 from automl.data import cache, fingerprint, in_memory, manifest, sources as data_lib
 from automl.errors import AutomlError
 
@@ -64,8 +65,7 @@ class Task:
 
     def supported_problems(self):
         """The problem types a search may use this task for."""
-        major = str(self.api_version).partition(".")[0]
-        if major.isdigit() and int(major) == LEGACY_MAJOR:
+        if capabilities.api_major(self) == LEGACY_MAJOR:
             return ("classification",)
         return tuple(self.problem_types)
 
