@@ -41,22 +41,22 @@ def test_the_export_is_the_best_validation_score_whatever_its_rung_or_size():
     assert _selection(tied).final().trial_id == "long-small"
 
 
-def test_an_ensemble_is_exported_only_where_it_beats_the_best_trial_on_validation():
+def test_an_ensemble_starts_from_the_best_trial_and_never_scores_below_it():
     labels = np.array([0, 0, 1, 1])
-    first = np.array([[0.6, 0.4], [0.6, 0.4], [0.4, 0.6], [0.55, 0.45]])  # wrong on the last
-    # Surer of the same answers: a lower log loss of the average, the same accuracy.
-    surer = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.6, 0.4]])
-    # Wrong on the second only: the average is right everywhere.
+    # The best trial (a lower rung, still improving when its rung ended) is wrong on
+    # the last example; the top-rung trial on the last two.
+    best = np.array([[0.6, 0.4], [0.6, 0.4], [0.4, 0.6], [0.55, 0.45]])
+    deep = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    # Wrong on the second only: with the best trial, right everywhere.
     other = np.array([[0.9, 0.1], [0.45, 0.55], [0.1, 0.9], [0.1, 0.9]])
-    trials = [_trial("first", 0.75), _trial("second", 0.74)]
-
-    alike = _selection(trials, 2, {"first": first, "second": surer}, labels)
-    members, probabilities = alike.members_and_probabilities()
-    assert [t.trial_id for t in members] == ["first"] and probabilities is None
-
-    better = _selection(trials, 2, {"first": first, "second": other}, labels)
-    members, probabilities = better.members_and_probabilities()
-    assert [t.trial_id for t in members] == ["first", "second"]
+    trials = [_trial("deep", 0.5, epochs=12), _trial("best", 0.75, epochs=4),
+              _trial("other", 0.74, epochs=4)]
+    probabilities = {"deep": deep, "best": best, "other": other}
+    members, _ = _selection(trials, 3, probabilities, labels).members_and_probabilities()
+    assert [t.trial_id for t in members] == ["best", "other"]
+    # Alone, the best trial is exported whatever rung the others reached.
+    alone = _selection(trials[:2], 3, probabilities, labels).members()
+    assert [t.trial_id for t in alone] == ["best"]
 
 
 def test_a_score_is_judged_against_chance_for_the_number_of_validation_examples():

@@ -3,8 +3,8 @@
 A read-only view of the oracle's trials. The final trial is the one with the best
 validation score, whatever rung it reached: nothing exported scores below it on
 validation. Ensemble members are added to it by ensemble selection on the saved
-validation probabilities of every other trial (`automl.tuning.ensemble`), and the
-ensemble is exported only where its own validation score beats the final trial's.
+validation probabilities of every other trial (`automl.tuning.ensemble`), each only
+where the average's validation score does not fall below the final trial's.
 """
 
 import numpy as np
@@ -114,8 +114,9 @@ class Selection:
     def members_and_probabilities(self):
         """`(trials, {id: val probabilities})`; `([final], None)` for a single model.
 
-        An ensemble is kept only where the average's validation score beats the
-        final trial's own; otherwise the final trial is exported alone.
+        Selection starts from the final trial, the best on validation, and adds a
+        member only where the average's validation score does not fall: an ensemble
+        never scores below the best trial on validation.
         """
         candidates = self.candidates()
         if len(candidates) < 2:
@@ -123,15 +124,8 @@ class Selection:
         trials = {t.trial_id: t for t in candidates}
         probabilities = {i: self.val_probabilities(t) for i, t in trials.items()}
         name, problem = self.objective.name, self.problem
-
-        def score(predictions, labels):
-            return objectives.better(name, problem.score(name, predictions, labels))
-
-        first = candidates[0].trial_id
-        chosen = ensemble.select(first, list(trials), probabilities, self.val_labels,
-                                 self.ensemble_size, score, problem.selection_loss)
-        average = sum(probabilities[i] for i in chosen) / len(chosen)
-        if len(chosen) < 2 or (score(average, self.val_labels)
-                               <= score(probabilities[first], self.val_labels)):
-            return [trials[first]], None
+        chosen = ensemble.select(candidates[0].trial_id, list(trials), probabilities,
+                                 self.val_labels, self.ensemble_size,
+                                 lambda p, y: objectives.better(name, problem.score(name, p, y)),
+                                 problem.selection_loss)
         return [trials[i] for i in chosen], probabilities
