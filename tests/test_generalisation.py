@@ -163,3 +163,23 @@ def test_the_rung_floor_counts_examples_and_leaves_large_sets_alone():
     assert planner.rung_floor(212, 100.0, 1.5, 60) == planner.FIRST_RUNG_EPOCHS
     # With --epochs, rungs count epochs as before.
     assert _tiny_planner(epochs=7).rungs == [Rung(2), Rung(7)]
+
+
+def test_known_good_configurations_are_read_from_the_portfolio_by_size(tmp_path, monkeypatch):
+    import json
+
+    from automl_plugins import portfolio
+
+    bands = {"image": [{"up_to": 1000, "why": "small", "configurations": [{"image/filters": 8}]},
+                       {"up_to": None, "why": "any", "configurations": [{"image/filters": 32}]}]}
+    path = tmp_path / "portfolio.json"
+    path.write_text(json.dumps(bands))
+    monkeypatch.setattr(portfolio, "PATH", str(path))
+    assert portfolio.configurations("image", 212) == [{"image/filters": 8}]
+    assert portfolio.configurations("image", 5000) == [{"image/filters": 32}]
+
+
+def test_the_built_in_tasks_take_their_known_good_configurations_from_the_portfolio():
+    from automl_plugins import audio, portfolio
+
+    assert audio.AudioTask().known_good(None) == portfolio.configurations("audio", 0)
