@@ -86,6 +86,17 @@ _SEARCH_OPTIONS = [
                  help="Also write LiteRT files at the end, within the budget: tflite (float), "
                       "tflite:int8, tflite:none,int8 (as `automl export`).  [default: the "
                       "SavedModel only]"),
+    click.option("--backbone", "backbones", multiple=True, metavar="NAME",
+                 help="Also search from this pretrained backbone (repeatable): "
+                      "mobilenet_v3_small, mobilenet_v3_large, efficientnet_v2_b0 or "
+                      "hub:PRESET (docs/transfer.md).  [default: none]"),
+    click.option("--backbone-weights", "backbone_weights", multiple=True, metavar="[NAME=]PATH",
+                 help="A backbone's weights: a .weights.h5/.h5/.keras file or a KerasHub "
+                      "preset folder (repeatable).  [default: the Keras and KerasHub caches]"),
+    click.option("--word-vectors", metavar="FILE",
+                 help="GloVe or fastText text-format vectors that start text embeddings."),
+    click.option("--allow-download", is_flag=True, default=None,
+                 help="Download backbone weights the caches lack.  [default: off]"),
     click.option("--keep-trials", is_flag=True, default=None,
                  help="Keep every trial's weights after the export.  [default: only the "
                       "exported members']"),

@@ -6,6 +6,7 @@ rest of the package can trust it.
 """
 
 import dataclasses
+import os
 import re
 from typing import Optional
 
@@ -16,6 +17,7 @@ from automl.errors import AutomlError, did_you_mean
 from automl.problems import class_weights, objectives
 from automl.registry import task_options
 from automl.runtime.devices import PRECISIONS, STRATEGIES
+from automl.transfer import backbones as transfer_backbones
 
 TUNERS = ("bayesian", "random", "hyperband", "grid")
 SCHEDULERS = ("asha", "full")
@@ -52,6 +54,10 @@ class Settings:
     precision: str = "float32"
     keep_trials: bool = False
     export: Optional[str] = None
+    backbones: list = dataclasses.field(default_factory=list)
+    backbone_weights: list = dataclasses.field(default_factory=list)
+    word_vectors: Optional[str] = None
+    allow_download: bool = False
     options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -85,6 +91,9 @@ class Settings:
                                   f"'{self.group_by}': {error}") from None
         if self.export is not None:
             parse_export(self.export)
+        transfer_backbones.check_names(self.backbones)
+        if self.word_vectors is not None and not os.path.isfile(self.word_vectors):
+            raise AutomlError(f"word vectors not found: {self.word_vectors}")
         problems.check_name(self.problem)
         if not self.label_separator:
             raise AutomlError("label_separator must not be empty")
@@ -126,6 +135,11 @@ def parse_duration(text, what="time budget"):
 def _coerce(name, annotation, value):
     if value is None:
         return None
+    if annotation is list:
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+            raise AutomlError(f"setting '{name}' must be a name or a list of names, got {value!r}")
+        return list(values)
     if name == "time_budget":
         return parse_duration(value)
     kind = _base_type(annotation)

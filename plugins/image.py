@@ -6,9 +6,12 @@ import math
 import numpy as np
 
 import automl
+from automl.cost import example_cost
+from automl.transfer import backbones, fine_tuning, found_backbones
 from automl_plugins import portfolio
 
 
+BACKBONE_LAYER = "backbone"  # the pretrained body inside a model (`automl.transfer`)
 JITTER_SIDE = 64      # smaller images are not jittered: every pixel matters
 LOW_PASS_SIDE = 64    # smaller images are not low-passed: a 3x3 mean blurs their strokes away
 JITTER_SHARE = 0.5    # share of training batches jittered
@@ -38,7 +41,8 @@ def _capped_array(value, max_side):
 
 
 class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.CostEstimate,
-                automl.Augmentation, automl.TestTimeAugmentation, automl.OnDevice):
+                automl.Augmentation, automl.TestTimeAugmentation, automl.OnDevice,
+                automl.TrainingTwin):
     """Images (any size, grayscale or RGB) in, class probabilities out.
 
     Images are cached as uint8 at the most common training size (longest side at
@@ -66,6 +70,7 @@ class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.Cost
         self._statistics = None
         self._max_side = None
         self._train_size = 0
+        self._backbones = {}
 
     # Data --------------------------------------------------------------------
 
@@ -166,6 +171,7 @@ class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.Cost
     def load(self, settings):
         dataset = super().load(settings)
         self._train_size = len(dataset.train)
+        self._backbones = {w.backbone: w for w in found_backbones(settings, "image")}
         return dataset
 
     def batch_size(self, hp):
@@ -182,8 +188,9 @@ class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.Cost
         """
         side = min(dataset.meta["height"], dataset.meta["width"]) if dataset else AUGMENT_SIDE
         train = len(dataset.train) if dataset else 0
-        return [{"image/translate": _default_translate(side), **values}
-                for values in portfolio.configurations("image", train)]
+        return self._backbone_configurations() + [
+            {"image/translate": _default_translate(side), **values}
+            for values in portfolio.configurations("image", train)]
 
     def trial_facts(self, hp, model, batches, labels):
         """How much of its skill a model trained without flips keeps on mirrored val images.
@@ -232,6 +239,12 @@ class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.Cost
         from keras import layers
 
         meta = dataset.meta
+        if self._backbones:
+            name = hp.Choice("image/backbone", ["none", *self._backbones], default="none")
+            if name != "none":
+                with hp.conditional_scope("image/backbone", list(self._backbones)):
+                    hp.Choice("image/backbone_rate", [0.1, 0.01], default=0.1)
+                return self._backbone_body(hp, inputs, meta, name)
         side = min(meta["height"], meta["width"])
         x = layers.Resizing(meta["height"], meta["width"], antialias=True,
                             name="input_resize")(inputs)
@@ -284,6 +297,14 @@ class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.Cost
         """The multiply-adds `automl.cost` counts on the network `build` makes, without building it."""
         element = automl.ELEMENT_COST
         values, meta = hp.values, dataset.meta
+        name = values.get("image/backbone", "none")
+        if backbones.is_hub(name):
+            return example_cost(network())
+        if name != "none":
+            family = backbones.IMAGE_FAMILIES[name]
+            side = family.input_size
+            augmentations = 1 + bool(values.get("image/translate")) + bool(values.get("image/flip"))
+            return family.cost + augmentations * element * side * side * 3
         height, width, channels = meta["height"], meta["width"], meta["channels"]
         cost = element * height * width * channels  # the input resize
         if min(height, width) >= LOW_PASS_SIDE:
@@ -324,6 +345,55 @@ class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.Cost
                 depth = out
         dropout = 1 if values.get("head/dropout", 0.2) else 0
         return cost + element * depth * (1 + dropout) + depth * max(len(dataset.classes), 1) * 1.0
+
+    def training_model(self, hp, model, dataset):
+        """A pretrained backbone trains frozen for an epoch under its new head, then at the
+        searched share of the learning rate (`automl.transfer.fine_tuning`)."""
+        if hp.values.get("image/backbone", "none") == "none":
+            return None
+        import keras
+
+        return fine_tuning.training_twin(keras, model, BACKBONE_LAYER,
+                                         hp.values.get("image/backbone_rate", 0.1))
+
+    def _backbone_configurations(self):
+        """Each pretrained backbone found, tried first: fine-tuned at a moderate rate."""
+        return [{"image/backbone": name, "image/backbone_rate": 0.1, "image/translate": 0.1,
+                 "image/flip": False, "image/mix": "none", "head/dropout": 0.2,
+                 "optimizer/name": "adamw", "optimizer/learning_rate": 1e-3,
+                 "optimizer/weight_decay": 1e-4, "optimizer/label_smoothing": 0.1,
+                 "optimizer/schedule": "cosine"} for name in self._backbones]
+
+    def _backbone_body(self, hp, inputs, meta, name):
+        """A pretrained body on the raw images, resized to its size inside the model.
+
+        keras.applications families scale pixels themselves (`include_preprocessing`);
+        a KerasHub preset's image converter (scale, offset) becomes a Rescaling layer.
+        The body runs in inference mode, so batch normalisation keeps its statistics.
+        """
+        import keras
+        from keras import layers
+
+        weights = self._backbones[name]
+        if backbones.is_hub(name):
+            body, converter = backbones.hub_backbone(weights.path)
+            size = converter["image_size"] or (224, 224)
+            height, width = (size, size) if isinstance(size, int) else size
+        else:
+            body = backbones.IMAGE_FAMILIES[name].build(keras, weights.path)
+            height = width = backbones.IMAGE_FAMILIES[name].input_size
+        body.name = BACKBONE_LAYER
+        x = layers.Resizing(height, width, antialias=True, name="backbone_resize")(inputs)
+        if meta["channels"] == 1:
+            x = layers.Concatenate(name="backbone_rgb")([x, x, x])
+        x = self._augmentation(hp, x, min(height, width))
+        if backbones.is_hub(name):
+            x = layers.Rescaling(converter["scale"], converter["offset"],
+                                 name="backbone_scale")(x)
+        x = body(x, training=False)
+        pool = layers.GlobalAveragePooling2D if len(x.shape) == 4 else \
+            layers.GlobalAveragePooling1D
+        return pool(name="global_pool")(x)
 
     def augment(self, hp, x):
         """Resolution jitter on half the training batches (images of 64 pixels or more).

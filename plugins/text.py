@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 import automl
+from automl.transfer import word_vectors
 from automl_plugins import keras_private, portfolio
 from automl_plugins.text_tokenizer import Tokenizer
 
@@ -66,6 +67,12 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
     def __init__(self):
         self._dataset = None
         self._vocabularies = {}
+        self._word_vectors = None
+        self._read_vectors = {}
+
+    def load(self, settings):
+        self._word_vectors = settings.word_vectors
+        return super().load(settings)
 
     # Data --------------------------------------------------------------------
 
@@ -222,6 +229,9 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         training refines them (as NBSVM interpolates towards naive Bayes).
         """
         values = hp.values
+        if self._word_vectors and values.get("text/family", "bag") != "bag":
+            self._start_from_word_vectors(model)
+            return
         if (values.get("text/family") != "bag" or values.get("text/depth", 0)
                 or values.get("text/bag/weighting") != "naive_bayes"):
             return
@@ -233,6 +243,19 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         scale = _naive_bayes_scale(ratios[:rows])
         kernel[1:rows + 1] = ratios[:rows] / np.where(scale > 0, scale, 1.0)[:, None]
         head.set_weights([kernel, bias])
+
+    def _start_from_word_vectors(self, model):
+        """The embedding starts from the `--word-vectors` file's vectors of the model's
+        vocabulary (`automl.transfer.word_vectors`); words it lacks start random."""
+        vocabulary = model.get_layer("vectorize").get_vocabulary()
+        key = tuple(vocabulary)
+        if key not in self._read_vectors:
+            self._read_vectors = {key: word_vectors.read(self._word_vectors, vocabulary)}
+        embedding = model.get_layer("embedding")
+        matrix = np.zeros(tuple(embedding.weights[0].shape), "float32")
+        rows = self._read_vectors[key].matrix(vocabulary)[:matrix.shape[0]]
+        matrix[:len(rows)] = rows
+        embedding.set_weights([matrix])
 
     def training_model(self, hp, model, dataset):
         """Bags of n-grams train on sparse bags (`automl_plugins.sparse_bags`), 5-7x faster."""
@@ -255,7 +278,11 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
             with hp.conditional_scope("text/family", ["embedding", "cnn", "rnn", "transformer"]):
                 length = hp.Choice("text/sequence_length", self.sequence_lengths(dataset),
                                    default=self.sequence_lengths(dataset)[-1])
-                dim = hp.Choice("text/embedding_dim", [32, 64, 128], default=64)
+                dims = [word_vectors.dimension(self._word_vectors)] if self._word_vectors \
+                    else [32, 64, 128]
+                dim = hp.Choice("text/embedding_dim", dims, default=dims[len(dims) // 2])
+            if self._word_vectors:
+                dim = dims[0]  # the vectors' own, whatever a known-good configuration names
             tokens = self.vectorizer(dataset, max_tokens, sequence_length=length)(inputs)
             x = layers.Embedding(max_tokens, dim, mask_zero=True, name="embedding")(tokens)
             x = getattr(self, f"_{family}")(hp, x, dim)

@@ -18,6 +18,7 @@ LAYERS = (
     ("automl.problems",),
     ("automl.data",),
     ("automl.task", "automl.registry"),
+    ("automl.transfer",),
     ("automl.settings",),
     ("automl.report",),
     ("automl.export",),

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from automl import capabilities, problems, settings as settings_lib
+from automl import capabilities, problems, settings as settings_lib, transfer
 from automl.errors import AutomlError, SearchFailed
 from automl.export import litert
 from automl.export.saved_model import export_model, export_outputs
@@ -119,6 +119,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
             "wall_seconds": None,
         },
         "versions": library_versions(),
+        **transfer.card_record(settings, task.name),
     }
     interrupt.check()
     progress.phase("exporting")
