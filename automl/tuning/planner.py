@@ -41,6 +41,7 @@ FIRST_RUNG_EXAMPLES = 8192  # examples the lowest rung sees where the budget aff
 MAX_RUNGS = 4
 ETA = 3
 VALIDATION_COST = 1 / 3    # inference on one val example, against training on one
+EPOCH_OVERHEAD_SECONDS = 0.25  # an epoch's own cost besides its examples (validation, callbacks)
 MEMBER_LOAD_SHARE = 0.25   # building and loading a member's weights, against a trial's overhead
 
 
@@ -274,20 +275,25 @@ class Planner:
             self.rungs = plan_rungs(self.max_epochs, 0.0, 0.0, None)
             return {"rungs": self.rungs, "first_rung": 0}
         probe = self.probe
+
+        def trial_seconds(rung):
+            return (probe.trial_seconds(rung.epochs, rung.fraction)
+                    + rung.epochs * EPOCH_OVERHEAD_SECONDS)
+
+        epoch = probe.epoch_seconds() + EPOCH_OVERHEAD_SECONDS
         # Rungs count examples, unless `--epochs` set the unit.
         top, floor = self.max_epochs, FIRST_RUNG_EPOCHS
         if self.settings.epochs is None:
-            floor = rung_floor(self.train_examples, probe.epoch_seconds(), probe.build_seconds,
+            floor = rung_floor(self.train_examples, epoch, probe.build_seconds,
                                self.budget_seconds)
             top = max(top, ETA * floor)
-        self.rungs = plan_rungs(top, probe.epoch_seconds(), probe.build_seconds,
-                                self.budget_seconds, floor=floor)
-        first = first_rung(self.rungs, lambda r: probe.trial_seconds(r.epochs, r.fraction),
-                           self.budget_seconds)
+        self.rungs = plan_rungs(top, epoch, probe.build_seconds, self.budget_seconds,
+                                floor=floor)
+        first = first_rung(self.rungs, trial_seconds, self.budget_seconds)
         # Where the first configuration would be continued to the top rung in the
         # retrain, not retrained from scratch, the search never trains to the top rung,
         # and the first trial is one of several contenders: it starts where they do.
-        retrain = probe.trial_seconds(self.top.passes) * self.retrain_growth()
+        retrain = trial_seconds(self.top) * self.retrain_growth()
         self.finishing_in_retrain = not retrain_from_scratch(retrain, self.budget_seconds)
         if self.finishing_in_retrain:
             first = next(i for i, r in enumerate(self.rungs) if r.fraction >= 1.0)
