@@ -97,6 +97,9 @@ _SEARCH_OPTIONS = [
                  help="GloVe or fastText text-format vectors that start text embeddings."),
     click.option("--allow-download", is_flag=True, default=None,
                  help="Download backbone weights the caches lack.  [default: off]"),
+    click.option("--init-from", metavar="RUN",
+                 help="Also search from the network an earlier run of the same task "
+                      "exported: its body, a new head (docs/transfer.md).  [default: none]"),
     click.option("--keep-trials", is_flag=True, default=None,
                  help="Keep every trial's weights after the export.  [default: only the "
                       "exported members']"),

@@ -58,6 +58,7 @@ class Settings:
     backbone_weights: list = dataclasses.field(default_factory=list)
     word_vectors: Optional[str] = None
     allow_download: bool = False
+    init_from: Optional[str] = None
     options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -94,6 +95,8 @@ class Settings:
         transfer_backbones.check_names(self.backbones)
         if self.word_vectors is not None and not os.path.isfile(self.word_vectors):
             raise AutomlError(f"word vectors not found: {self.word_vectors}")
+        if self.init_from is not None:  # a resumed search finds it from any folder
+            self.init_from = os.path.abspath(self.init_from)
         problems.check_name(self.problem)
         if not self.label_separator:
             raise AutomlError("label_separator must not be empty")

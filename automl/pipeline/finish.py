@@ -20,6 +20,7 @@ from automl.report.run_report import write_run_report
 from automl.run_folder import EXAMPLES_FILE
 from automl.runtime import interrupt
 from automl.runtime.files import write_json
+from automl.transfer import init_from
 from automl.tuning.ensemble import average_model
 
 
@@ -120,6 +121,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         },
         "versions": library_versions(),
         **transfer.card_record(settings, task.name),
+        **init_from.card_record(tuner.hypermodel.source, hp.values),
     }
     interrupt.check()
     progress.phase("exporting")

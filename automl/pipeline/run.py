@@ -28,6 +28,7 @@ from automl.run_folder import RunDir, StateKeeper, fresh_state
 from automl.runtime import devices, env, interrupt
 from automl.runtime.files import write_json
 from automl.runtime.timing import PhaseClock
+from automl.transfer import init_from
 from automl.tuning.budget import Budget
 from automl.tuning.planner import probe_minimum_budget
 from automl.tuning.probe import measure
@@ -95,6 +96,8 @@ def run_search(settings, started_at=None, resume=False, live=None, quiet_stdout=
     budget = Budget(settings.time_budget, started_at - state["elapsed_seconds"])
     task = registry.get_task(settings.task)
     check_output(run, task.name, overwrite, resume, command)
+    if settings.init_from:
+        init_from.Source.open(settings.init_from, task.name, settings.out)
     keeper = StateKeeper(run, budget, clock)
     if resume:
         keeper.start()

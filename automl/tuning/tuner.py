@@ -24,12 +24,14 @@ from keras_tuner.engine import base_tuner, trial as trial_lib
 
 from automl import capabilities, problems
 from automl.adapters import keras_tuner as kt_private
+from automl.cost import example_cost
 from automl.errors import first_line
 from automl.report import tensorboard
 from automl.run_folder import WORKERS_FILE
 from automl.runtime import interrupt
 from automl.runtime.files import write_json
 from automl.runtime.memory import released_after
+from automl.transfer import init_from
 from automl.tuning import ensemble, space
 from automl.tuning.budget import deadline_callback
 from automl.tuning.oracles import make_oracle, objective_for
@@ -75,10 +77,11 @@ class Fit:
 class TaskHyperModel(kt.HyperModel):
     """Raw input -> task body -> the problem type's head, compiled with the shared optimizer."""
 
-    def __init__(self, task, dataset, keras, objective="val_accuracy"):
+    def __init__(self, task, dataset, keras, objective="val_accuracy", source=None):
         super().__init__(name=task.name)
         self.task, self.dataset, self.keras = task, dataset, keras
         self.objective = objective
+        self.source = source  # an earlier run to start from (`automl.transfer.init_from`)
         self.problem = problems.get(dataset.problem)
         self.training_data = dataset.training_only()
 
@@ -89,7 +92,8 @@ class TaskHyperModel(kt.HyperModel):
         """The compiled model of `hp`, its learning-rate schedule laid out over `plan`;
         with a class `prior` (`Feeds.prior_of`), its loss balances the classes."""
         model = self.network(hp)
-        capabilities.initialize(self.task, hp, model, self.training_data)
+        if not init_from.used(hp):
+            capabilities.initialize(self.task, hp, model, self.training_data)
         return self.compiled(hp, model, plan, prior)
 
     def compiled(self, hp, model, plan, prior=None):
@@ -105,13 +109,19 @@ class TaskHyperModel(kt.HyperModel):
         keras = self.keras
         shape, dtype = self.task.input_spec(self.dataset.meta)
         inputs = keras.Input(shape=shape, dtype=dtype, name="inputs")
-        features = self.task.build(hp, inputs, self.training_data)
+        if init_from.chosen(hp, self.source):
+            features = self.source.features(keras, inputs)
+        else:
+            features = self.task.build(hp, inputs, self.training_data)
         outputs = self.problem.head(hp, keras, features, self.training_data)
         return keras.Model(inputs, outputs, name=f"{self.task.name}_{self.problem.name}")
 
     def trainer(self, hp, model, plan, prior=None):
-        """The model `fit` trains: the task's training twin of `model` (compiled), or `model`."""
-        twin = capabilities.training_model(self.task, hp, model, self.training_data)
+        """The model `fit` trains: a training twin of `model` (compiled), or `model`."""
+        if init_from.used(hp):
+            twin = init_from.training_model(self.keras, model, hp)
+        else:
+            twin = capabilities.training_model(self.task, hp, model, self.training_data)
         return model if twin is None else self.compiled(hp, twin, plan, prior)
 
     def cost(self, values):
@@ -123,6 +133,8 @@ class TaskHyperModel(kt.HyperModel):
             with released_after(self.keras):
                 return self.network(hp)
 
+        if init_from.used(hp):
+            return example_cost(network())
         return capabilities.example_cost(self.task, hp, self.training_data, network)
 
 
@@ -151,13 +163,16 @@ class SearchTuner(base_tuner.BaseTuner):
         self.ensemble_size = settings.ensemble or task.ensemble_size
         self.max_trials = settings.max_trials or (
             None if settings.time_budget is not None else DEFAULT_MAX_TRIALS)
-        hypermodel = TaskHyperModel(task, dataset, keras, settings.objective)
+        source = (init_from.Source.open(settings.init_from, task.name, settings.out)
+                  if settings.init_from else None)
+        hypermodel = TaskHyperModel(task, dataset, keras, settings.objective, source)
         objective = objective_for(settings.objective)
         self.files = TrialFiles(os.path.join(directory, "search"))
         self.selection = Selection(lambda: getattr(self, "oracle", None), objective, dataset.val.y,
                                    self.ensemble_size, self.val_probabilities,
                                    problem=hypermodel.problem)
-        known_good = capabilities.known_good(task, dataset.training_only())
+        known_good = init_from.task_known_good(
+            source, capabilities.known_good(task, dataset.training_only()))
         self.planner = Planner(budget, probe, settings, self.epochs, self.ensemble_size,
                                len(dataset.train), len(dataset.val), self.selection,
                                cost=hypermodel.cost, known_good=known_good,
@@ -165,7 +180,8 @@ class SearchTuner(base_tuner.BaseTuner):
                                    task, values, self.selection.facts()))
         schedule = self.planner.schedule() if successive_halving_on(settings) else None
         oracle = make_oracle(settings.tuner, objective, settings.seed, self.max_trials,
-                             self.epochs, known_good, schedule, planner=self.planner)
+                             self.epochs, init_from.first_values(source) + known_good,
+                             schedule, planner=self.planner)
         super().__init__(oracle=oracle, hypermodel=hypermodel, directory=directory,
                          project_name="search", overwrite=overwrite)
         if schedule is not None:  # the oracle's own: on a worker `self.oracle` is the chief's
