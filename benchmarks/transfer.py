@@ -71,14 +71,21 @@ def ensure_data(kind, name, arguments, work):
 
 def search(kind, data, run, budget, seed, *extra):
     """`automl search` in a subprocess for `budget` seconds (None: one trial of one epoch);
-    returns (wall seconds, model card)."""
+    returns (wall seconds, model card), the card None where the search refused its
+    settings (exit code 2: a budget too short for one trial on this machine, say)."""
     limits = (["--max-trials", "1", "--epochs", "1"] if budget is None
               else ["--time-budget", str(budget)])
     command = [sys.executable, "-m", "automl", "search", "--task", SETS[kind]["task"],
                "--data", data, "--out", run, "--seed", str(seed), "--overwrite", *limits, *extra]
     started = time.time()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    finished = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
     wall = time.time() - started
+    if finished.returncode == 2:
+        print(f"# refused: {finished.stderr.strip()}", flush=True)
+        return wall, None
+    if finished.returncode:
+        sys.exit(f"search failed ({finished.returncode}): {finished.stderr[-2000:]}")
     with open(os.path.join(run, "model", "model_card.json"), encoding="utf-8") as handle:
         return wall, json.load(handle)
 
@@ -89,6 +96,8 @@ def ensure_source(kind, name, data, budget, work):
     card_path = os.path.join(run, "model", "model_card.json")
     if not os.path.isfile(card_path):
         wall, card = search(kind, data, run, budget, 0)
+        if card is None:
+            sys.exit(f"the source run {run} was refused")
         print(f"# source run {run}: test accuracy {card['metrics']['test']['accuracy']:.4f}, "
               f"{card['search']['trials']} trials, wall {wall:.0f}s", flush=True)
     with open(card_path, encoding="utf-8") as handle:
@@ -101,11 +110,13 @@ def one_search(kind, data, budget, seed, source=None):
         run = os.path.join(folder, "run")
         extra = ["--init-from", source] if source else []
         wall, card = search(kind, data, run, budget, seed, *extra)
+        record = {"set": kind, "system": "init_from" if source else "scratch",
+                  "budget": budget, "seed": seed, "test_accuracy": None, "wall": round(wall, 1)}
+        if card is None:
+            return record
         accuracy = serving_accuracy(run, os.path.join(data, "test"))
-    used = card.get("init_from", {}).get("used", False)
-    return {"set": kind, "system": "init_from" if source else "scratch", "budget": budget,
-            "seed": seed, "test_accuracy": round(accuracy, 4), "wall": round(wall, 1),
-            "trials": card["search"]["trials"], "exported_from_source": used}
+    return {**record, "test_accuracy": round(accuracy, 4), "trials": card["search"]["trials"],
+            "exported_from_source": card.get("init_from", {}).get("used", False)}
 
 
 def table(results, budgets):
@@ -115,13 +126,14 @@ def table(results, budgets):
 
     def cell(scores):
         return (f"{statistics.median(scores):.3f} ({min(scores):.3f} to {max(scores):.3f})"
-                if scores else "-")
+                if scores else "refused")
 
     for kind in dict.fromkeys(r["set"] for r in results):
         for budget in budgets:
             label = "1 trial, 1 epoch" if budget is None else budget
             scores = {system: [r["test_accuracy"] for r in results if r["set"] == kind
-                               and r["budget"] == budget and r["system"] == system]
+                               and r["budget"] == budget and r["system"] == system
+                               and r["test_accuracy"] is not None]
                       for system in ("scratch", "init_from")}
             gap = (100 * (statistics.median(scores["init_from"])
                           - statistics.median(scores["scratch"]))

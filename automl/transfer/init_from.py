@@ -150,8 +150,8 @@ def card_record(source, values):
 
 
 def training_model(keras, model, hp):
-    """The fine-tuning twin of a `model` that starts from the source (`automl.transfer.fine_tuning`):
-    its body frozen for the first epoch, then trained at `init_from/body_rate` times the
-    learning rate."""
-    return fine_tuning.training_twin(keras, model, BODY, float(hp.values.get(BODY_RATE,
-                                                                              BODY_RATES[0])))
+    """The fine-tuning twin of a `model` that starts from the source
+    (`automl.transfer.fine_tuning`): its body frozen for the first epoch, then trained at
+    `init_from/body_rate` times the learning rate."""
+    rate = float(hp.values.get(BODY_RATE, BODY_RATES[0]))
+    return fine_tuning.training_twin(keras, model, BODY, rate)
