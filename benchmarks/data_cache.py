@@ -56,7 +56,7 @@ def throughput(data, cache):
     from automl.data.sources import Dataset, Split
     from automl.data.feeds import Feeds
     from automl.settings import from_mapping
-    from automl.tuning.tuner import TaskHyperModel
+    from automl.tuning.hypermodel import TaskHyperModel
     from automl_plugins.image import ImageTask
 
     tf, keras = env.import_tensorflow()

@@ -126,7 +126,7 @@ def family_model(family):
 
     from automl.runtime import env
     from automl.data.sources import Dataset, Split
-    from automl.tuning.tuner import TaskHyperModel
+    from automl.tuning.hypermodel import TaskHyperModel
     from automl_plugins.audio import AudioTask
 
     _, keras = env.import_tensorflow()

@@ -32,7 +32,7 @@ def test_the_cost_formula_counts_what_the_built_network_holds(keras, size):
     import keras_tuner as kt
 
     from automl.cost import example_cost
-    from automl.tuning.tuner import TaskHyperModel
+    from automl.tuning.hypermodel import TaskHyperModel
     from automl_plugins.image import ImageTask
 
     task = ImageTask()

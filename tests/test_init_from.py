@@ -85,7 +85,7 @@ def test_a_new_network_starts_with_the_source_body_and_a_new_head(image_run, tmp
 
     from automl import registry
     from automl.transfer import init_from
-    from automl.tuning.tuner import TaskHyperModel
+    from automl.tuning.hypermodel import TaskHyperModel
 
     card = read_card(image_run)
     source = init_from.Source.open(image_run, "image", str(tmp_path / "new"))

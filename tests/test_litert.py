@@ -227,7 +227,7 @@ def test_a_test_time_model_runs_its_network_once_on_a_batch_of_the_copies(tmp_pa
     from test_image_recipe import fake_dataset
 
     from automl.runtime import env
-    from automl.tuning.tuner import TaskHyperModel
+    from automl.tuning.hypermodel import TaskHyperModel
     from automl_plugins.image import ImageTask
 
     _, keras = env.import_tensorflow()

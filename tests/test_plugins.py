@@ -141,7 +141,7 @@ def test_build_sees_the_training_split_only():
 
     from automl.runtime import env
     from automl.data.sources import Dataset, Split
-    from automl.tuning.tuner import TaskHyperModel
+    from automl.tuning.hypermodel import TaskHyperModel
 
     _, keras = env.import_tensorflow()
     seen = {}

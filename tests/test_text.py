@@ -151,7 +151,7 @@ def _family_model(family, values=None, with_hypermodel=False):
 
     from automl.runtime import env
     from automl.data.sources import Dataset, Split
-    from automl.tuning.tuner import TaskHyperModel
+    from automl.tuning.hypermodel import TaskHyperModel
     from automl_plugins.text import TextTask
 
     tf, keras = env.import_tensorflow()

@@ -30,9 +30,10 @@ from automl.runtime.files import write_json
 from automl.runtime.timing import PhaseClock
 from automl.transfer import init_from
 from automl.tuning.budget import Budget
+from automl.tuning.hypermodel import TaskHyperModel
 from automl.tuning.planner import probe_minimum_budget
 from automl.tuning.probe import measure
-from automl.tuning.tuner import SearchTuner, TaskHyperModel
+from automl.tuning.tuner import SearchTuner
 
 
 def check_output(run, task_name, overwrite, resume=False, command="search"):
