@@ -149,7 +149,7 @@ def test_word_vectors_start_the_text_embedding(tmp_path):
 
     from automl import registry
     from automl.settings import Settings
-    from automl.tuning.tuner import TaskHyperModel
+    from automl.tuning.hypermodel import TaskHyperModel
 
     vectors = {"good": [1, 2, 3, 4], "bad": [-1, -2, -3, -4], "film": [0.5, 0, 0, 0.5],
                "plot": [0, 1, 0, 1], "the": [0.1, 0.1, 0.1, 0.1]}
@@ -182,3 +182,34 @@ def test_an_unknown_backbone_is_refused_in_one_line(tmp_path):
                     "--backbone", "mobilenet_v9")
     assert_one_line_error(result, "unknown backbone 'mobilenet_v9'", "mobilenet_v3_small",
                           "hub:PRESET")
+
+
+def test_fine_tuning_freezes_the_body_for_an_epoch_then_scales_its_updates():
+    import keras
+
+    from automl.transfer import fine_tuning
+
+    def network():
+        keras.utils.set_random_seed(1)
+        inputs = keras.Input((4,))
+        body_inputs = keras.Input((4,))
+        body = keras.Model(body_inputs, keras.layers.Dense(3)(body_inputs), name="body")
+        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax",
+                                                      name="probabilities")(body(inputs)))
+
+    x = np.random.RandomState(0).rand(8, 4).astype("float32")
+    y = np.array([0, 1] * 4)
+    moved = {}
+    for rate in (1.0, 0.25):
+        model = network()
+        start = model.get_layer("body").get_weights()
+        twin = fine_tuning.training_twin(keras, model, "body", rate)
+        twin.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+        twin.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        frozen = model.get_layer("body").get_weights()
+        assert all(np.array_equal(a, b) for a, b in zip(start, frozen))
+        twin.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, verbose=0)
+        moved[rate] = [b - a for a, b in zip(frozen, model.get_layer("body").get_weights())]
+    assert np.abs(moved[1.0][0]).max() > 1e-4
+    for full, quarter in zip(moved[1.0], moved[0.25]):
+        np.testing.assert_allclose(quarter, 0.25 * full, rtol=1e-4, atol=1e-7)

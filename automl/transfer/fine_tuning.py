@@ -19,14 +19,13 @@ def training_twin(keras, model, body_name, rate):
         def __init__(self):
             super().__init__(name=f"{model.name}_fine_tuning")
             self.network = model
-            self.body = model.get_layer(body_name)
             self.body_rate = keras.Variable(0.0, trainable=False, name="body_rate")
 
         def call(self, inputs, training=None):
             return self.network(inputs, training=training)
 
         def train_step(self, data):
-            weights = self.body.trainable_variables
+            weights = self.network.get_layer(body_name).trainable_variables
             before = [tf.identity(weight.value) for weight in weights]
             logs = super().train_step(data)
             for weight, old in zip(weights, before):
