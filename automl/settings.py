@@ -17,7 +17,7 @@ from automl.errors import AutomlError, did_you_mean
 from automl.problems import class_weights, objectives
 from automl.registry import task_options
 from automl.runtime.devices import PRECISIONS, STRATEGIES
-from automl.transfer import backbones as transfer_backbones
+from automl.transfer import backbones as transfer_backbones, weights as transfer_weights
 
 TUNERS = ("bayesian", "random", "hyperband", "grid")
 SCHEDULERS = ("asha", "full")
@@ -95,6 +95,10 @@ class Settings:
         transfer_backbones.check_names(self.backbones)
         if self.word_vectors is not None and not os.path.isfile(self.word_vectors):
             raise AutomlError(f"word vectors not found: {self.word_vectors}")
+        # Paths made absolute: a resumed search finds the files from any folder.
+        if self.word_vectors is not None:
+            self.word_vectors = os.path.abspath(self.word_vectors)
+        self.backbone_weights = [transfer_weights.absolute(e) for e in self.backbone_weights]
         if self.init_from is not None:  # a resumed search finds it from any folder
             self.init_from = os.path.abspath(self.init_from)
         problems.check_name(self.problem)

@@ -95,6 +95,15 @@ def user_paths(entries, names):
     return paths
 
 
+def absolute(entry):
+    """A `backbone_weights` entry (`NAME=PATH` or `PATH`) with its path made absolute,
+    so a resumed search finds the file from any folder."""
+    name, sep, path = entry.partition("=")
+    if sep and (name in backbones.IMAGE_FAMILIES or backbones.is_hub(name)):
+        return f"{name}={os.path.abspath(path)}"
+    return os.path.abspath(entry)
+
+
 def resolve(name, user_path=None, allow_download=False):
     """`(Weights, None)` for backbone `name`, or `(None, line)` saying why it is skipped."""
     if backbones.is_hub(name) and importlib.util.find_spec("keras_hub") is None:
