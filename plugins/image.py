@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 import automl
-from automl.cost import example_cost
 from automl.transfer import backbones, fine_tuning, found_backbones
 from automl_plugins import portfolio
 
@@ -299,7 +298,7 @@ class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.Cost
         values, meta = hp.values, dataset.meta
         name = values.get("image/backbone", "none")
         if backbones.is_hub(name):
-            return example_cost(network())
+            return super().example_cost(hp, dataset, network)
         if name != "none":
             family = backbones.IMAGE_FAMILIES[name]
             side = family.input_size
