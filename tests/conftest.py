@@ -12,8 +12,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-TEST_CACHE = os.environ["AUTOML_CACHE_DIR"] = tempfile.mkdtemp(prefix="automl-test-cache-")
-TEST_RUNS = os.environ["AUTOML_RUNS_DIR"] = tempfile.mkdtemp(prefix="automl-test-runs-")
+if os.environ.get("AUTOML_TEST_PROCESS") != str(os.getpid()):  # once per test process
+    os.environ["AUTOML_TEST_PROCESS"] = str(os.getpid())
+    os.environ["AUTOML_CACHE_DIR"] = tempfile.mkdtemp(prefix="automl-test-cache-")
+    os.environ["AUTOML_RUNS_DIR"] = tempfile.mkdtemp(prefix="automl-test-runs-")
+TEST_CACHE, TEST_RUNS = os.environ["AUTOML_CACHE_DIR"], os.environ["AUTOML_RUNS_DIR"]
 
 from automl.cli import cli  # noqa: E402
 
