@@ -2,6 +2,7 @@
 
 import pytest
 
+from automl.adapters import keras_tuner as kt_private
 from automl.tuning.planner import Rung
 from automl.tuning.scheduler import Pace
 
@@ -131,3 +132,31 @@ def test_no_configuration_is_proposed_twice_whatever_rung_it_reached(tmp_path, t
     # Six configurations exist; the best one mutated by a single value often is itself.
     assert len(proposed) >= 5
     assert len(set(proposed)) == len(proposed)
+
+
+def test_a_trial_completed_in_its_file_but_ongoing_in_the_oracle_is_not_run_again(tmp_path):
+    """A kill between writing a trial's file and the oracle's leaves the trial listed as
+    ongoing; the resumed oracle does not hand it out again."""
+    import json
+
+    from automl.tuning.oracles import make_oracle, objective_for
+
+    def oracle():
+        made = make_oracle("random", objective_for("val_accuracy"), 1, 5, 2, [])
+        made.hyperparameters.Int("width", 1, 1000)
+        made._set_project_dir(str(tmp_path), "search")
+        return made
+
+    first = oracle()
+    done = finish_trial(first, 0.7)
+    running = first.create_trial("tuner0")
+    state_file = tmp_path / "search" / "oracle.json"
+    state = json.loads(state_file.read_text())
+    state["ongoing_trials"] = {"tuner0": done.trial_id, "tuner1": running.trial_id}
+    state["end_order"] = []
+    state_file.write_text(json.dumps(state))
+    resumed = oracle()
+    resumed.reload()
+    assert resumed.trials[done.trial_id].status == "COMPLETED"
+    assert resumed.end_order == [done.trial_id]
+    assert kt_private.retry_queue(resumed) == [running.trial_id]  # it never ended: it runs again

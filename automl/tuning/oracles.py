@@ -205,6 +205,16 @@ def _search_oracle(oracle_class):
             write_json(os.path.join(kt_private.trial_dir(self, trial.trial_id), "trial.json"),
                        trial.get_state())
 
+        def reload(self):
+            """Reload the search; a trial whose own file records it completed is not run
+            again (a kill between writing that file and the oracle's leaves it ongoing)."""
+            super().reload()
+            queue = kt_private.retry_queue(self)
+            for trial_id in [t for t in queue if self.trials[t].status == COMPLETED]:
+                queue.remove(trial_id)
+                if trial_id not in self.end_order:
+                    self.end_order.append(trial_id)
+
         def get_state(self):
             state = super().get_state()
             state["proposal_seconds"] = self.proposal_seconds
