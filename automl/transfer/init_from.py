@@ -15,7 +15,7 @@ import os
 
 from automl.errors import AutomlError
 from automl.run_folder import RunDir
-from automl.transfer import fine_tuning
+from automl.transfer import backbones, fine_tuning
 
 CHOICE = "init_from"                  # "on": the earlier run's body; "off": the task's own
 BODY_RATE = "init_from/body_rate"     # the body's learning rate, as a share of the head's
@@ -81,22 +81,11 @@ class Source:
         head = next(name for name in HEADS if name in names)
         under = HEAD_DROPOUT if HEAD_DROPOUT in names else head
         body = keras.Model(network.input, network.get_layer(under).input, name=BODY)
-        for layer in _layers(keras, body):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False  # Keras runs a frozen batch normalisation in inference mode
-        return body
+        return backbones.freeze_batch_norm(keras, body)
 
     def features(self, keras, inputs):
         """The source's features of `inputs`."""
         return self.body(keras)(inputs)
-
-
-def _layers(keras, model):
-    """Every layer of `model`, those of the models nested in it included."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _layers(keras, layer)
 
 
 def _network_with_head(keras, model):
