@@ -290,7 +290,11 @@ class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.Cost
                     x = _separable_block(layers, x, width, kernel, name)
                 else:
                     x = _conv_bn_relu(layers, x, width, kernel, name)
-        return layers.GlobalAveragePooling2D(name="global_pool")(x)
+        # Average pooling alone dilutes a feature that fires in one place (a corner, a
+        # stroke end) over the whole map; the max keeps it, the average keeps texture.
+        return layers.Concatenate(name="global_pool")([
+            layers.GlobalAveragePooling2D(name="global_average")(x),
+            layers.GlobalMaxPooling2D(name="global_max")(x)])
 
     def example_cost(self, hp, dataset, network):
         """The multiply-adds `automl.cost` counts on the network `build` makes, without building it."""
@@ -343,7 +347,11 @@ class ImageTask(automl.Task, automl.KnownGood, automl.TrialFeedback, automl.Cost
                     cost += area * out * (kernel * depth + 2 * element)
                 depth = out
         dropout = 1 if values.get("head/dropout", 0.2) else 0
-        return cost + element * depth * (1 + dropout) + depth * max(len(dataset.classes), 1) * 1.0
+        # Average and max pooling (depth each), their concatenation and its dropout
+        # (twice depth each), then the head on twice depth features.
+        features = 2 * depth
+        return (cost + element * (features + features * (1 + dropout))
+                + features * max(len(dataset.classes), 1) * 1.0)
 
     def training_model(self, hp, model, dataset):
         """A pretrained backbone trains frozen for an epoch under its new head, then at the
