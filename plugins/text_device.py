@@ -66,6 +66,16 @@ def vectorizer_spec(layer):
             "vocabulary": vocabulary}
 
 
+class Passthrough(keras.layers.Layer):
+    """The identity, for a layer that was called with `training` (a dropout inside a body)."""
+
+    def call(self, inputs, training=None):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 def device_model(model, folder):
     """The id-input twin of `model` (one model, or an average of members), and its tokenizer.
 
@@ -74,7 +84,7 @@ def device_model(model, folder):
     members = _members(model)
     specs, inputs, outputs = {}, {}, []
     for member in members:
-        vectorize = member.get_layer("vectorize")
+        path, vectorize = _vectorizer(member)
         spec = vectorizer_spec(vectorize)
         key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
         if key not in specs:
@@ -82,7 +92,7 @@ def device_model(model, folder):
             specs[key] = {"input": name, **spec}
             length = spec["sequence_length"]
             inputs[key] = keras.Input(shape=(length,), batch_size=1, dtype="int32", name=name)
-        output = _id_member(member, vectorize, specs[key], inputs[key])
+        output = _id_member(path, vectorize, specs[key], inputs[key])
         if len(members) > 1:  # each member its own model, so layer names stay its own
             output = keras.Model(inputs[key], output, name=member.name)(inputs[key])
         outputs.append(output)
@@ -98,33 +108,53 @@ def device_model(model, folder):
 
 def _members(model):
     """The models that hold a vectorizer: `model` itself, or the members it averages."""
-    names = [layer.name for layer in model.layers]
-    if "vectorize" in names:
+    if _vectorizer(model) is not None:
         return [model]
     members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if not members or any("vectorize" not in [l.name for l in m.layers] for m in members):
+    if not members or any(_vectorizer(member) is None for member in members):
         raise automl.AutomlError(f"model '{model.name}' has no vectorize layer to replace by token ids")
     return members
 
 
-def _id_member(member, vectorize, spec, ids):
-    """`member` called on token ids: its vectorizer replaced, a bag's first dense a lookup."""
-    replaced = {vectorize.name: keras.layers.Identity(name="token_ids")}
+def _vectorizer(model):
+    """`(the models from `model` down to the one that holds it, the vectorize layer)` for
+    the one vectorizer of `model`, found in it or in the single nested model that takes
+    its input (the body of a run started `--init-from` another run); None where none."""
+    names = [layer.name for layer in model.layers]
+    if "vectorize" in names:
+        return [model], model.get_layer("vectorize")
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    found = _vectorizer(nested[0]) if len(nested) == 1 else None
+    return None if found is None else ([model, *found[0]], found[1])
+
+
+def _id_member(path, vectorize, spec, ids):
+    """The member (`path[0]`) called on token ids: its vectorizer (in `path[-1]`)
+    replaced, a bag's first dense a lookup."""
+    replaced = {id(vectorize): keras.layers.Identity(name="token_ids")}
     if spec["output_mode"] != "int":
-        replaced.update(_bag_replacements(member, vectorize))
+        replaced.update(_bag_replacements(path, vectorize))
 
     def swap(layer):
-        return replaced.get(layer.name, layer)
+        return replaced.get(id(layer), layer)
 
-    clone = keras.models.clone_model(member, input_tensors=ids, clone_function=swap)
+    for nested in reversed(path[1:]):  # innermost first: each takes the ids as its input
+        inputs = keras.Input(shape=ids.shape[1:], batch_size=ids.shape[0], dtype=ids.dtype)
+        replaced[id(nested)] = keras.models.clone_model(nested, input_tensors=inputs,
+                                                        clone_function=swap)
+    clone = keras.models.clone_model(path[0], input_tensors=ids, clone_function=swap)
     return clone.outputs[0] if hasattr(clone, "outputs") else clone
 
 
-def _bag_replacements(member, vectorize):
-    layers = member.layers
-    start = layers.index(vectorize) + 1
+def _bag_replacements(path, vectorize):
+    """Replacements for the layers from the bag to its first dense layer, which may lie
+    past the end of the nested model that holds the vectorizer (`path[-1]`)."""
+    following, inner = [], vectorize
+    for model in reversed(path):
+        following += model.layers[model.layers.index(inner) + 1:]
+        inner = model
     replaced = {}
-    for layer in layers[start:]:
+    for layer in following:
         if isinstance(layer, keras.layers.Dense):
             kernel, bias = (np.asarray(w) for w in (layer.kernel, layer.bias))
             weights = np.ones(len(kernel), "float32")
@@ -133,10 +163,10 @@ def _bag_replacements(member, vectorize):
                 weights = np.asarray(keras_private.idf_weights(vectorize), "float32")
             table = np.concatenate([kernel * weights[:, None],
                                     np.zeros((1, kernel.shape[1]), "float32")])
-            replaced[layer.name] = BagLookup(table, bias, layer.activation, name=layer.name)
+            replaced[id(layer)] = BagLookup(table, bias, layer.activation, name=layer.name)
             return replaced
         if not isinstance(layer, BETWEEN_BAG_AND_DENSE):
             raise automl.AutomlError(f"layer '{layer.name}' ({type(layer).__name__}) follows a bag of "
                               "n-grams before its dense layer: no LiteRT form")
-        replaced[layer.name] = keras.layers.Identity(name=layer.name)
-    raise automl.AutomlError(f"model '{member.name}': a bag of n-grams with no dense layer after it")
+        replaced[id(layer)] = Passthrough(name=layer.name)
+    raise automl.AutomlError(f"model '{path[0].name}': a bag of n-grams with no dense layer after it")
