@@ -247,11 +247,12 @@ def _latencies(model, wrapped, dataset, dtype):
     return {"without": _latency_ms(model, example), "with": _latency_ms(wrapped, example)}
 
 
-def _latency_ms(model, example, calls=20):
-    """Median milliseconds of one call of `model` on one example (after a first call)."""
+def _latency_ms(model, example, calls=20, seconds=0.5):
+    """Median milliseconds of one call of `model` on one example (after a first call):
+    `calls` calls, or as many (3 at least) as `seconds` allow."""
     model(example, training=False)
     times = []
-    for _ in range(calls):
+    while len(times) < calls and (len(times) < 3 or sum(times) < seconds):
         started = time.perf_counter()
         model(example, training=False)
         times.append(time.perf_counter() - started)
