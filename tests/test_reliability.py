@@ -14,14 +14,16 @@ import pytest
 
 from automl import registry
 from conftest import assert_one_line_error, invoke
+from fake_automl import with_test_tasks
 
 HERE = os.path.dirname(__file__)
 
 
 @pytest.fixture
 def fake_tasks(monkeypatch):
+    """The test tasks of `fake_automl.TASKS` (`pixels`, `steady`) and a few broken ones."""
     monkeypatch.syspath_prepend(HERE)
-    real = registry._entry_points()
+    real = with_test_tasks(registry._entry_points())
     extra = [EntryPoint(name, value, registry.GROUP) for name, value in
              (("vectors", "fake_tasks:VectorTask"), ("failing", "fake_tasks:AlwaysFailingTask"),
               ("future", "fake_tasks:FutureTask"), ("broken", "missing_module:Task"))]
@@ -110,15 +112,17 @@ def _completed(run):
     return found
 
 
-def _start_search(image_folder, run, trials, *extra):
-    command = [sys.executable, "-m", "automl", "search", "--task", "image", "--data", image_folder,
+def _start_search(image_folder, run, trials, *extra, task="image"):
+    """`automl search` in a child process; `task="pixels"` trains the small test task."""
+    program = ["-m", "automl"] if task == "image" else [os.path.join(HERE, "fake_automl.py")]
+    command = [sys.executable, *program, "search", "--task", task, "--data", image_folder,
                "--out", str(run), "--tuner", "random", "--max-trials", str(trials), "--epochs", "2",
                *extra]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_an_interrupted_overwrite_keeps_the_previous_export_and_report(image_run, image_folder,
-                                                                       tmp_path):
+def test_an_interrupted_overwrite_keeps_the_previous_export_and_resumes_where_it_stopped(
+        fake_tasks, image_run, image_folder, tmp_path):
     import shutil
 
     run = tmp_path / "run"
@@ -126,14 +130,15 @@ def test_an_interrupted_overwrite_keeps_the_previous_export_and_report(image_run
     shutil.rmtree(run / "search")  # only the new search's trials count below
     card = (run / "model" / "model_card.json").read_bytes()
     page = (run / "report" / "index.html").read_bytes()
-    process = _start_search(image_folder, run, 4, "--overwrite")
+    process = _start_search(image_folder, run, 3, "--overwrite", task="pixels")
     _wait_for(process, run, 1)
     interim = run / "search" / "report" / "index.html"
     deadline = time.time() + 60
     while not interim.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
-    process.kill()
+    process.kill()  # mid-trial: the next one started as soon as the first was recorded
     process.wait()
+    completed = _completed(run)
     assert json.load(open(run / "state.json"))["finished"] is False
     assert (run / "model" / "model_card.json").read_bytes() == card
     assert (run / "model" / "saved_model" / "saved_model.pb").exists()
@@ -143,6 +148,12 @@ def test_an_interrupted_overwrite_keeps_the_previous_export_and_report(image_run
     assert result.exit_code == 0, result.output
     assert (run / "model" / "model_card.json").read_bytes() != card
     assert (run / "report" / "index.html").read_bytes() != page
+    folders = sorted(d for d in os.listdir(run / "search") if d.startswith("trial_"))
+    assert folders == ["trial_0", "trial_1", "trial_2"]
+    for name, content in completed.items():
+        assert open(run / "search" / name / "trial.json", "rb").read() == content
+    assert len(_completed(run)) == 3
+    assert (run / "model" / "saved_model" / "saved_model.pb").exists()
 
 
 def test_overwrite_is_a_command_line_flag_not_a_recipe_key(image_run, image_folder, tmp_path):
@@ -174,28 +185,11 @@ def _wait_for(process, run, count, timeout=240):
     raise AssertionError("the search did not get far enough")
 
 
-def test_a_search_killed_mid_trial_resumes_where_it_stopped(image_folder, tmp_path):
-    run = tmp_path / "run"
-    process = _start_search(image_folder, run, 4)
-    _wait_for(process, run, 2)
-    process.kill()
-    process.wait()
-    completed = _completed(run)
-    result = invoke("resume", run)
-    assert result.exit_code == 0, result.output
-    folders = sorted(d for d in os.listdir(run / "search") if d.startswith("trial_"))
-    assert folders == ["trial_0", "trial_1", "trial_2", "trial_3"]
-    for name, content in completed.items():
-        assert open(run / "search" / name / "trial.json", "rb").read() == content
-    assert len(_completed(run)) == 4
-    assert (run / "model" / "saved_model" / "saved_model.pb").exists()
-
-
 @pytest.mark.parametrize("stop, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_ctrl_c_or_sigterm_saves_state_and_prints_the_resume_command(image_folder, tmp_path,
-                                                                     stop, code):
+def test_ctrl_c_or_sigterm_saves_state_and_prints_the_resume_command(fake_tasks, image_folder,
+                                                                     tmp_path, stop, code):
     run = tmp_path / "run"
-    process = _start_search(image_folder, run, 3)
+    process = _start_search(image_folder, run, 2, task="pixels")
     _wait_for(process, run, 1)
     process.send_signal(stop)
     _, stderr = process.communicate(timeout=120)
@@ -211,7 +205,7 @@ def test_ctrl_c_or_sigterm_saves_state_and_prints_the_resume_command(image_folde
         return  # the same saved state as SIGTERM's, which the resume below finishes
     result = invoke("resume", run)
     assert result.exit_code == 0, result.output
-    assert len(_completed(run)) == 3
+    assert len(_completed(run)) == 2
     for name, content in completed.items():
         assert open(run / "search" / name / "trial.json", "rb").read() == content
 
