@@ -332,7 +332,7 @@ def test_the_release_never_raises_when_the_registry_changes(monkeypatch):
 
 
 def test_a_trial_killed_after_its_results_were_recorded_reruns_with_fresh_metrics(
-        image_folder, tmp_path, monkeypatch):
+        fake_tasks, image_folder, tmp_path, monkeypatch):
     from automl.tuning import tuner as tuner_lib
 
     make_oracle = tuner_lib.make_oracle
@@ -349,7 +349,7 @@ def test_a_trial_killed_after_its_results_were_recorded_reruns_with_fresh_metric
 
     monkeypatch.setattr(tuner_lib, "make_oracle", interrupted_once)
     run = tmp_path / "run"
-    result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
+    result = invoke("search", "--task", "pixels", "--data", image_folder, "--out", run,
                     "--tuner", "random", "--max-trials", 2, "--epochs", 1)
     assert result.exit_code == 130, result.output
     recorded = json.load(open(run / "search" / "trial_0" / "trial.json"))
@@ -375,12 +375,12 @@ def _unsplit_copy(image_folder, target):
     return target
 
 
-def test_splits_are_saved_and_do_not_move_with_the_search_seed(image_folder, tmp_path):
+def test_splits_are_saved_and_do_not_move_with_the_search_seed(fake_tasks, image_folder, tmp_path):
     data = _unsplit_copy(image_folder, tmp_path / "data")
     saved = []
     for seed in (0, 1):
         run = tmp_path / f"run{seed}"
-        result = invoke("search", "--task", "image", "--data", data, "--out", run,
+        result = invoke("search", "--task", "pixels", "--data", data, "--out", run,
                         "--max-trials", 1, "--epochs", 1, "--seed", seed)
         assert result.exit_code == 0, result.output
         saved.append(json.load(open(run / "splits.json")))
@@ -388,19 +388,19 @@ def test_splits_are_saved_and_do_not_move_with_the_search_seed(image_folder, tmp
     assert saved[0] == saved[1]
     every = saved[0]["train"] + saved[0]["val"] + saved[0]["test"]
     assert len(every) == len(set(every)) == sum(len(os.listdir(data / c)) for c in os.listdir(data))
-    result = invoke("search", "--task", "image", "--data", data, "--out", tmp_path / "other",
+    result = invoke("search", "--task", "pixels", "--data", data, "--out", tmp_path / "other",
                     "--max-trials", 1, "--epochs", 1, "--split-seed", 5)
     assert result.exit_code == 0, result.output
     assert json.load(open(tmp_path / "other" / "splits.json"))["test"] != saved[0]["test"]
 
 
-def test_resume_refuses_data_that_changed_naming_the_change(image_folder, image_run, tmp_path):
+def test_resume_refuses_data_that_changed_naming_the_change(fake_tasks, image_folder, tmp_path):
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(image_folder, data)
     run = tmp_path / "run"
-    result = invoke("search", "--task", "image", "--data", data, "--out", run,
+    result = invoke("search", "--task", "pixels", "--data", data, "--out", run,
                     "--max-trials", 1, "--epochs", 1)
     assert result.exit_code == 0, result.output
     state = json.load(open(run / "state.json"))
@@ -413,13 +413,13 @@ def test_resume_refuses_data_that_changed_naming_the_change(image_folder, image_
     assert invoke("resume", run).exit_code == 0
 
 
-def test_a_run_resumes_from_any_folder_and_says_when_its_data_is_gone(image_folder, tmp_path,
-                                                                      monkeypatch):
+def test_a_run_resumes_from_any_folder_and_says_when_its_data_is_gone(fake_tasks, image_folder,
+                                                                      tmp_path, monkeypatch):
     import shutil
 
     shutil.copytree(image_folder, tmp_path / "data")
     monkeypatch.chdir(tmp_path)
-    result = invoke("search", "--task", "image", "--data", "data", "--out", "run",
+    result = invoke("search", "--task", "pixels", "--data", "data", "--out", "run",
                     "--tuner", "random", "--max-trials", 1, "--epochs", 1)
     assert result.exit_code == 0, result.output
     recipe = (tmp_path / "run" / "recipe.yaml").read_text()
