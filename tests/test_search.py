@@ -11,8 +11,19 @@ import tensorflow_datasets as tfds
 import yaml
 
 from conftest import invoke
+from fake_automl import with_test_tasks
 
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "recipes")
+
+
+@pytest.fixture
+def test_tasks(monkeypatch):
+    """`--task pixels` and `--task steady`: tasks that train in a fraction of an image search."""
+    from automl import registry
+
+    monkeypatch.syspath_prepend(os.path.dirname(__file__))
+    installed = registry._entry_points()
+    monkeypatch.setattr(registry, "_entry_points", lambda: with_test_tasks(installed))
 
 
 def card_of(run):
@@ -26,8 +37,8 @@ def trial_values(run):
 
 
 @pytest.mark.parametrize("tuner", ["bayesian", "grid"])
-def test_each_tuner_runs_a_search(tuner, image_folder, tmp_path):
-    result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
+def test_each_tuner_runs_a_search(tuner, test_tasks, image_folder, tmp_path):
+    result = invoke("search", "--task", "pixels", "--data", image_folder, "--out", tmp_path / "run",
                     "--tuner", tuner, "--max-trials", 2, "--epochs", 1, "--time-budget", "60s")
     assert result.exit_code == 0, result.output
     card = card_of(tmp_path / "run")
@@ -35,8 +46,8 @@ def test_each_tuner_runs_a_search(tuner, image_folder, tmp_path):
     assert card["search"]["completed"] == card["search"]["trials"] == 2
 
 
-def test_hyperband_runs_its_brackets_and_continues_the_best(image_folder, tmp_path):
-    result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
+def test_hyperband_runs_its_brackets_and_continues_the_best(test_tasks, image_folder, tmp_path):
+    result = invoke("search", "--task", "pixels", "--data", image_folder, "--out", tmp_path / "run",
                     "--tuner", "hyperband", "--epochs", 3)
     assert result.exit_code == 0, result.output
     trials = {t["trial_id"]: t for t in trial_values(tmp_path / "run")}
@@ -52,32 +63,14 @@ def test_hyperband_runs_its_brackets_and_continues_the_best(image_folder, tmp_pa
     assert card_of(tmp_path / "run")["search"]["promoted"] == 1
 
 
-def test_known_good_configurations_come_first(image_folder, tmp_path):
-    from automl_plugins.image import ImageTask
-
-    result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
-                    "--tuner", "random", "--max-trials", 1, "--epochs", 1)
-    assert result.exit_code == 0, result.output
-    values = trial_values(tmp_path / "run")[0]["hyperparameters"]["values"]
-    first = ImageTask().known_good(SimpleNamespace(meta={"height": 8, "width": 8},
-                                                   train=[None] * 72))[0]
-    assert {k: values[k] for k in first} == first
-
-
-def test_the_same_seed_gives_the_same_trials_and_scores(monkeypatch, tmp_path):
-    from importlib.metadata import EntryPoint
-
-    from automl import registry
-
-    monkeypatch.syspath_prepend(os.path.dirname(__file__))
-    steady = EntryPoint("steady", "fake_tasks:SteadyVectorTask", registry.GROUP)
-    monkeypatch.setattr(registry, "_entry_points", lambda: [steady])
+def test_the_same_seed_gives_the_same_trials_and_scores(test_tasks, tmp_path):
     runs = []
     for name, seed, trials in (("a", 7, 4), ("b", 7, 4), ("c", 8, 3)):
         out = tmp_path / name
         # The default Bayesian tuner: three random points, then a model-based proposal.
         result = invoke("search", "--task", "steady", "--data", "blobs", "--out", out,
-                        "--max-trials", trials, "--seed", seed, "--objective", "val_loss")
+                        "--max-trials", trials, "--seed", seed, "--objective", "val_loss",
+                        "--epochs", 1)
         assert result.exit_code == 0, result.output
         runs.append([(t["hyperparameters"]["values"], t["score"]) for t in trial_values(out)])
     assert runs[0] == runs[1]
@@ -115,11 +108,17 @@ def test_a_budget_too_short_for_one_trial_is_refused_before_anything_is_written(
 
 
 def test_successive_halving_promotes_the_best_and_continues_its_weights(image_folder, tmp_path):
+    from automl_plugins.image import ImageTask
+
     run = tmp_path / "run"
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
                     "--tuner", "random", "--scheduler", "asha", "--max-trials", 4, "--epochs", 6)
     assert result.exit_code == 0, result.output
     trials = trial_values(run)
+    # The image task's known-good configurations come first.
+    first = ImageTask().known_good(SimpleNamespace(meta={"height": 8, "width": 8},
+                                                   train=[None] * 72))[0]
+    assert {k: trials[0]["hyperparameters"]["values"][k] for k in first} == first
     first_rung = trials[:3]
     assert all(t["hyperparameters"]["values"]["tuner/epochs"] == 2 for t in first_rung)
     best = max(first_rung, key=lambda t: t["score"])
@@ -138,21 +137,9 @@ def test_successive_halving_promotes_the_best_and_continues_its_weights(image_fo
     assert search["promoted"] == 1 and search["stop_reason"] == "max_trials"
 
 
-def test_tfds_source_reads_splits_and_label_names(tmp_path):
-    with tfds.testing.mock_data(num_examples=30):
-        result = invoke("search", "--task", "image", "--data", "tfds:mnist", "--out", tmp_path / "run",
-                        "--max-trials", 1, "--epochs", 1)
-    assert result.exit_code == 0, result.output
-    card = card_of(tmp_path / "run")
-    assert card["classes"] == sorted(card["classes"])
-    assert set(card["classes"]) <= {str(d) for d in range(10)} and len(card["classes"]) >= 2
-    assert card["input"]["shape"] == [None, None, None, 1]
-    assert (card["data"]["height"], card["data"]["width"]) == (28, 28)
-    assert card["data"]["source"] == "tfds:mnist"
-
-
 @pytest.mark.parametrize("recipe", ["mnist.yaml", "cifar10.yaml"])
 def test_tfds_recipes_run_offline_under_mock_data(recipe, tmp_path):
+    """The recipes' `tfds:` sources read their splits and label names without a download."""
     with tfds.testing.mock_data(num_examples=10):
         result = invoke("run", os.path.join(RECIPES, recipe), "--set", f"out={tmp_path / 'run'}",
                         "--set", "max_trials=1", "--set", "epochs=1", "--set", "time_budget=60")
@@ -164,6 +151,14 @@ def test_tfds_recipes_run_offline_under_mock_data(recipe, tmp_path):
     assert resolved["max_trials"] == 1 and resolved["tuner"] == "bayesian"
     weighted = resolved["class_weight"] == "balanced"
     assert resolved["objective"] == ("val_balanced_accuracy" if weighted else "val_accuracy")
+    assert card["classes"] == sorted(card["classes"])
+    assert set(card["classes"]) <= {str(d) for d in range(10)} | {
+        "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
+    assert len(card["classes"]) >= 2
+    assert card["input"]["shape"] == [None, None, None, channels]
+    size = 32 if recipe.startswith("cifar") else 28
+    assert (card["data"]["height"], card["data"]["width"]) == (size, size)
+    assert card["data"]["source"] == resolved["data"] == f"tfds:{recipe.split('.')[0]}"
 
 
 def test_quickstart_recipe_is_valid():
