@@ -1,9 +1,8 @@
-"""Distributed searches under a time budget, stopped workers, worker ids and trial ids."""
+"""Distributed searches under a time budget, worker ids and trial ids."""
 
 import json
 import math
 import os
-import shutil
 import signal
 import time
 import types
@@ -103,58 +102,6 @@ def test_a_chief_whose_only_worker_died_mid_trial_ends_within_its_budget(image_f
     assert _error_lines(output) == [
         f"Error: no trial completed within the time budget: no worker ran one to its end; "
         f"the search state is saved in {run}"]
-
-
-@pytest.fixture(scope="module")
-def handed_back_run(image_folder, tmp_path_factory):
-    """A search whose worker `stopped` got SIGTERM mid-trial; worker `other` ran the rest."""
-    run, port = tmp_path_factory.mktemp("handed") / "run", free_port()
-    chief = _chief(image_folder, run, port, "--max-trials", 2, "--epochs", 40)
-    stopped = start_worker(run, port, "stopped")
-    _wait(lambda: (run / "logs" / "0").exists(), 120, "trial 0 never started training")
-    stopped.send_signal(signal.SIGTERM)
-    signalled = time.time()
-    stopped_code, stopped_output = finish(stopped, 60)
-    stopped_seconds = time.time() - signalled
-    other = start_worker(run, port, "other")
-    chief_code, chief_output = finish(chief, 300)
-    other_code, other_output = finish(other, 60)
-    return types.SimpleNamespace(
-        run=run, stopped=(stopped_code, stopped_output, stopped_seconds),
-        chief=(chief_code, chief_output), other=(other_code, other_output))
-
-
-def test_sigterm_hands_a_workers_trial_back_to_the_chief(handed_back_run):
-    code, output, seconds = handed_back_run.stopped
-    assert code == 143, output
-    assert seconds < 30
-    assert "trial 0 goes back to the chief" in output
-    code, output = handed_back_run.chief
-    assert code == 0, output
-    assert "worker stopped was stopped: trial 0 will run again" in output
-    assert handed_back_run.other[0] == 0, handed_back_run.other[1]
-    assert _trials(handed_back_run.run) == {"0": ("COMPLETED", "other"),
-                                            "1": ("COMPLETED", "other")}
-    assert not list(handed_back_run.run.glob("search/trial_*/attempt-*"))
-
-
-def test_a_resumed_chief_whose_trials_are_all_done_finishes_without_workers(
-        handed_back_run, tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(handed_back_run.run, run)
-    # Killed after its last trial, before it wrote `ended` and exported.
-    os.remove(run / "search" / "ended")
-    os.remove(run / "model" / "model_card.json")
-    code, output = finish(start_automl("resume", run), 120)
-    assert code == 0, output
-    assert (run / "model" / "model_card.json").exists()
-    assert (run / "search" / "ended").read_text().strip() == "max_trials"
-    # Killed after it wrote `ended`: the search is not served again.
-    os.remove(run / "model" / "model_card.json")
-    code, output = finish(start_automl("resume", run), 120)
-    assert code == 0, output
-    assert "chief listening" not in output
-    assert (run / "model" / "model_card.json").exists()
 
 
 def test_worker_ids_never_contain_chief(tmp_path, monkeypatch):
