@@ -7,6 +7,9 @@ import math
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 WARMUP_SHARE = 0.1   # share of a trial's steps spent warming the learning rate up
 RESUME_WARMUP_SHARE = 0.05  # the same for a model that continues with a fresh optimizer
+# A fit of at most this many training steps runs eagerly: tracing its training and
+# validation steps into graphs costs seconds, more than running so few steps eagerly.
+EAGER_STEPS = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +26,12 @@ class TrainingPlan:
     epochs: int = 1
     initial_epoch: int = 0
     until: float = None
+
+    def eager(self):
+        """Whether the fit runs eagerly: a fit of at most `EAGER_STEPS` training steps,
+        where tracing its steps into graphs would cost more than running them."""
+        return (self.until is None
+                and self.steps_per_epoch * (self.epochs - self.initial_epoch) <= EAGER_STEPS)
 
 
 def set_temperature(model, temperature):

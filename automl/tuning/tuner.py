@@ -174,6 +174,7 @@ class SearchTuner(base_tuner.BaseTuner):
                     if weights:
                         model.load_weights(weights)
                     trainer = self.hypermodel.trainer(hp, model, plan, prior)
+                trainer.run_eagerly = plan.eager() and self.strategy.num_replicas_in_sync == 1
                 stop = deadline_callback(keras, deadline)
                 callbacks = [interrupt.keras_callback(keras), keras.callbacks.TerminateOnNaN(),
                              stop]
