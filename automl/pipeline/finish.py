@@ -227,6 +227,7 @@ def _test_time_choice(tuner, task, trial, dataset, objective):
     wrapped = wrap(search_model)
     if wrapped is None:
         return None, None
+    wrapped.run_eagerly = search_model.run_eagerly
     batches = tuner.feeds.pipeline("val", hp, tuner.batch_size(hp), training=False)
     score, seconds = {}, {}
     for name, model in (("without", search_model), ("with", wrapped)):

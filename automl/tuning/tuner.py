@@ -337,10 +337,15 @@ class SearchTuner(base_tuner.BaseTuner):
         return self.files.val_probabilities(trial.trial_id, predict)
 
     def best_model(self, trial):
-        """A trial's model as trained in the search (train split only), at its temperature."""
-        model = self.hypermodel.build(trial.hyperparameters)
+        """A trial's model as trained in the search (train split only), at its temperature.
+
+        It predicts eagerly where val is at most `space.EAGER_STEPS` batches.
+        """
+        hp = trial.hyperparameters
+        model = self.hypermodel.build(hp)
         model.load_weights(self.files.weights_path(trial.trial_id))
         self.calibrate(trial, model)
+        model.run_eagerly = self.feeds.steps("val", self.batch_size(hp)) <= space.EAGER_STEPS
         return model
 
     @staticmethod
