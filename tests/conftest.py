@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -104,6 +105,79 @@ def image_run(image_folder, tmp_path_factory):
                     "--max-trials", 2, "--epochs", 8, "--tuner", "random")
     assert result.exit_code == 0, result.output
     return str(out)
+
+
+def _finished_search(tmp_path_factory, name, data, *args):
+    """`(data, run, output)` of a one-trial image search on `data`; tests only read the run."""
+    out = tmp_path_factory.mktemp("runs") / name
+    result = invoke("search", "--task", "image", "--data", data, "--out", out,
+                    "--max-trials", 1, *args)
+    assert result.exit_code == 0, result.output
+    return SimpleNamespace(data=str(data), run=str(out), output=result.output)
+
+
+@pytest.fixture(scope="session")
+def multilabel_run(tmp_path_factory):
+    """An image search on a manifest of images with one or two of three bands."""
+    from test_problems import multilabel_manifest
+
+    manifest = multilabel_manifest(tmp_path_factory.mktemp("multilabel"))
+    return _finished_search(tmp_path_factory, "multilabel", manifest, "--epochs", 2)
+
+
+@pytest.fixture(scope="session")
+def regression_run(tmp_path_factory):
+    """An image search predicting the brightness of flat images."""
+    from test_problems import regression_manifest
+
+    manifest = regression_manifest(tmp_path_factory.mktemp("regression"))
+    return _finished_search(tmp_path_factory, "regression", manifest, "--epochs", 2,
+                            "--label-column", "brightness")
+
+
+@pytest.fixture(scope="session")
+def imbalanced_run(tmp_path_factory):
+    """An image search on 12 `left` against 3 `top` training images: class weights balanced."""
+    data = tmp_path_factory.mktemp("imbalanced")
+    write_image_folder(data, per_class=(12, 4, 4), classes=("left", "top"))
+    train_top = data / "train" / "top"
+    for name in sorted(os.listdir(train_top))[3:]:
+        os.remove(train_top / name)
+    return _finished_search(tmp_path_factory, "imbalanced", data, "--epochs", 1,
+                            "--tuner", "random")
+
+
+@pytest.fixture(scope="session")
+def keyword_texts(tmp_path_factory):
+    """`train.csv`, `val.csv`, `test.csv` of short texts whose keywords name their topic."""
+    from test_text import synthetic_texts, write_csv
+
+    root = tmp_path_factory.mktemp("texts")
+    write_csv(root / "train.csv", synthetic_texts(60, 0) + [("", "weather")])
+    write_csv(root / "val.csv", synthetic_texts(15, 1))
+    write_csv(root / "test.csv", synthetic_texts(15, 2))
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def keyword_text_run(keyword_texts, tmp_path_factory):
+    """One finished text search on `keyword_texts`; tests only read it."""
+    out = tmp_path_factory.mktemp("runs") / "text"
+    result = invoke("search", "--task", "text", "--data", keyword_texts, "--out", out,
+                    "--max-trials", 1, "--epochs", 15, "--batch-size", 8, "--objective", "val_loss")
+    assert result.exit_code == 0, result.output
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def text_ensemble_run(keyword_texts, tmp_path_factory):
+    """A text search on `keyword_texts` averaging up to 3 trials, exported to LiteRT int8 too."""
+    out = tmp_path_factory.mktemp("runs") / "text_ensemble"
+    result = invoke("search", "--task", "text", "--data", keyword_texts, "--out", out,
+                    "--ensemble", 3, "--max-trials", 3, "--epochs", 4, "--batch-size", 8,
+                    "--tuner", "random", "--export", "tflite:int8")
+    assert result.exit_code == 0, result.output
+    return SimpleNamespace(data=keyword_texts, run=str(out), output=result.output)
 
 
 def assert_one_line_error(result, *fragments):

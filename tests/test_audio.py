@@ -48,7 +48,7 @@ def clip_folder(tmp_path_factory):
 def audio_run(clip_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "audio"
     result = invoke("search", "--task", "audio", "--data", clip_folder, "--out", out,
-                    "--max-trials", 1, "--epochs", 3)
+                    "--max-trials", 1, "--epochs", 1)
     assert result.exit_code == 0, result.output
     return str(out)
 

@@ -14,7 +14,6 @@ import time
 import pytest
 
 from conftest import assert_one_line_error, invoke, write_image_folder
-from test_problems import multilabel_manifest, regression_manifest
 
 LOADS_WITHOUT_AUTOML = r"""
 import json, sys, warnings
@@ -37,18 +36,10 @@ print("loaded", len(json.loads(sys.argv[1])))
 """
 
 
-def _search(*args):
-    result = invoke("search", "--task", "image", *args, "--max-trials", 1, "--epochs", 1)
-    assert result.exit_code == 0, result.output
-
-
-def test_model_keras_loads_and_predicts_without_the_package(image_folder, tmp_path):
-    balanced, multilabel, regression = (str(tmp_path / name) for name in ("b", "m", "r"))
-    _search("--data", image_folder, "--out", balanced, "--class-weight", "balanced")
-    _search("--data", multilabel_manifest(tmp_path / "ml"), "--out", multilabel)
-    _search("--data", regression_manifest(tmp_path / "rg"), "--out", regression,
-            "--label-column", "brightness")
-    runs = [[balanced, "probabilities"], [multilabel, "probabilities"], [regression, "value"]]
+def test_model_keras_loads_and_predicts_without_the_package(imbalanced_run, multilabel_run,
+                                                           regression_run, tmp_path):
+    runs = [[imbalanced_run.run, "probabilities"], [multilabel_run.run, "probabilities"],
+            [regression_run.run, "value"]]
     done = subprocess.run([sys.executable, "-c", LOADS_WITHOUT_AUTOML, json.dumps(runs)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -5,13 +5,14 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, invoke
 from test_audio import family_model
-from test_text import synthetic_texts, write_csv
+from test_text import synthetic_texts
 
 from automl.export import litert
 
@@ -102,6 +103,7 @@ def _entries(run):
 
 def test_an_image_model_exports_float_and_uint8_files_that_agree_with_the_saved_model(
         litert_run):
+    """Both files, their card entries, `predict --tflite`, and the README's client."""
     image_run = litert_run
     result = invoke("export", image_run, "--format", "tflite", "--quantize", "none",
                     "--quantize", "int8")
@@ -128,14 +130,12 @@ def test_an_image_model_exports_float_and_uint8_files_that_agree_with_the_saved_
     result = invoke("predict", image_run, _a_png(image_run), "--tflite", "--quantize", "int8")
     assert result.exit_code == 0, result.output
     assert result.output.split("\t")[1].split()[0] in ("bottom", "left", "top")
+    # The README's client scores the test split as the card says.
+    assert _readme_client_accuracy(image_run) == f"{entries['int8']['test_accuracy']:.4f}"
 
 
-def test_the_readme_client_scores_the_test_split_as_the_card_says(litert_run):
-    """examples/litert_client.py, LiteRT and Pillow only, gives the card's test accuracy."""
-    image_run = litert_run
-    result = invoke("export", image_run, "--format", "tflite", "--quantize", "int8")
-    assert result.exit_code == 0, result.output
-    entries = _entries(image_run)
+def _readme_client_accuracy(image_run):
+    """The accuracy examples/litert_client.py prints for the int8 file, LiteRT and Pillow only."""
     with open(os.path.join(image_run, "model", "model_card.json")) as handle:
         test_folder = os.path.join(json.load(handle)["data"]["source"], "test")
     client = os.path.join(os.path.dirname(__file__), "..", "examples", "litert_client.py")
@@ -145,7 +145,7 @@ def test_the_readme_client_scores_the_test_split_as_the_card_says(litert_run):
                            os.path.join(image_run, "model", "model_int8.tflite"), test_folder],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[1] == f"{entries['int8']['test_accuracy']:.4f}"
+    return done.stdout.split()[1]
 
 
 def _a_png(run):
@@ -155,16 +155,8 @@ def _a_png(run):
     return os.path.join(folder, sorted(os.listdir(folder))[0])
 
 
-def test_a_text_ensemble_exports_id_inputs_and_the_tokenizer_beside_them(tmp_path):
-    root = tmp_path / "texts"
-    root.mkdir()
-    write_csv(root / "train.csv", synthetic_texts(60, 0))
-    write_csv(root / "val.csv", synthetic_texts(15, 1))
-    write_csv(root / "test.csv", synthetic_texts(15, 2))
-    out = tmp_path / "run"
-    result = invoke("search", "--task", "text", "--data", root, "--out", out, "--max-trials", 3,
-                    "--epochs", 3, "--ensemble", 3, "--export", "tflite:int8")
-    assert result.exit_code == 0, result.output
+def test_a_text_ensemble_exports_id_inputs_and_the_tokenizer_beside_them(text_ensemble_run):
+    out = Path(text_ensemble_run.run)
     entry = _entries(str(out))["int8"]
     assert entry["companions"] == ["labels.txt", "tokenizer.json", "tokenizer.py"]
     assert all(t["dtype"] == "int32" for t in entry["inputs"])

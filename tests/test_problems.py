@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -192,16 +193,12 @@ def test_thresholds_are_chosen_per_label_on_validation():
     assert 0.6 < second <= 0.9     # label 1 needs more than 0.6 to leave out example 3
 
 
-def test_multilabel_search_exports_sigmoids_and_thresholds(tmp_path):
+def test_multilabel_search_exports_sigmoids_and_thresholds(multilabel_run):
     import tensorflow as tf
 
-    manifest = multilabel_manifest(tmp_path)
-    out = tmp_path / "run"
-    result = invoke("search", "--task", "image", "--data", manifest, "--out", out,
-                    "--max-trials", 1, "--epochs", 2)
-    assert result.exit_code == 0, result.output
-    assert "problem multilabel (inferred" in result.output
-    assert "test micro F1" in result.output
+    manifest, out = multilabel_run.data, Path(multilabel_run.run)
+    assert "problem multilabel (inferred" in multilabel_run.output
+    assert "test micro F1" in multilabel_run.output
     card = card_of(out)
     assert card["problem"]["type"] == "multilabel" and card["classes"] == ["bottom", "left", "top"]
     assert set(card["problem"]["thresholds"]) == {"bottom", "left", "top"}
@@ -218,7 +215,7 @@ def test_multilabel_search_exports_sigmoids_and_thresholds(tmp_path):
     cut = np.array([card["problem"]["thresholds"][c] for c in card["classes"]])
     assert outputs["labels"].numpy().tolist() == (probabilities >= cut).tolist()
 
-    image = tmp_path / "files" / "0.png"
+    image = Path(manifest).parent / "files" / "0.png"
     predicted = invoke("predict", out, image, "--json")
     assert predicted.exit_code == 0, predicted.output
     row = json.loads(predicted.output)[0]
@@ -230,15 +227,12 @@ def test_multilabel_search_exports_sigmoids_and_thresholds(tmp_path):
     assert evaluated.exit_code == 0 and evaluated.output.startswith("micro F1 ")
 
 
-def test_regression_search_exports_values_in_target_units(tmp_path):
+def test_regression_search_exports_values_in_target_units(regression_run):
     import tensorflow as tf
 
-    manifest = regression_manifest(tmp_path)
-    out = tmp_path / "run"
-    result = invoke("search", "--task", "image", "--data", manifest, "--out", out,
-                    "--max-trials", 1, "--epochs", 2, "--label-column", "brightness")
-    assert result.exit_code == 0, result.output
-    assert "problem regression (inferred: numeric labels" in result.output
+    manifest, out = regression_run.data, Path(regression_run.run)
+    files = Path(manifest).parent / "files"
+    assert "problem regression (inferred: numeric labels" in regression_run.output
     card = card_of(out)
     assert card["problem"]["type"] == "regression" and card["classes"] == []
     target = card["problem"]["target"]
@@ -256,12 +250,12 @@ def test_regression_search_exports_values_in_target_units(tmp_path):
     # In the target's units: an untrained-looking head would sit near 0, not near the mean.
     assert abs(values[0] - target["mean"]) < 3 * target["std"]
 
-    predicted = invoke("predict", out, tmp_path / "files" / "0.png", "--json")
+    predicted = invoke("predict", out, files / "0.png", "--json")
     assert isinstance(json.loads(predicted.output)[0]["value"], float)
     evaluated = json.loads(invoke("evaluate", out, manifest, "--json").output)
-    every = json.loads(invoke("predict", out, tmp_path / "files", "--json").output)
+    every = json.loads(invoke("predict", out, files, "--json").output)
     with open(manifest, encoding="utf-8") as handle:
-        targets = {os.path.join(tmp_path, row["path"]): float(row["brightness"])
+        targets = {os.path.join(files.parent, row["path"]): float(row["brightness"])
                    for row in csv.DictReader(handle)}
     errors = [abs(row["value"] - targets[row["input"]]) for row in every]
     assert evaluated["examples"] == len(targets) == len(errors)

@@ -35,36 +35,20 @@ def write_csv(path, rows, header=("text", "label")):
         writer.writerows(rows)
 
 
-@pytest.fixture(scope="module")
-def text_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("texts")
-    write_csv(root / "train.csv", synthetic_texts(60, 0) + [("", "weather")])
-    write_csv(root / "val.csv", synthetic_texts(15, 1))
-    write_csv(root / "test.csv", synthetic_texts(15, 2))
-    return str(root)
-
-
-@pytest.fixture(scope="module")
-def text_run(text_folder, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "text"
-    result = invoke("search", "--task", "text", "--data", text_folder, "--out", out,
-                    "--max-trials", 1, "--epochs", 15, "--batch-size", 8, "--objective", "val_loss")
-    assert result.exit_code == 0, result.output
-    return str(out)
-
-
-def test_search_learns_keywords_and_records_the_text_contract(text_run):
-    card = json.load(open(os.path.join(text_run, "model", "model_card.json")))
+def test_search_learns_keywords_and_records_the_text_contract(keyword_text_run):
+    card = json.load(open(os.path.join(keyword_text_run, "model", "model_card.json")))
     assert card["classes"] == ["cooking", "football", "weather"]
     assert card["input"] == {"name": "inputs", "shape": [None], "dtype": "string"}
     assert card["hyperparameters"]["text/family"] == "bag"
     assert card["metrics"]["test"]["accuracy"] >= 0.8
 
 
-def test_saved_model_serves_raw_strings_like_the_keras_model(text_run):
+def test_saved_models_of_a_model_and_an_ensemble_serve_raw_strings_like_keras(
+        keyword_text_run, text_ensemble_run):
+    """One fresh interpreter, Keras and TensorFlow alone, checks both exports."""
     code = f"""
-import sys, numpy as np, tensorflow as tf, keras
-run = {text_run!r}
+import csv, json, sys, numpy as np, tensorflow as tf, keras
+run = {keyword_text_run!r}
 texts = ["the oven and flour", "a late penalty goal", "storm and rain today", "", "日本 über 😀"]
 serve = tf.saved_model.load(run + "/model/saved_model").signatures["serving_default"]
 spec = serve.structured_input_signature[1]["inputs"]
@@ -76,30 +60,8 @@ np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
 classes = ["cooking", "football", "weather"]
 labels = [s.decode() for s in out["label"].numpy()]
 assert labels == [classes[i] for i in expected.argmax(-1)], labels
-print("ok")
-assert not any(name.startswith("automl") for name in sys.modules)
-"""
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "ok"
 
-
-def test_a_text_ensemble_exports_one_model_that_plain_keras_and_serving_agree_on(text_folder,
-                                                                                 tmp_path):
-    run = tmp_path / "run"
-    result = invoke("search", "--task", "text", "--data", text_folder, "--out", run,
-                    "--ensemble", 3, "--max-trials", 6, "--epochs", 4, "--batch-size", 8,
-                    "--tuner", "random")
-    assert result.exit_code == 0, result.output
-    card = json.load(open(run / "model" / "model_card.json"))
-    members = card["search"]["ensemble"]
-    assert len(members) > 1, card["search"]
-    rows = {r["trial_id"]: r for r in csv.DictReader(open(run / "report" / "trials.csv"))}
-    assert card["metrics"]["val"]["ensemble_accuracy"] >= float(
-        rows[members[0]]["val_accuracy"]) - 1e-6
-    code = f"""
-import csv, json, sys, numpy as np, tensorflow as tf, keras
-run, data = {str(run)!r}, {text_folder!r}
+run, data = {text_ensemble_run.run!r}, {text_ensemble_run.data!r}
 rows = list(csv.DictReader(open(data + "/test.csv")))
 texts = tf.constant([r["text"] for r in rows])
 card = json.load(open(run + "/model/model_card.json"))
@@ -118,10 +80,21 @@ print("ok")
     assert result.stdout.strip() == "ok"
 
 
-def test_predict_text_and_files(text_run, tmp_path):
+def test_a_text_ensemble_exports_one_model_of_its_members(text_ensemble_run):
+    run = text_ensemble_run.run
+    card = json.load(open(os.path.join(run, "model", "model_card.json")))
+    members = card["search"]["ensemble"]
+    assert len(members) > 1, card["search"]
+    trials = csv.DictReader(open(os.path.join(run, "report", "trials.csv")))
+    rows = {r["trial_id"]: r for r in trials}
+    assert card["metrics"]["val"]["ensemble_accuracy"] >= float(
+        rows[members[0]]["val_accuracy"]) - 1e-6
+
+
+def test_predict_text_and_files(keyword_text_run, tmp_path):
     note = tmp_path / "note.txt"
     note.write_text("rain storm forecast sunny rain storm", encoding="utf-8")
-    result = invoke("predict", text_run, note, "--text", "goal striker penalty league goal")
+    result = invoke("predict", keyword_text_run, note, "--text", "goal striker penalty league goal")
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0].split("\t")[0] == str(note) and lines[0].split("\t")[1].startswith("weather")
@@ -188,11 +161,11 @@ def test_csv_missing_columns_are_named(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_evaluate_takes_the_column_names_its_error_advises(text_run, tmp_path):
+def test_evaluate_takes_the_column_names_its_error_advises(keyword_text_run, tmp_path):
     write_csv(tmp_path / "more.csv", synthetic_texts(12, 7), header=("review", "sentiment"))
-    result = invoke("evaluate", text_run, tmp_path / "more.csv")
+    result = invoke("evaluate", keyword_text_run, tmp_path / "more.csv")
     assert_one_line_error(result, "no column 'text', 'label'", "--text-column / --label-column")
-    result = invoke("evaluate", text_run, tmp_path / "more.csv", "--text-column", "review",
+    result = invoke("evaluate", keyword_text_run, tmp_path / "more.csv", "--text-column", "review",
                     "--label-column", "sentiment", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["examples"] == 12

@@ -14,10 +14,11 @@ from automl.transfer import backbones, weights
 from tests.conftest import assert_one_line_error, invoke, run_python
 
 SERVE = """
-import sys, numpy as np, tensorflow as tf
-served = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-out = served(inputs=tf.constant(np.full((2, 8, 8, 1), 200, "float32")))
-print(out["probabilities"].shape[0], float(tf.reduce_sum(out["probabilities"][0])))
+import json, sys, numpy as np, tensorflow as tf
+for folder in json.loads(sys.argv[1]):
+    served = tf.saved_model.load(folder).signatures["serving_default"]
+    out = served(inputs=tf.constant(np.full((2, 8, 8, 1), 200, "float32")))
+    print(out["probabilities"].shape[0], float(tf.reduce_sum(out["probabilities"][0])))
 """
 
 
@@ -45,13 +46,14 @@ def _card(out):
         return json.load(handle)
 
 
-def _served(out):
-    """`(rows, sum of the first row's probabilities)` from the SavedModel, TensorFlow alone."""
-    done = run_python(SERVE.replace("sys.argv[1]", repr(os.path.join(out, "model",
-                                                                     "saved_model"))))
+def _served(*outs):
+    """`(rows, sum of the first row's probabilities)` from each run's SavedModel, all in one
+    fresh interpreter with TensorFlow alone."""
+    folders = [os.path.join(out, "model", "saved_model") for out in outs]
+    done = run_python(SERVE.replace("sys.argv[1]", repr(json.dumps(folders))))
     assert done.returncode == 0, done.stderr[-2000:]
-    rows, total = done.stdout.split()[-2:]
-    return int(rows), float(total)
+    lines = done.stdout.strip().splitlines()[-len(outs):]
+    return [(int(rows), float(total)) for rows, total in map(str.split, lines)]
 
 
 def _search(image_folder, out, *args):
@@ -61,10 +63,13 @@ def _search(image_folder, out, *args):
     return result
 
 
-def test_keras_applications_backbone_from_a_weights_file(image_folder, tmp_path, offline,
-                                                          monkeypatch):
+def test_keras_applications_and_keras_hub_backbones_from_files(image_folder, tmp_path, offline,
+                                                                monkeypatch):
+    """A keras.applications body from a weights file and a KerasHub preset folder; the two
+    SavedModels serve in one fresh interpreter."""
     import keras
 
+    keras_hub = pytest.importorskip("keras_hub")
     # The smallest input MobileNetV3 takes keeps the test fast; weights fit any size.
     family = dataclasses.replace(backbones.IMAGE_FAMILIES["mobilenet_v3_small"], input_size=32)
     monkeypatch.setitem(backbones.IMAGE_FAMILIES, family.name, family)
@@ -85,13 +90,7 @@ def test_keras_applications_backbone_from_a_weights_file(image_folder, tmp_path,
     body = exported.get_layer("backbone").get_weights()
     assert len(body) == len(saved.get_weights())
     assert all(np.array_equal(a, b) for a, b in zip(body, saved.get_weights()))
-    rows, total = _served(out)
-    assert rows == 2 and abs(total - 1.0) < 1e-4
-    assert not offline
 
-
-def test_keras_hub_backbone_from_a_preset_folder(image_folder, tmp_path, offline):
-    keras_hub = pytest.importorskip("keras_hub")
     backbone = keras_hub.models.ResNetBackbone(
         input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64],
         stackwise_num_blocks=[1], stackwise_num_strides=[1], block_type="basic_block",
@@ -100,16 +99,16 @@ def test_keras_hub_backbone_from_a_preset_folder(image_folder, tmp_path, offline
     backbone.save_to_preset(folder)
     keras_hub.layers.ResNetImageConverter(image_size=(32, 32), scale=1 / 255.0).save_to_preset(
         folder)
-    out = tmp_path / "run"
-    _search(image_folder, out, "--backbone", "hub:tiny_resnet",
+    hub_out = tmp_path / "hub_run"
+    _search(image_folder, hub_out, "--backbone", "hub:tiny_resnet",
             "--backbone-weights", f"hub:tiny_resnet={folder}")
-    card = _card(out)
+    card = _card(hub_out)
     assert card["hyperparameters"]["image/backbone"] == "hub:tiny_resnet"
     [record] = card["transfer"]["backbones"]
     assert record["source"] == "user path" and record["path"] == folder
     assert record["sha256"] == weights.sha256(os.path.join(folder, "model.weights.h5"))
-    rows, total = _served(out)
-    assert rows == 2 and abs(total - 1.0) < 1e-4
+    for rows, total in _served(out, hub_out):
+        assert rows == 2 and abs(total - 1.0) < 1e-4
     assert not offline
 
 
