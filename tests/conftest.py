@@ -170,8 +170,26 @@ def keyword_text_run(keyword_texts, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def text_ensemble_run(keyword_texts, tmp_path_factory):
-    """A text search on `keyword_texts` averaging up to 3 trials, exported to LiteRT int8 too."""
+def text_ensemble_run(tmp_path_factory):
+    """A text search averaging up to 3 trials, exported to LiteRT int8 too.
+
+    Its train and val texts are `keyword_texts`' with every fifth label moved to the
+    next class, so that no single trial is right and sure on all of val and a second
+    member lowers the average's loss.
+    """
+    from test_text import synthetic_texts, write_csv
+
+    def noisy(rows, offset):
+        labels = sorted({label for _, label in rows})
+        return [(text, labels[(labels.index(label) + 1) % len(labels)]
+                 if (index + offset) % 5 == 0 else label)
+                for index, (text, label) in enumerate(rows)]
+
+    data = tmp_path_factory.mktemp("noisy_texts")
+    write_csv(data / "train.csv", noisy(synthetic_texts(60, 0), 0))
+    write_csv(data / "val.csv", noisy(synthetic_texts(15, 1), 1))
+    write_csv(data / "test.csv", synthetic_texts(15, 2))
+    keyword_texts = str(data)
     out = tmp_path_factory.mktemp("runs") / "text_ensemble"
     result = invoke("search", "--task", "text", "--data", keyword_texts, "--out", out,
                     "--ensemble", 3, "--max-trials", 3, "--epochs", 4, "--batch-size", 8,

@@ -129,24 +129,20 @@ def test_a_run_of_another_task_is_refused_in_one_line(image_run, image_folder, t
     assert_one_line_error(result, "is of task 'audio', not 'image'")
 
 
-def test_a_text_run_starts_a_search_on_other_labels(tmp_path):
+def test_a_text_run_starts_a_search_on_other_labels(keyword_text_run, tmp_path):
     import tensorflow as tf
 
     from test_text import synthetic_texts, write_csv
 
-    source, target = tmp_path / "source", tmp_path / "target"
-    source.mkdir()
+    target = tmp_path / "target"
     target.mkdir()
     for name, seed, count in (("train", 0, 30), ("val", 1, 9), ("test", 2, 9)):
-        rows = synthetic_texts(count, seed)
-        write_csv(source / f"{name}.csv", rows)
         write_csv(target / f"{name}.csv",
-                  [(text, "food" if label == "cooking" else "other") for text, label in rows])
-    common = ("--task", "text", "--max-trials", 1, "--epochs", 2, "--batch-size", 8)
-    result = invoke("search", *common, "--data", source, "--out", tmp_path / "first")
-    assert result.exit_code == 0, result.output
-    result = invoke("search", *common, "--data", target, "--out", tmp_path / "second",
-                    "--init-from", tmp_path / "first", "--export", "tflite")
+                  [(text, "food" if label == "cooking" else "other")
+                   for text, label in synthetic_texts(count, seed)])
+    result = invoke("search", "--task", "text", "--max-trials", 1, "--epochs", 2,
+                    "--batch-size", 8, "--data", target, "--out", tmp_path / "second",
+                    "--init-from", keyword_text_run, "--export", "tflite")
     assert result.exit_code == 0, result.output
     card = read_card(str(tmp_path / "second"))
     assert card["init_from"]["used"] and card["init_from"]["classes"] == [
