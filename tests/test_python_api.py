@@ -118,21 +118,6 @@ def test_a_predictor_needs_no_plugin_for_arrays(array_search, monkeypatch):
         bare.predict([__file__])
 
 
-def test_cleaning_the_cache_leaves_a_run_written_without_out(tmp_path, monkeypatch):
-    monkeypatch.delenv("AUTOML_RUNS_DIR")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("AUTOML_CACHE_DIR", str(tmp_path / "cache"))
-    x, y = image_arrays(8, 0)
-    result = automl.search("image", (x, y), **TINY)
-    assert result.run_dir.startswith(str(tmp_path / "data" / "keras-automl" / "runs" / "image-"))
-    (tmp_path / "cache" / "runs" / "image-old").mkdir(parents=True)  # where runs were once
-    cleaned = invoke("cache", "clean", "--all")
-    assert cleaned.exit_code == 0 and "removed 1 folder" in cleaned.output  # the data set
-    assert os.listdir(tmp_path / "cache") == ["runs"]
-    assert list(automl.load(result.run_dir).predict(x[:2]).labels) == \
-        list(result.predict(x[:2]).labels)
-
-
 def test_without_a_usable_runs_folder_runs_go_to_a_private_temp_folder(tmp_path, monkeypatch):
     import tempfile
 
@@ -267,10 +252,22 @@ def test_the_cli_and_the_api_name_a_missing_folder_alike(tmp_path):
     assert result.exit_code == 2 and "Error: data not found: no/such/folder" in result.output
 
 
-def test_text_estimator_on_a_series_with_integer_labels(tmp_path, capsys):
+def test_text_estimator_on_a_series_with_integer_labels(tmp_path, capsys, monkeypatch):
+    """Fitted without `out`, its run goes to the runs folder, which cleaning the cache keeps."""
+    monkeypatch.delenv("AUTOML_RUNS_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("AUTOML_CACHE_DIR", str(tmp_path / "cache"))
     frame = texts(12, 0)
     codes = frame.topic.map({"cooking": 0, "football": 1, "weather": 2})
     model = automl.TextClassifier(batch_size=8, **TINY).fit(frame.review, codes)
+    result = model.result
+    assert result.run_dir.startswith(str(tmp_path / "data" / "keras-automl" / "runs" / "text-"))
+    (tmp_path / "cache" / "runs" / "text-old").mkdir(parents=True)  # where runs were once
+    cleaned = invoke("cache", "clean", "--all")
+    assert cleaned.exit_code == 0 and "removed 1 folder" in cleaned.output  # the data set
+    assert os.listdir(tmp_path / "cache") == ["runs"]
+    assert list(automl.load(result.run_dir).predict(["rain storm"]).labels) == \
+        list(result.predict(["rain storm"]).labels)
     predicted = model.predict(["oven flour recipe", "striker goal league"])
     assert predicted.dtype.kind == "i" and set(predicted) <= {0, 1, 2}
     assert model.predict_proba(pd.Series(["rain storm"])).shape == (1, 3)

@@ -23,7 +23,6 @@ from PIL import Image
 
 from conftest import assert_one_line_error, invoke
 from test_audio import RATE, tone, write_clips
-from test_text import synthetic_texts, write_csv
 
 fastapi = pytest.importorskip("fastapi", reason="the serve extra is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -33,19 +32,6 @@ from automl.export.predictor import ExportedModel  # noqa: E402
 from automl.server.app import create_app  # noqa: E402
 from automl.server.batcher import Batcher  # noqa: E402
 from automl.server.models import ServedModel, load_models  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def text_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serve-texts")
-    write_csv(root / "train.csv", synthetic_texts(60, 0))
-    write_csv(root / "val.csv", synthetic_texts(15, 1))
-    write_csv(root / "test.csv", synthetic_texts(15, 2))
-    out = tmp_path_factory.mktemp("runs") / "reviews"
-    result = invoke("search", "--task", "text", "--data", root, "--out", out, "--max-trials", 1,
-                    "--epochs", 15, "--batch-size", 8, "--objective", "val_loss")
-    assert result.exit_code == 0, result.output
-    return str(out)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +45,9 @@ def audio_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(image_run, text_run, audio_run):
-    models = load_models({"digits": image_run, "reviews": text_run, "keywords": audio_run})
+def client(image_run, keyword_text_run, audio_run):
+    models = load_models({"digits": image_run, "reviews": keyword_text_run,
+                          "keywords": audio_run})
     with TestClient(create_app(models), raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -109,10 +96,10 @@ def test_tf_serving_predict_of_pngs_equals_automl_predict(client, image_run):
     assert as_array["predictions"][0]["label"] == expected[0]["predictions"][0]["label"]
 
 
-def test_texts_over_both_protocols_equal_automl_predict(client, text_run):
+def test_texts_over_both_protocols_equal_automl_predict(client, keyword_text_run):
     texts = ["rain and storm in the forecast", "the striker scored a penalty goal",
              "simmer the flour in the oven"]
-    expected = _predicted(text_run, *[arg for text in texts for arg in ("--text", text)])
+    expected = _predicted(keyword_text_run, *[arg for text in texts for arg in ("--text", text)])
     rows = client.post("/v1/models/reviews:predict", json={"instances": texts, "top_k": 3})
     for answer, said in zip(rows.json()["predictions"], expected):
         _same(answer, said)
