@@ -32,8 +32,9 @@ def register(monkeypatch):
     return add
 
 
-def convert_in_this_process(*arguments):
-    """`litert.convert` without its child process, which would not see the tests' tasks."""
+def convert_in_this_process(converter, *arguments):
+    """`litert.Converter.convert` without its child process, which would not see the
+    tests' tasks."""
     outcome, value = litert._convert_here(*arguments)
     if outcome == "error":
         raise automl.AutomlError(value)
@@ -59,7 +60,7 @@ def test_a_task_of_the_required_part_alone_searches_and_exports(register, image_
     predicted = invoke("predict", out, os.path.join(image_folder, "test"), "--json")
     assert predicted.exit_code == 0, predicted.output
     # the default on-device export of a task that did not opt into `automl.OnDevice`
-    monkeypatch.setattr(litert, "convert", convert_in_this_process)
+    monkeypatch.setattr(litert.Converter, "convert", convert_in_this_process)
     exported = invoke("export", out, "--format", "tflite")
     assert exported.exit_code == 0, exported.output
     assert [name for name in os.listdir(out / "model") if name.endswith(".tflite")]

@@ -99,16 +99,18 @@ def _export(run_dir, quantizations, out, dataset, progress):
     calibration = (_representative(dataset.train, exported.card.get("options", {}))
                    if "int8" in quantizations else None)
     entries = {}
-    for quantization in quantizations:
-        settings_lib.check_quantization(quantization)
-        if progress:
-            progress(f"converting to LiteRT ({quantization})")
-        target = os.path.abspath(out) if out else os.path.join(model_dir, file_name(quantization))
-        entries[quantization] = _write_checked(
-            exported, dataset.test, quantization, target, saved_probabilities,
-            calibration if quantization == "int8" else None)
-        if target.startswith(os.path.abspath(model_dir) + os.sep):
-            entries[quantization]["file"] = os.path.relpath(target, model_dir)
+    with Converter() as converter:
+        for quantization in quantizations:
+            settings_lib.check_quantization(quantization)
+            if progress:
+                progress(f"converting to LiteRT ({quantization})")
+            target = (os.path.abspath(out) if out
+                      else os.path.join(model_dir, file_name(quantization)))
+            entries[quantization] = _write_checked(
+                converter, exported, dataset.test, quantization, target, saved_probabilities,
+                calibration if quantization == "int8" else None)
+            if target.startswith(os.path.abspath(model_dir) + os.sep):
+                entries[quantization]["file"] = os.path.relpath(target, model_dir)
     card = exported.card
     card["litert"] = {**card.get("litert", {}), **entries}
     card.pop(PENDING, None)
@@ -171,7 +173,8 @@ def _saved_model_probabilities(exported, split):
     return np.concatenate([exported.serve_prepared(batch) for batch in split.batches(256)])
 
 
-def _write_checked(exported, test, quantization, target, saved_probabilities, calibration):
+def _write_checked(converter, exported, test, quantization, target, saved_probabilities,
+                   calibration):
     """Convert into a temporary folder, check the file there, then move it into place.
 
     `calibration` is int8's `(examples, labels)` of the training split. Int8 weights are scaled per tensor unless that costs more than `PER_TENSOR_LOSS`
@@ -184,12 +187,13 @@ def _write_checked(exported, test, quantization, target, saved_probabilities, ca
     try:
         staged = os.path.join(staging, os.path.basename(target))
         per_channel = False
-        content, model = _converted(exported, quantization, representative, staged, per_channel)
+        content, model = _converted(converter, exported, quantization, representative, staged,
+                                    per_channel)
         if quantization == "int8" and \
                 _accuracy_loss(exported, model, representative, labels) > PER_TENSOR_LOSS:
             per_channel = True
-            content, model = _converted(exported, quantization, representative, staged,
-                                        per_channel)
+            content, model = _converted(converter, exported, quantization, representative,
+                                        staged, per_channel)
         with open(os.path.join(staging, LABELS_FILE), "w", encoding="utf-8") as handle:
             handle.write("".join(f"{name}\n" for name in exported.classes))
         entry = model.describe(quantization)
@@ -208,10 +212,11 @@ def _write_checked(exported, test, quantization, target, saved_probabilities, ca
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _converted(exported, quantization, representative, staged, per_channel):
+def _converted(converter, exported, quantization, representative, staged, per_channel):
     """`(bytes, LiteRTModel)` of the exported model converted and written to `staged`."""
-    content = convert(exported.card, os.path.dirname(exported.card_path), quantization,
-                      representative, os.path.dirname(staged), per_channel)
+    content = converter.convert(exported.card, os.path.dirname(exported.card_path),
+                                quantization, representative, os.path.dirname(staged),
+                                per_channel)
     with open(staged + ".part", "wb") as handle:  # a new file: an interpreter maps the old
         handle.write(content)
     os.replace(staged + ".part", staged)
@@ -260,50 +265,77 @@ def convert(card, model_dir, quantization, representative, folder, per_channel=F
     """The `.tflite` bytes of `model_dir/model.keras`; companion files go into `folder`.
 
     Int8 weights are quantized per tensor, or with `per_channel` per output channel.
+    One conversion in a `Converter` of its own.
+    """
+    with Converter() as converter:
+        return converter.convert(card, model_dir, quantization, representative, folder,
+                                 per_channel)
+
+
+class Converter:
+    """A converter child process that serves the conversions of one export in turn.
 
     A fresh interpreter converts (not a fork, nor `multiprocessing`, which would
-    import the caller's main script again); arguments and outcome pass as pickles.
+    import the caller's main script again); it starts at the first conversion and
+    ends with the `with` block, so one export imports TensorFlow there once, and the
+    memory the converter leaks goes with it. Requests and outcomes pass as pickles.
     It runs isolated (`-I`), on this process's import path without the working
     folder, so modules lying there are not imported. It is in a session of its own:
     Ctrl-C or SIGTERM reach this process, which ends the child and stops as the
     signal asks (KeyboardInterrupt), not as a failed conversion.
     """
-    with tempfile.TemporaryDirectory() as exchange:
-        request, reply = os.path.join(exchange, "request"), os.path.join(exchange, "reply")
+
+    def __init__(self):
+        self.child, self.exchange = None, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        if self.child is not None:
+            if self.child.poll() is None:
+                if exception[0] is None:
+                    self.child.stdin.close()  # no more requests: the child ends
+                    try:
+                        self.child.wait(CHILD_POLL_SECONDS * 50)
+                    except subprocess.TimeoutExpired:
+                        pass
+                if self.child.poll() is None:
+                    self.child.terminate()
+                    self.child.wait()
+            self.exchange.cleanup()
+        return False
+
+    def convert(self, card, model_dir, quantization, representative, folder, per_channel):
+        """The `.tflite` bytes of one conversion (see `convert`)."""
+        if self.child is None:
+            self.exchange = tempfile.TemporaryDirectory()
+            self.child = subprocess.Popen(
+                [sys.executable, "-I", "-c", "import sys; sys.path[:] = sys.argv[1:]; "
+                 "import automl.export.litert as l; l.convert_child()", *_import_path()],
+                stdin=subprocess.PIPE, text=True, start_new_session=True)
+        request = os.path.join(self.exchange.name, "request")
+        reply = os.path.join(self.exchange.name, "reply")
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(reply)
         with open(request, "wb") as handle:
             pickle.dump((card, model_dir, quantization, representative, folder, per_channel,
                          env.is_verbose()), handle)
-        code = _run_child([request, reply])
+        if self.child.poll() is None:
+            self.child.stdin.write(f"{request}\t{reply}\n")
+            self.child.stdin.flush()
+        while not os.path.isfile(reply) and self.child.poll() is None:
+            interrupt.check()
+            time.sleep(CHILD_POLL_SECONDS)
+        interrupt.check()
         if not os.path.isfile(reply):
-            raise AutomlError(f"cannot convert to LiteRT: the converter exited with code {code}")
+            raise AutomlError(f"cannot convert to LiteRT: the converter exited with code "
+                              f"{self.child.poll()}")
         with open(reply, "rb") as handle:
             outcome, value = pickle.load(handle)
-    if outcome == "error":
-        raise AutomlError(value)
-    return value
-
-
-def _run_child(arguments):
-    """The exit code of the converter child run on `arguments`; KeyboardInterrupt (the
-    child ended) where a signal asked this process to stop meanwhile."""
-    child = subprocess.Popen(
-        [sys.executable, "-I", "-c", "import sys; sys.path[:] = sys.argv[3:]; "
-         "import automl.export.litert as l; l.convert_child(sys.argv[1], sys.argv[2])",
-         *arguments, *_import_path()],
-        stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        while True:
-            try:
-                code = child.wait(CHILD_POLL_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                interrupt.check()
-        interrupt.check()
-        return code
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            child.wait()
+        if outcome == "error":
+            raise AutomlError(value)
+        return value
 
 
 def _import_path():
@@ -315,15 +347,20 @@ def _import_path():
     return [here] + [p for p in kept if os.path.abspath(p) != here]
 
 
-def convert_child(request, reply):
-    """The child process of `convert`."""
-    with open(request, "rb") as handle:
-        card, model_dir, quantization, representative, folder, per_channel, verbose = \
-            pickle.load(handle)
-    env.set_verbose(verbose)
-    outcome = _convert_here(card, model_dir, quantization, representative, folder, per_channel)
-    with open(reply, "wb") as handle:
-        pickle.dump(outcome, handle)
+def convert_child():
+    """The child process of `Converter`: one conversion for each line of
+    `REQUEST<TAB>REPLY` on its standard input, its outcome written whole to REPLY."""
+    for line in sys.stdin:
+        request, reply = line.rstrip("\n").split("\t")
+        with open(request, "rb") as handle:
+            card, model_dir, quantization, representative, folder, per_channel, verbose = \
+                pickle.load(handle)
+        env.set_verbose(verbose)
+        outcome = _convert_here(card, model_dir, quantization, representative, folder,
+                                per_channel)
+        with open(reply + ".part", "wb") as handle:
+            pickle.dump(outcome, handle)
+        os.replace(reply + ".part", reply)
 
 
 def _convert_here(card, model_dir, quantization, representative, folder, per_channel):
