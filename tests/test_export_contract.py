@@ -130,23 +130,6 @@ def test_a_litert_file_outside_the_model_folder_is_refused(run_copy, image_folde
     assert_one_line_error(result, "outside its model folder", recorded)
 
 
-def test_the_converter_does_not_import_modules_from_the_working_folder(run_copy, tmp_path,
-                                                                       monkeypatch):
-    from automl.export import litert
-
-    working = tmp_path / "work"
-    working.mkdir()
-    marker = tmp_path / "poisoned"
-    (working / "numpy.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
-                                      "raise ImportError('the working folder numpy')\n")
-    monkeypatch.chdir(working)
-    model_dir = os.path.join(run_copy, "model")
-    with open(os.path.join(model_dir, "model_card.json"), encoding="utf-8") as handle:
-        card = json.load(handle)
-    content = litert.convert(card, model_dir, "none", None, str(tmp_path))
-    assert content[4:8] == b"TFL3" and not marker.exists()
-
-
 def test_sigterm_while_converting_exits_143_and_resume_writes_the_litert_file(tmp_path):
     data = write_image_folder(tmp_path / "data", per_class=(8, 3, 3))
     run = tmp_path / "run"

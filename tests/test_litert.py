@@ -307,14 +307,22 @@ def test_export_refuses_bad_requests_in_one_line(image_run, tmp_path):
     assert_one_line_error(result, "unknown export format 'onnx'")
 
 
-def test_out_writes_the_file_and_its_labels_elsewhere(litert_run, tmp_path):
+def test_out_writes_the_file_and_its_labels_elsewhere(litert_run, tmp_path, monkeypatch):
+    """Also run from a folder whose `numpy.py` the converter must not import."""
     image_run = litert_run
+    working = tmp_path / "work"
+    working.mkdir()
+    marker = tmp_path / "poisoned"
+    (working / "numpy.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
+                                      "raise ImportError('the working folder numpy')\n")
+    monkeypatch.chdir(working)
     target = tmp_path / "device" / "letters.tflite"
     result = invoke("export", image_run, "--format", "tflite", "--quantize", "dynamic",
                     "--out", target, "--json")
     assert result.exit_code == 0, result.output
+    assert not marker.exists()
     entry = json.loads(result.stdout)["dynamic"]
-    assert entry["file"] == str(target) and target.is_file()
+    assert entry["file"] == str(target) and target.read_bytes()[4:8] == b"TFL3"
     assert (tmp_path / "device" / "labels.txt").is_file()
     assert not [n for n in os.listdir(tmp_path / "device") if n.startswith(".")]
     assert _entries(image_run)["dynamic"]["sha256"] == entry["sha256"]
