@@ -79,6 +79,7 @@ def test_the_same_seed_gives_the_same_trials_and_scores(test_tasks, tmp_path):
 
 
 def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_folder, tmp_path):
+    """Also the rungs it records and what its export has seen."""
     import time
 
     started = time.time()
@@ -94,6 +95,31 @@ def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_fol
                             "export"}
     assert abs(sum(seconds.values()) - search["wall_seconds"]) <= 0.02 * search["wall_seconds"]
     assert seconds["trials"] > 0 and seconds["export"] > 0
+    # The rungs, and what the export has seen under the default retrain share (the image
+    # recipe's test forces the continued export).
+    card = card_of(tmp_path / "run")
+    rungs = search["scheduler"]["rungs"]
+    assert rungs[-1]["fraction"] == 1.0
+    examples = card["data"]["examples"]
+    assert rungs[-1]["examples"] == rungs[-1]["epochs"] * examples["train"]
+    seen = search["examples_seen"]
+    assert set(seen) == set(search["ensemble"])
+    exported = search["exported_trial"]
+    mode = search["retrain_mode"][exported]
+    # Continued on train+val until the budget's end: at least the top rung's examples.
+    # Retrained from scratch: the epochs at which its trial peaked, on train+val. Kept
+    # (the retrain did not fit or did worse on val): what its trial saw, with the reason.
+    trials = trial_values(tmp_path / "run")
+    if mode == "continued":
+        assert seen[exported] >= rungs[-1]["examples"]
+    elif mode == "fresh":
+        assert seen[exported] == search["retrain_epochs"] * (examples["train"] + examples["val"])
+    else:
+        trial = next(t for t in trials if t["trial_id"] == exported)
+        metric = trial["metrics"]["metrics"]["examples_seen"]["observations"][-1]["value"][0]
+        assert mode is None and seen[exported] == metric
+        assert search["retrain_note"].startswith(f"kept the search model of trial {exported}")
+    assert trials[0]["hyperparameters"]["values"]["tuner/fraction"] == 1.0  # the whole split
 
 
 def test_a_budget_too_short_for_one_trial_is_refused_before_anything_is_written(
