@@ -65,7 +65,7 @@ def test_hyperband_runs_its_brackets_and_continues_the_best(test_tasks, image_fo
 
 def test_the_same_seed_gives_the_same_trials_and_scores(test_tasks, tmp_path):
     runs = []
-    for name, seed, trials in (("a", 7, 4), ("b", 7, 4), ("c", 8, 3)):
+    for name, seed, trials in (("a", 7, 4), ("b", 7, 4), ("c", 8, 2)):
         out = tmp_path / name
         # The default Bayesian tuner: three random points, then a model-based proposal.
         result = invoke("search", "--task", "steady", "--data", "blobs", "--out", out,
@@ -75,7 +75,7 @@ def test_the_same_seed_gives_the_same_trials_and_scores(test_tasks, tmp_path):
         runs.append([(t["hyperparameters"]["values"], t["score"]) for t in trial_values(out)])
     assert runs[0] == runs[1]
     assert len({json.dumps(v, sort_keys=True) for v, _ in runs[0]}) == 4
-    assert [v for v, _ in runs[2]] != [v for v, _ in runs[0][:3]]
+    assert [v for v, _ in runs[2]] != [v for v, _ in runs[0][:2]]
 
 
 def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_folder, tmp_path):
@@ -168,7 +168,7 @@ def test_tfds_recipes_run_offline_under_mock_data(recipe, tmp_path):
     """The recipes' `tfds:` sources read their splits and label names without a download."""
     with tfds.testing.mock_data(num_examples=10):
         result = invoke("run", os.path.join(RECIPES, recipe), "--set", f"out={tmp_path / 'run'}",
-                        "--set", "max_trials=1", "--set", "epochs=1", "--set", "time_budget=60")
+                        "--set", "max_trials=1", "--set", "epochs=1", "--set", "time_budget=")
     assert result.exit_code == 0, result.output
     card = card_of(tmp_path / "run")
     channels = 3 if recipe.startswith("cifar") else 1
@@ -223,7 +223,7 @@ def test_an_ensemble_export_averages_its_members(tmp_path):
     data = write_image_folder(tmp_path / "data", per_class=(3, 6, 4))
     run = tmp_path / "run"
     result = invoke("search", "--task", "image", "--data", data, "--out", run,
-                    "--tuner", "random", "--max-trials", 3, "--epochs", 8, "--ensemble", 3,
+                    "--tuner", "random", "--max-trials", 3, "--epochs", 4, "--ensemble", 3,
                     "--keep-trials")
     assert result.exit_code == 0, result.output
     card = card_of(run)
