@@ -79,8 +79,10 @@ def test_the_same_seed_gives_the_same_trials_and_scores(test_tasks, tmp_path):
 
 
 def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_folder, tmp_path):
-    """Also the rungs it records and what its export has seen."""
+    """Also the rungs it records, what its export has seen and its first configuration."""
     import time
+
+    from automl_plugins.image import ImageTask
 
     started = time.time()
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
@@ -120,6 +122,10 @@ def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_fol
         assert mode is None and seen[exported] == metric
         assert search["retrain_note"].startswith(f"kept the search model of trial {exported}")
     assert trials[0]["hyperparameters"]["values"]["tuner/fraction"] == 1.0  # the whole split
+    # The image task's known-good configurations come first.
+    first = ImageTask().known_good(SimpleNamespace(meta={"height": 8, "width": 8},
+                                                   train=[None] * 72))[0]
+    assert {k: trials[0]["hyperparameters"]["values"][k] for k in first} == first
 
 
 def test_a_budget_too_short_for_one_trial_is_refused_before_anything_is_written(
@@ -133,18 +139,13 @@ def test_a_budget_too_short_for_one_trial_is_refused_before_anything_is_written(
     assert not (tmp_path / "run").exists()
 
 
-def test_successive_halving_promotes_the_best_and_continues_its_weights(image_folder, tmp_path):
-    from automl_plugins.image import ImageTask
-
+def test_successive_halving_promotes_the_best_and_continues_its_weights(
+        test_tasks, image_folder, tmp_path):
     run = tmp_path / "run"
-    result = invoke("search", "--task", "image", "--data", image_folder, "--out", run,
+    result = invoke("search", "--task", "pixels", "--data", image_folder, "--out", run,
                     "--tuner", "random", "--scheduler", "asha", "--max-trials", 4, "--epochs", 6)
     assert result.exit_code == 0, result.output
     trials = trial_values(run)
-    # The image task's known-good configurations come first.
-    first = ImageTask().known_good(SimpleNamespace(meta={"height": 8, "width": 8},
-                                                   train=[None] * 72))[0]
-    assert {k: trials[0]["hyperparameters"]["values"][k] for k in first} == first
     first_rung = trials[:3]
     assert all(t["hyperparameters"]["values"]["tuner/epochs"] == 2 for t in first_rung)
     best = max(first_rung, key=lambda t: t["score"])
