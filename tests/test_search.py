@@ -39,7 +39,7 @@ def trial_values(run):
 @pytest.mark.parametrize("tuner", ["bayesian", "grid"])
 def test_each_tuner_runs_a_search(tuner, test_tasks, image_folder, tmp_path):
     result = invoke("search", "--task", "pixels", "--data", image_folder, "--out", tmp_path / "run",
-                    "--tuner", tuner, "--max-trials", 2, "--epochs", 1, "--time-budget", "60s")
+                    "--tuner", tuner, "--max-trials", 2, "--epochs", 1)
     assert result.exit_code == 0, result.output
     card = card_of(tmp_path / "run")
     assert card["search"]["tuner"] == tuner
