@@ -1,6 +1,9 @@
 """Shared fixtures: tiny synthetic data sets written into temporary folders."""
 
+import fcntl
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,8 +27,6 @@ from automl.cli import cli  # noqa: E402
 
 def pytest_sessionfinish(session, exitstatus):
     """The data cache and the runs the tests wrote go with them."""
-    import shutil
-
     shutil.rmtree(TEST_CACHE, ignore_errors=True)
     shutil.rmtree(TEST_RUNS, ignore_errors=True)
 
@@ -57,9 +58,31 @@ def write_image_folder(root, per_class=(12, 4, 4), classes=tuple(PATTERNS), seed
     return str(root)
 
 
+def built_once(tmp_path_factory, name, build):
+    """`build(folder)`'s result (JSON), built once per test session whatever the worker.
+
+    Under pytest-xdist every worker has its own session fixtures; the first worker
+    that needs `name` builds it, under a lock, into a folder all workers see, and
+    the others wait for it and read it. Tests only read what it holds.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    folder, done = root / "shared" / name, root / "shared" / f"{name}.json"
+    folder.parent.mkdir(exist_ok=True)
+    with open(root / "shared" / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed before
+            folder.mkdir()
+            done.write_text(json.dumps(build(folder)))
+        return json.loads(done.read_text())
+
+
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory):
-    return write_image_folder(tmp_path_factory.mktemp("images"), per_class=(24, 4, 4))
+    return built_once(tmp_path_factory, "images",
+                      lambda folder: write_image_folder(folder, per_class=(24, 4, 4)))
 
 
 def invoke(*args):
@@ -97,23 +120,32 @@ def run_python(code, **env):
                           env={**os.environ, **env}, timeout=300)
 
 
+def _search(out, *args):
+    """`automl search ARGS --out OUT` in this process; its output."""
+    result = invoke("search", *args, "--out", out)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 @pytest.fixture(scope="session")
 def image_run(image_folder, tmp_path_factory):
     """One finished image search shared by the export and serving tests."""
-    out = tmp_path_factory.mktemp("runs") / "image"
-    result = invoke("search", "--task", "image", "--data", image_folder, "--out", out,
-                    "--max-trials", 2, "--epochs", 8, "--tuner", "random")
-    assert result.exit_code == 0, result.output
-    return str(out)
+    def build(folder):
+        _search(folder / "image", "--task", "image", "--data", image_folder,
+                "--max-trials", 2, "--epochs", 8, "--tuner", "random")
+        return str(folder / "image")
+    return built_once(tmp_path_factory, "image_run", build)
 
 
-def _finished_search(tmp_path_factory, name, data, *args):
-    """`(data, run, output)` of a one-trial image search on `data`; tests only read the run."""
-    out = tmp_path_factory.mktemp("runs") / name
-    result = invoke("search", "--task", "image", "--data", data, "--out", out,
-                    "--max-trials", 1, *args)
-    assert result.exit_code == 0, result.output
-    return SimpleNamespace(data=str(data), run=str(out), output=result.output)
+def _finished_search(tmp_path_factory, name, write_data, *args):
+    """`(data, run, output)` of a one-trial image search on the data `write_data(folder)`
+    writes and returns; tests only read the run."""
+    def build(folder):
+        data = str(write_data(folder / "data"))
+        output = _search(folder / name, "--task", "image", "--data", data,
+                         "--max-trials", 1, *args)
+        return {"data": data, "run": str(folder / name), "output": output}
+    return SimpleNamespace(**built_once(tmp_path_factory, name, build))
 
 
 @pytest.fixture(scope="session")
@@ -121,8 +153,8 @@ def multilabel_run(tmp_path_factory):
     """An image search on a manifest of images with one or two of three bands."""
     from test_problems import multilabel_manifest
 
-    manifest = multilabel_manifest(tmp_path_factory.mktemp("multilabel"))
-    return _finished_search(tmp_path_factory, "multilabel", manifest, "--epochs", 2)
+    return _finished_search(tmp_path_factory, "multilabel",
+                            lambda folder: multilabel_manifest(_made(folder)), "--epochs", 2)
 
 
 @pytest.fixture(scope="session")
@@ -130,21 +162,27 @@ def regression_run(tmp_path_factory):
     """An image search predicting the brightness of flat images."""
     from test_problems import regression_manifest
 
-    manifest = regression_manifest(tmp_path_factory.mktemp("regression"))
-    return _finished_search(tmp_path_factory, "regression", manifest, "--epochs", 2,
+    return _finished_search(tmp_path_factory, "regression",
+                            lambda folder: regression_manifest(_made(folder)), "--epochs", 2,
                             "--label-column", "brightness")
 
 
 @pytest.fixture(scope="session")
 def imbalanced_run(tmp_path_factory):
     """An image search on 12 `left` against 3 `top` training images: class weights balanced."""
-    data = tmp_path_factory.mktemp("imbalanced")
-    write_image_folder(data, per_class=(12, 4, 4), classes=("left", "top"))
-    train_top = data / "train" / "top"
-    for name in sorted(os.listdir(train_top))[3:]:
-        os.remove(train_top / name)
-    return _finished_search(tmp_path_factory, "imbalanced", data, "--epochs", 1,
+    def write_data(data):
+        write_image_folder(data, per_class=(12, 4, 4), classes=("left", "top"))
+        train_top = data / "train" / "top"
+        for name in sorted(os.listdir(train_top))[3:]:
+            os.remove(train_top / name)
+        return data
+    return _finished_search(tmp_path_factory, "imbalanced", write_data, "--epochs", 1,
                             "--tuner", "random")
+
+
+def _made(folder):
+    folder.mkdir(parents=True)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -152,21 +190,22 @@ def keyword_texts(tmp_path_factory):
     """`train.csv`, `val.csv`, `test.csv` of short texts whose keywords name their topic."""
     from test_text import synthetic_texts, write_csv
 
-    root = tmp_path_factory.mktemp("texts")
-    write_csv(root / "train.csv", synthetic_texts(60, 0) + [("", "weather")])
-    write_csv(root / "val.csv", synthetic_texts(15, 1))
-    write_csv(root / "test.csv", synthetic_texts(15, 2))
-    return str(root)
+    def build(root):
+        write_csv(root / "train.csv", synthetic_texts(60, 0) + [("", "weather")])
+        write_csv(root / "val.csv", synthetic_texts(15, 1))
+        write_csv(root / "test.csv", synthetic_texts(15, 2))
+        return str(root)
+    return built_once(tmp_path_factory, "texts", build)
 
 
 @pytest.fixture(scope="session")
 def keyword_text_run(keyword_texts, tmp_path_factory):
     """One finished text search on `keyword_texts`; tests only read it."""
-    out = tmp_path_factory.mktemp("runs") / "text"
-    result = invoke("search", "--task", "text", "--data", keyword_texts, "--out", out,
-                    "--max-trials", 1, "--epochs", 15, "--batch-size", 8, "--objective", "val_loss")
-    assert result.exit_code == 0, result.output
-    return str(out)
+    def build(folder):
+        _search(folder / "text", "--task", "text", "--data", keyword_texts, "--max-trials", 1,
+                "--epochs", 15, "--batch-size", 8, "--objective", "val_loss")
+        return str(folder / "text")
+    return built_once(tmp_path_factory, "keyword_text_run", build)
 
 
 @pytest.fixture(scope="session")
@@ -185,17 +224,16 @@ def text_ensemble_run(tmp_path_factory):
                  if (index + offset) % 5 == 0 else label)
                 for index, (text, label) in enumerate(rows)]
 
-    data = tmp_path_factory.mktemp("noisy_texts")
-    write_csv(data / "train.csv", noisy(synthetic_texts(60, 0), 0))
-    write_csv(data / "val.csv", noisy(synthetic_texts(15, 1), 1))
-    write_csv(data / "test.csv", synthetic_texts(15, 2))
-    keyword_texts = str(data)
-    out = tmp_path_factory.mktemp("runs") / "text_ensemble"
-    result = invoke("search", "--task", "text", "--data", keyword_texts, "--out", out,
-                    "--ensemble", 3, "--max-trials", 3, "--epochs", 4, "--batch-size", 8,
-                    "--tuner", "random", "--export", "tflite:int8")
-    assert result.exit_code == 0, result.output
-    return SimpleNamespace(data=keyword_texts, run=str(out), output=result.output)
+    def build(folder):
+        data = _made(folder / "data")
+        write_csv(data / "train.csv", noisy(synthetic_texts(60, 0), 0))
+        write_csv(data / "val.csv", noisy(synthetic_texts(15, 1), 1))
+        write_csv(data / "test.csv", synthetic_texts(15, 2))
+        output = _search(folder / "run", "--task", "text", "--data", data, "--ensemble", 3,
+                         "--max-trials", 3, "--epochs", 4, "--batch-size", 8,
+                         "--tuner", "random", "--export", "tflite:int8")
+        return {"data": str(data), "run": str(folder / "run"), "output": output}
+    return SimpleNamespace(**built_once(tmp_path_factory, "text_ensemble_run", build))
 
 
 def assert_one_line_error(result, *fragments):
