@@ -102,12 +102,19 @@ def _entries(run):
 
 
 def test_an_image_model_exports_float_and_uint8_files_that_agree_with_the_saved_model(
-        litert_run):
+        litert_run, monkeypatch):
     """Both files, their card entries, `predict --tflite`, and the README's client."""
+    from automl.export import litert
+
     image_run = litert_run
+    children = []
+    popen = litert.subprocess.Popen
+    monkeypatch.setattr(litert.subprocess, "Popen",
+                        lambda *args, **kwargs: children.append(args) or popen(*args, **kwargs))
     result = invoke("export", image_run, "--format", "tflite", "--quantize", "none",
                     "--quantize", "int8")
     assert result.exit_code == 0, result.output
+    assert len(children) == 1  # one converter child serves both files
     entries = _entries(image_run)
     model_dir = os.path.join(image_run, "model")
     for quantization, name in (("none", "model.tflite"), ("int8", "model_int8.tflite")):
