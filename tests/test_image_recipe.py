@@ -175,9 +175,9 @@ def test_a_budgeted_search_records_its_rungs_and_what_the_export_has_seen(
 
     # A retrain from scratch is never worth it: the export is continued.
     monkeypatch.setattr(planner, "RETRAIN_SHARE", 0.0)
-    data = write_image_folder(tmp_path / "data", per_class=(40, 6, 6))
+    data = write_image_folder(tmp_path / "data", per_class=(24, 4, 4))
     run = tmp_path / "run"
-    budget = 50
+    budget = 40
     started = time.time()
     result = invoke("search", "--task", "image", "--data", data, "--out", run,
                     "--time-budget", budget)
