@@ -10,9 +10,16 @@ import types
 import keras_tuner as kt
 import pytest
 
-from conftest import assert_one_line_error, free_port, invoke, finish, start_automl, start_worker
+from conftest import (assert_one_line_error, free_port, invoke, finish, start_automl, start_worker,
+                      write_image_folder)
 
 BUDGET = 60
+
+
+@pytest.fixture(scope="module")
+def few_images(tmp_path_factory):
+    """A small image folder: 8 train, 2 val, 2 test images a class."""
+    return write_image_folder(tmp_path_factory.mktemp("few_images"), per_class=(8, 2, 2))
 
 
 def _chief(data, run, port, *extra):
@@ -20,9 +27,11 @@ def _chief(data, run, port, *extra):
                   "--chief", "--listen", f"127.0.0.1:{port}", *extra)
 
 
-def _listening(run):
+def _listening(run, chief):
     """Wait until the chief serves (its probe and start-up done), as a scheduler would."""
-    _wait(lambda: (run / "search" / "chief.json").exists(), 120, "the chief never listened")
+    _wait(lambda: (run / "search" / "chief.json").exists() or chief.poll() is not None, 120,
+          "the chief never listened")
+    assert (run / "search" / "chief.json").exists(), finish(chief, 10)
 
 
 def _wait(condition, seconds, what):
@@ -44,11 +53,11 @@ def _error_lines(output):
     return [line for line in output.splitlines() if line.startswith("Error:")]
 
 
-def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(image_folder, tmp_path):
+def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(few_images, tmp_path):
     run, port = tmp_path / "run", free_port()
     started = time.time()
-    chief = _chief(image_folder, run, port, "--time-budget", BUDGET)
-    _listening(run)
+    chief = _chief(few_images, run, port, "--time-budget", BUDGET)
+    _listening(run, chief)
     worker = start_worker(run, port, "alpha")
     code, output = finish(chief, 3 * BUDGET)
     elapsed = time.time() - started
@@ -65,38 +74,61 @@ def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(image_folde
     assert not list(run.glob("search/trial_*/attempt-*"))
 
 
-def test_a_chief_that_no_worker_joins_ends_within_its_budget_and_resumes(image_folder, tmp_path):
-    run, port = tmp_path / "run", free_port()
-    started = time.time()
-    code, output = finish(_chief(image_folder, run, port, "--time-budget", BUDGET), 3 * BUDGET)
-    elapsed = time.time() - started
+@pytest.fixture(scope="module")
+def chiefs_without_live_workers(few_images, tmp_path_factory):
+    """Two budgeted chiefs whose idle budgets overlap: one that no worker joins, then resumed
+    once its budget is spent, and one whose only worker is killed mid-trial. The second starts
+    once the first listens, so that their start-up probes do not compete.
+    Each is `(run, port, exit code, output, seconds)`."""
+    chiefs = {}
+    try:
+        for name in ("alone", "dead"):
+            run, port = tmp_path_factory.mktemp(name) / "run", free_port()
+            chiefs[name] = (run, port, time.time(),
+                            _chief(few_images, run, port, "--time-budget", BUDGET))
+            _listening(run, chiefs[name][3])
+        run, port = chiefs["dead"][:2]
+        doomed = start_worker(run, port, "doomed")
+        _wait(lambda: (run / "logs" / "0000").exists(), BUDGET, "trial 0000 never started training")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        results = {}
+        for name, (run, port, started, chief) in chiefs.items():
+            code, output = finish(chief, 3 * BUDGET)
+            results[name] = (run, port, code, output, time.time() - started)
+    finally:
+        for run, port, started, chief in chiefs.values():
+            if chief.poll() is None:
+                chief.kill()
+                chief.wait()
+    run = results["alone"][0]
+    state = json.load(open(run / "state.json"))  # as the chief left it
+    resumed = finish(start_automl("resume", run), 2 * BUDGET)
+    return types.SimpleNamespace(alone=results["alone"], dead=results["dead"], alone_state=state,
+                                 resumed=resumed)
+
+
+def test_a_chief_that_no_worker_joins_ends_within_its_budget_and_resumes(
+        chiefs_without_live_workers):
+    run, port, code, output, elapsed = chiefs_without_live_workers.alone
     assert code == 1, output
     assert elapsed <= 1.1 * BUDGET, (elapsed, output)
     assert "Traceback" not in output
     assert _error_lines(output) == [
         f"Error: no trial completed within the time budget: no worker connected to "
         f"127.0.0.1:{port}; the search state is saved in {run}"]
-    state = json.load(open(run / "state.json"))
+    state = chiefs_without_live_workers.alone_state
     assert state["finished"] is False and state["elapsed_seconds"] >= 0.8 * BUDGET
     assert (run / "recipe.yaml").exists() and (run / "search" / "chief.json").exists()
     # The budget is spent: the resumed chief says so at once instead of waiting.
-    code, output = finish(start_automl("resume", run), 2 * BUDGET)
+    code, output = chiefs_without_live_workers.resumed
     assert code == 1, output
     assert len(_error_lines(output)) == 1 and "no trial completed" in output
 
 
-def test_a_chief_whose_only_worker_died_mid_trial_ends_within_its_budget(image_folder,
-                                                                         tmp_path):
-    run, port = tmp_path / "run", free_port()
-    started = time.time()
-    chief = _chief(image_folder, run, port, "--time-budget", BUDGET)
-    _listening(run)
-    doomed = start_worker(run, port, "doomed")
-    _wait(lambda: (run / "logs" / "0000").exists(), BUDGET, "trial 0000 never started training")
-    doomed.send_signal(signal.SIGKILL)
-    doomed.wait()
-    code, output = finish(chief, 3 * BUDGET)
-    elapsed = time.time() - started
+def test_a_chief_whose_only_worker_died_mid_trial_ends_within_its_budget(
+        chiefs_without_live_workers):
+    run, port, code, output, elapsed = chiefs_without_live_workers.dead
     assert code == 1, output
     assert elapsed <= 1.1 * BUDGET, (elapsed, output)
     assert _error_lines(output) == [
