@@ -236,6 +236,16 @@ def text_ensemble_run(tmp_path_factory):
     return SimpleNamespace(**built_once(tmp_path_factory, "text_ensemble_run", build))
 
 
+def assert_rungs_count_what_the_export_saw(card):
+    """The top rung trains on the whole training split for its epochs, and the card
+    records the examples each exported member saw."""
+    search = card["search"]
+    rungs = search["scheduler"]["rungs"]
+    assert rungs[-1]["fraction"] == 1.0
+    assert rungs[-1]["examples"] == rungs[-1]["epochs"] * card["data"]["examples"]["train"]
+    assert set(search["examples_seen"]) == set(search["ensemble"])
+
+
 def assert_one_line_error(result, *fragments):
     """Exit code 2, one line of error output naming the problem, no traceback."""
     assert result.exit_code == 2, result.output
