@@ -11,6 +11,8 @@ import pytest
 
 from conftest import assert_one_line_error, invoke, run_python, write_image_folder
 
+pytestmark = pytest.mark.xdist_group("test_init_from")
+
 
 @pytest.fixture(scope="module")
 def other_labels(tmp_path_factory):
@@ -48,6 +50,11 @@ def test_the_card_names_the_source_run(image_run, transfer_run):
     assert record["test"] == source["metrics"]["test"]
     assert record["model_sha256"] == digest
     assert record["used"] and card["hyperparameters"]["init_from"] == "on"
+    # The source is tried first: a new head at 1e-2, the body at the rate its own search chose.
+    source_rate = source["hyperparameters"]["optimizer/learning_rate"]
+    assert card["hyperparameters"]["optimizer/learning_rate"] == 1e-2
+    assert card["hyperparameters"]["init_from/body_rate"] == pytest.approx(
+        min(max(source_rate / 1e-2, 0.01), 1.0))
     assert card["classes"] == ["lower", "upper"]
 
 

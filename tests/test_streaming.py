@@ -11,6 +11,8 @@ import pytest
 
 from conftest import invoke
 
+pytestmark = pytest.mark.xdist_group("test_streaming")
+
 BATCH = 4
 
 

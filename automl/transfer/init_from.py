@@ -5,8 +5,10 @@ preprocessing included, up to the feature layer under its head; the search puts 
 new head for the new labels on it and weighs that configuration (`init_from: on`)
 against the task's own networks. It fine-tunes as the Keras transfer-learning guide
 does (`automl.transfer.fine_tuning`): the new head learns first with the body frozen,
-then the body follows at a lower learning rate (`init_from/body_rate` times the
-head's), its batch normalisation frozen in inference mode throughout.
+then the body follows at `init_from/body_rate` times the head's learning rate, its
+batch normalisation frozen in inference mode throughout. The first configuration
+trains the body at the rate the earlier run's search chose for it: that body was
+trained on data like the new labels', and its features alone fit them poorly.
 """
 
 import hashlib
@@ -19,7 +21,8 @@ from automl.transfer import backbones, fine_tuning
 
 CHOICE = "init_from"                  # "on": the earlier run's body; "off": the task's own
 BODY_RATE = "init_from/body_rate"     # the body's learning rate, as a share of the head's
-BODY_RATES = (0.1, 0.01)
+BODY_RATES = (0.01, 1.0)              # its searched range (log scale)
+HEAD_RATE = 1e-2                      # the first configuration's peak rate: the head is new
 BODY = "source_body"                  # the name of the body inside the new model
 HEADS = ("probabilities", "standardised")  # head layers (`automl.problems`)
 HEAD_DROPOUT = "head_dropout"
@@ -83,6 +86,14 @@ class Source:
         body = keras.Model(network.input, network.get_layer(under).input, name=BODY)
         return backbones.freeze_batch_norm(keras, body)
 
+    def body_rate(self):
+        """The source's own peak learning rate as a share of `HEAD_RATE`, within
+        `BODY_RATES` (the full rate where its card does not say)."""
+        rate = self.card.get("hyperparameters", {}).get("optimizer/learning_rate")
+        if not rate:
+            return BODY_RATES[1]
+        return min(max(float(rate) / HEAD_RATE, BODY_RATES[0]), BODY_RATES[1])
+
     def features(self, keras, inputs):
         """The source's features of `inputs`."""
         return self.body(keras)(inputs)
@@ -108,7 +119,7 @@ def chosen(hp, source):
     if hp.Choice(CHOICE, ["on", "off"], default="on") != "on":
         return False
     with hp.conditional_scope(CHOICE, ["on"]):
-        hp.Choice(BODY_RATE, list(BODY_RATES), default=BODY_RATES[0])
+        hp.Float(BODY_RATE, *BODY_RATES, sampling="log", default=BODY_RATES[1])
     return True
 
 
@@ -121,8 +132,11 @@ def task_known_good(source, task_values):
 
 def first_values(source):
     """Values tried before the task's known-good ones: the source, where there is one
-    (its new head learns from scratch, so at a rate above the shared default)."""
-    return [] if source is None else [{CHOICE: "on", "optimizer/learning_rate": 3e-3}]
+    (its new head learns from scratch at `HEAD_RATE`; its body at the rate the source's
+    own search chose, as a share of the head's)."""
+    if source is None:
+        return []
+    return [{CHOICE: "on", "optimizer/learning_rate": HEAD_RATE, BODY_RATE: source.body_rate()}]
 
 
 def used(hp):
@@ -142,5 +156,5 @@ def training_model(keras, model, hp):
     """The fine-tuning twin of a `model` that starts from the source
     (`automl.transfer.fine_tuning`): its body frozen for the first epoch, then trained at
     `init_from/body_rate` times the learning rate."""
-    rate = float(hp.values.get(BODY_RATE, BODY_RATES[0]))
+    rate = float(hp.values.get(BODY_RATE, BODY_RATES[1]))
     return fine_tuning.training_twin(keras, model, BODY, rate)
