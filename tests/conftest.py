@@ -25,6 +25,17 @@ TEST_CACHE, TEST_RUNS = os.environ["AUTOML_CACHE_DIR"], os.environ["AUTOML_RUNS_
 from automl.cli import cli  # noqa: E402
 
 
+# Modules of long single tests, queued first: under `-n auto --dist loadgroup` the groups
+# (`pytestmark = pytest.mark.xdist_group(...)`, one worker each) start, then these, and the
+# short tests fill the workers' ends.
+LONGEST_FIRST = ("test_transfer_backbones.py", "test_export_contract.py", "test_text.py",
+                 "test_litert.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """The data cache and the runs the tests wrote go with them."""
     shutil.rmtree(TEST_CACHE, ignore_errors=True)
