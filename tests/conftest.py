@@ -25,15 +25,19 @@ TEST_CACHE, TEST_RUNS = os.environ["AUTOML_CACHE_DIR"], os.environ["AUTOML_RUNS_
 from automl.cli import cli  # noqa: E402
 
 
-# Modules of long single tests, queued first: under `-n auto --dist loadgroup` the groups
-# (`pytestmark = pytest.mark.xdist_group(...)`, one worker each) start, then these, and the
-# short tests fill the workers' ends.
-LONGEST_FIRST = ("test_transfer_backbones.py", "test_export_contract.py", "test_text.py",
-                 "test_litert.py")
+# The longest modules, longest first. Under `-n auto --dist loadscope --no-loadscope-reorder`
+# each module runs on one worker (its module fixtures built once) and the modules start in
+# this order, the short ones last, so that the workers end together. The first and third
+# go to one worker, one after the other: two budgeted distributed searches never overlap.
+LONGEST_FIRST = ("test_distributed.py", "test_reliability.py", "test_distributed_budget.py",
+                 "test_search.py", "test_export_contract.py", "test_python_api.py",
+                 "test_litert.py", "test_transfer_backbones.py", "test_text.py",
+                 "test_init_from.py", "test_audio.py", "test_image_recipe.py", "test_serve.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def pytest_sessionfinish(session, exitstatus):

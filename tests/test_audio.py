@@ -10,8 +10,6 @@ import tensorflow_datasets as tfds
 
 from conftest import assert_one_line_error, invoke, run_python
 
-pytestmark = pytest.mark.xdist_group("test_audio")
-
 RATE = 8000
 PITCHES = {"high": 1760.0, "low": 220.0, "mid": 660.0}
 

@@ -14,8 +14,6 @@ import pytest
 from conftest import (assert_one_line_error, free_port, invoke, run_python, start_automl,
                       start_worker, write_image_folder)
 
-pytestmark = pytest.mark.xdist_group("test_distributed")
-
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ", re.MULTILINE)  # TensorFlow's C++ log format
 MAX_TRIALS = 5
 

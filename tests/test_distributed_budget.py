@@ -13,8 +13,6 @@ import pytest
 from conftest import (assert_one_line_error, free_port, invoke, finish, start_automl, start_worker,
                       write_image_folder)
 
-pytestmark = pytest.mark.xdist_group("test_distributed_budget")
-
 BUDGET = 60
 
 

@@ -11,8 +11,6 @@ import pytest
 
 from conftest import assert_one_line_error, invoke, run_python, write_image_folder
 
-pytestmark = pytest.mark.xdist_group("test_init_from")
-
 
 @pytest.fixture(scope="module")
 def other_labels(tmp_path_factory):

@@ -15,8 +15,6 @@ import automl
 from automl.data import in_memory
 from conftest import TEST_RUNS, invoke, run_python, synthetic_image
 
-pytestmark = pytest.mark.xdist_group("test_python_api")
-
 HERE = os.path.dirname(__file__)
 EXAMPLES = os.path.join(HERE, os.pardir, "examples")
 TINY = {"max_trials": 1, "epochs": 2, "verbose": 0}

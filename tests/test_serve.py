@@ -24,8 +24,6 @@ from PIL import Image
 from conftest import assert_one_line_error, invoke
 from test_audio import RATE, tone, write_clips
 
-pytestmark = pytest.mark.xdist_group("test_serve")
-
 fastapi = pytest.importorskip("fastapi", reason="the serve extra is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 

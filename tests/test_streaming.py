@@ -11,8 +11,6 @@ import pytest
 
 from conftest import invoke
 
-pytestmark = pytest.mark.xdist_group("test_streaming")
-
 BATCH = 4
 
 
