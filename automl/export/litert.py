@@ -261,17 +261,6 @@ def _scores(model, test, saved_probabilities):
 # Converting (in a child process) ---------------------------------------------------
 
 
-def convert(card, model_dir, quantization, representative, folder, per_channel=False):
-    """The `.tflite` bytes of `model_dir/model.keras`; companion files go into `folder`.
-
-    Int8 weights are quantized per tensor, or with `per_channel` per output channel.
-    One conversion in a `Converter` of its own.
-    """
-    with Converter() as converter:
-        return converter.convert(card, model_dir, quantization, representative, folder,
-                                 per_channel)
-
-
 class Converter:
     """A converter child process that serves the conversions of one export in turn.
 
@@ -307,7 +296,10 @@ class Converter:
         return False
 
     def convert(self, card, model_dir, quantization, representative, folder, per_channel):
-        """The `.tflite` bytes of one conversion (see `convert`)."""
+        """The `.tflite` bytes of `model_dir/model.keras`; companion files go into `folder`.
+
+        Int8 weights are quantized per tensor, or with `per_channel` per output channel.
+        """
         if self.child is None:
             self.exchange = tempfile.TemporaryDirectory()
             self.child = subprocess.Popen(
@@ -381,7 +373,7 @@ def convert_device_model(device, task, meta, quantization, representative, folde
                          per_channel=False):
     """The `.tflite` bytes of `device`, a model from the task's `device_model`, on built-in ops.
 
-    Converts in this process; `convert` runs it in a child. Int8 weights are
+    Converts in this process; `Converter` runs it in a child. Int8 weights are
     quantized per tensor (a scale and a zero point per weight tensor: in a small
     model the per-channel ones take a fifth of the file), or with `per_channel`.
     """
