@@ -37,6 +37,34 @@ def test_the_report_is_rebuilt_from_the_run_directory(image_run, tmp_path):
     assert _page(run) .count("class='plot'") >= 6
 
 
+def test_the_interim_report_redraws_its_plots_within_their_share_of_the_search(
+        image_run, tmp_path, monkeypatch):
+    from automl.report import page, run_report
+    from automl.run_folder import RunDir
+
+    shutil.copytree(image_run, tmp_path / "copy")
+    run = RunDir(str(tmp_path / "copy"))
+    trials = page.load_trials(run.search)
+    clock, drawn = [100.0], []
+
+    def figures(records, card, objective, maximize, interim=False):
+        drawn.append(len(records))
+        clock[0] += 2.0  # drawing takes 2 s: redrawn at most every 2 / PLOTS_SHARE s
+        return [f"<svg>{len(drawn)}</svg>"]
+
+    monkeypatch.setattr(page, "figures", figures)
+    monkeypatch.setattr(run_report.time, "monotonic", lambda: clock[0])
+    report = run_report.InterimReport(run, "val_accuracy", {"task": "image"})
+    interim = tmp_path / "copy" / "search" / "report"
+    for seconds_later, shown in ((0, 1), (10, 2), (2 / run_report.PLOTS_SHARE, 2)):
+        clock[0] += seconds_later
+        report(trials[:shown])
+        written = (interim / "index.html").read_text()
+        assert written.count("<tr class=") == shown  # the trial table is always current
+        assert f"<svg>{len(drawn)}</svg>" in written
+    assert drawn == [1, 2]  # the second report kept the first one's plots
+
+
 def test_misclassified_examples_are_shown_with_their_labels():
     import numpy as np
 

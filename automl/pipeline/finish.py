@@ -261,12 +261,14 @@ def _latency_ms(model, example, calls=20, seconds=0.5):
 
 
 def library_versions():
+    """Versions of the libraries a run used; TensorFlow Datasets' read from its metadata,
+    since importing it costs seconds a search on files does not otherwise spend."""
     import keras
     import keras_tuner
     import tensorflow as tf
-    import tensorflow_datasets as tfds
     from importlib import metadata
 
     return {"keras-automl": metadata.version("keras-automl"), "tensorflow": tf.__version__,
             "keras": keras.__version__, "keras-tuner": keras_tuner.__version__,
-            "tensorflow-datasets": tfds.__version__, "python": platform.python_version()}
+            "tensorflow-datasets": metadata.version("tensorflow-datasets"),
+            "python": platform.python_version()}

@@ -23,7 +23,7 @@ from automl.export import litert
 from automl.pipeline.finish import finish
 from automl.problems import class_weights
 from automl.report.progress import Progress
-from automl.report.run_report import write_run_report
+from automl.report.run_report import InterimReport
 from automl.run_folder import RunDir, StateKeeper, fresh_state
 from automl.runtime import devices, env, interrupt
 from automl.runtime.files import write_json
@@ -159,13 +159,12 @@ def _search(settings, task, run, budget, clock, keeper, resume, live, quiet_stdo
     interim_card = {"task": task.name, "classes": dataset.classes,
                     "data": {"source": settings.data},
                     "search": {"time_budget_seconds": settings.time_budget}}
+    interim_report = InterimReport(run, settings.objective, interim_card)
     # keras-tuner prints "Reloading Tuner from ..." on stdout, which carries --json's document.
     with contextlib.redirect_stdout(io.StringIO()):
         tuner = SearchTuner(task, dataset, feeds, settings, budget, keras, tf, run.path,
                             progress, clock, probe=probe, after_trial=keeper.save,
-                            trial_done=lambda: write_run_report(
-                                run, settings.objective, interim_card, interim=True,
-                                trials=tuner.oracle.trials.values()),
+                            trial_done=lambda: interim_report(tuner.oracle.trials.values()),
                             strategy=strategy)
 
     def trial_ended(trial, seconds):  # a trial a worker ran, as the local loop ends one

@@ -298,31 +298,36 @@ def _examples_html(examples):
     return f"<h2>Misclassified test examples</h2><div class='examples'>{''.join(items)}</div>"
 
 
-def render(records, card, objective, maximize, state=None, examples=None, interim=False):
-    """The report page as one self-contained HTML string.
+def figures(records, card, objective, maximize, interim=False):
+    """The report's plots, each an `<svg>` string or None where there is nothing to draw.
 
-    An `interim` page, written after each trial, leaves out the costliest plot (each
-    hyperparameter against the score), so that reporting takes little of the budget.
+    An `interim` report, written while a search runs, leaves out the costliest plot
+    (each hyperparameter against the score).
     """
-    state = state or {}
-    search = card.get("search", {})
     test = card.get("metrics", {}).get("test", {})
-    order = ranked(records, maximize)
-    best_id = search.get("best_trial") or (order[0]["id"] if order else None)
-    exported = set(search.get("ensemble") or [search.get("exported_trial")]) - {None}
-    metric = objective.removeprefix("val_")
-    figures = [
+    return [
         plots.best_so_far(records, objective, maximize),
         plots.scores_by_start(records, objective),
         None if interim else plots.hyperparameters(records, objective),
-        plots.learning_curves(order, metric),
+        plots.learning_curves(ranked(records, maximize), objective.removeprefix("val_")),
         plots.confusion_matrix(test.get("confusion_matrix"), card.get("classes", [])),
         plots.per_class(test.get("per_class") or test.get("per_label"),
                         "Per-label" if test.get("per_label") else "Per-class"),
         plots.predicted_against_true(test.get("residuals")),
         plots.residuals(test.get("residuals")),
     ]
-    figure_html = "".join(f"<div class='plot'>{svg}</div>" for svg in figures if svg)
+
+
+def render(records, card, objective, maximize, state=None, examples=None, drawn=None):
+    """The report page as one self-contained HTML string; `drawn`: its `figures`."""
+    state = state or {}
+    search = card.get("search", {})
+    order = ranked(records, maximize)
+    best_id = search.get("best_trial") or (order[0]["id"] if order else None)
+    exported = set(search.get("ensemble") or [search.get("exported_trial")]) - {None}
+    if drawn is None:
+        drawn = figures(records, card, objective, maximize)
+    figure_html = "".join(f"<div class='plot'>{svg}</div>" for svg in drawn if svg)
     header, rows = trial_rows(records, objective)
     title = f"keras-automl report: {card.get('task', '')} search"
     return (
@@ -337,10 +342,10 @@ def render(records, card, objective, maximize, state=None, examples=None, interi
 
 
 def write_report(records, card, objective, maximize, report_dir, state=None, examples=None,
-                 interim=False):
+                 drawn=None):
     """Write `trials.csv` and `index.html` into `report_dir` atomically."""
     header, rows = trial_rows(records, objective)
-    page = render(records, card, objective, maximize, state, examples, interim)
+    page = render(records, card, objective, maximize, state, examples, drawn)
 
     def build(folder):
         with open(os.path.join(folder, "trials.csv"), "w", newline="", encoding="utf-8") as f:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 from automl import settings as settings_lib
 from automl.errors import AutomlError
@@ -10,8 +11,12 @@ from automl.report import page
 from automl.run_folder import EXAMPLES_FILE, RunDir
 
 
-def write_run_report(run, objective, card, interim=False, trials=None):
-    """Write `RUN/report` from the trials saved in `RUN/search` and `card`.
+PLOTS_SHARE = 0.05  # most of a search's time that redrawing its interim plots takes
+
+
+def write_run_report(run, objective, card, interim=False, trials=None, drawn=None):
+    """Write `RUN/report` from the trials saved in `RUN/search` and `card`; returns the
+    plots drawn (`automl.report.page.figures`), or `drawn` where given.
 
     An interim report of a search that replaces an exported one goes to
     `RUN/search/report`, so `RUN/report` keeps describing the export until the new
@@ -26,8 +31,35 @@ def write_run_report(run, objective, card, interim=False, trials=None):
         with open(path, encoding="utf-8") as handle:
             examples = json.load(handle)
     folder = run.interim_report if interim and os.path.exists(run.model) else run.report
-    page.write_report(records, card, objective, objectives.direction(objective) == "max",
-                      folder, state=run.read_state(), examples=examples, interim=interim)
+    maximize = objectives.direction(objective) == "max"
+    if drawn is None:
+        drawn = page.figures(records, card, objective, maximize, interim=interim)
+    page.write_report(records, card, objective, maximize, folder, state=run.read_state(),
+                      examples=examples, drawn=drawn)
+    return drawn
+
+
+class InterimReport:
+    """The report of a running search, rewritten after each trial.
+
+    Its trial table is current after every trial; its plots are redrawn once the time
+    since they were last drawn is at least `1 / PLOTS_SHARE` times what drawing them
+    cost, so that they never take more than that share of the search.
+    """
+
+    def __init__(self, run, objective, card):
+        self.run, self.objective, self.card = run, objective, card
+        self.drawn, self.drawn_at, self.cost = None, None, 0.0
+
+    def __call__(self, trials):
+        started = time.monotonic()
+        if self.drawn is not None and started - self.drawn_at < self.cost / PLOTS_SHARE:
+            write_run_report(self.run, self.objective, self.card, interim=True, trials=trials,
+                             drawn=self.drawn)
+            return
+        self.drawn = write_run_report(self.run, self.objective, self.card, interim=True,
+                                      trials=trials)
+        self.drawn_at, self.cost = started, time.monotonic() - started
 
 
 def rebuild_report(run_dir):

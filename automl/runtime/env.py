@@ -7,10 +7,11 @@ backend must be TensorFlow, since exports are TensorFlow SavedModels.
 """
 
 import contextlib
-import importlib.util
+import importlib
 import logging
 import os
 import sys
+import types
 import warnings
 
 from automl.errors import AutomlError
@@ -75,19 +76,23 @@ def import_tensorflow():
     return tf, keras
 
 
+class _LazyModule(types.ModuleType):
+    """Stands for a module until one of its names is used, then imports it.
+
+    It stays out of `sys.modules`, so code that walks the loaded modules (AutoGraph
+    does, each time it converts a function) never imports it by looking.
+    """
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return getattr(importlib.import_module(self.__name__), attribute)
+
+
 def lazy_module(name):
     """The module `name`, imported on first use of one of its names.
 
     The front doors (`automl.api`, the CLI) hold the modules that import TensorFlow or
     keras-tuner at once through this, so `import automl` and `automl --help` stay fast.
     """
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    parent, _, child = name.rpartition(".")
-    setattr(sys.modules[parent], child, module)
-    return module
+    return sys.modules.get(name) or _LazyModule(name)
