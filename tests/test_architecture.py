@@ -150,21 +150,3 @@ def test_the_distribution_lists_every_subpackage():
     packages = {name for name, path in modules().items() if path.endswith("__init__.py")}
     assert packages <= listed, f"not in pyproject.toml's packages: {sorted(packages - listed)}"
 
-
-def test_modules_held_lazily_load_on_first_use_and_not_when_autograph_looks(tmp_path):
-    """AutoGraph walks every loaded module each time it converts a function: the
-    command line's lazily held modules (the server among them) stay unloaded."""
-    script = tmp_path / "convert.py"
-    script.write_text(
-        "import sys\n"
-        "from automl import cli\n"
-        "import tensorflow as tf\n"
-        "def plus_one(x):\n"
-        "    return x + 1 if x > 0 else x\n"
-        "tf.data.Dataset.range(2).map(plus_one)\n"
-        "loaded = {'automl.server', 'fastapi', 'automl.distribute.chief'} & set(sys.modules)\n"
-        "assert not loaded, loaded\n"
-        "assert cli.server_lib.create_app and 'automl.server' in sys.modules\n")
-    process = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                             cwd=ROOT, timeout=300)
-    assert process.returncode == 0, process.stderr[-2000:]

@@ -293,6 +293,12 @@ serve = tf.saved_model.load({run!r} + "/model/saved_model").signatures["serving_
 out = serve(inputs=tf.zeros([3, 8, 8, 1]))
 assert sorted(out) == ["label", "probabilities"] and out["probabilities"].shape == (3, 3)
 print("replicas", len(tf.config.list_logical_devices("CPU")))
+
+# AutoGraph walked the loaded modules at each conversion of the search: the modules the
+# command line holds lazily are still unloaded, and load on first use.
+print("lazily held and loaded", sorted({{"automl.server", "fastapi"}} & set(sys.modules)))
+from automl import cli as cli_module
+assert cli_module.server_lib.create_app and "automl.server" in sys.modules
 """
 
 
@@ -311,6 +317,11 @@ def test_mirrored_training_over_two_logical_devices_exports_the_contract(device_
 
 def test_mirrored_strategy_uses_every_logical_device(device_checks):
     assert "strategy replicas 2" in device_checks.stdout.splitlines(), device_checks.stderr[-3000:]
+
+
+def test_a_search_leaves_the_modules_the_command_line_holds_lazily_unloaded(device_checks):
+    assert "lazily held and loaded []" in device_checks.stdout.splitlines(), \
+        device_checks.stderr[-3000:]
 
 
 def test_every_head_stays_float32_under_mixed_precision(device_checks):

@@ -53,17 +53,52 @@ def _error_lines(output):
     return [line for line in output.splitlines() if line.startswith("Error:")]
 
 
-def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(few_images, tmp_path):
-    run, port = tmp_path / "run", free_port()
-    started = time.time()
-    chief = _chief(few_images, run, port, "--time-budget", BUDGET)
-    _listening(run, chief)
-    worker = start_worker(run, port, "alpha")
-    code, output = finish(chief, 3 * BUDGET)
-    elapsed = time.time() - started
+@pytest.fixture(scope="module")
+def budgeted_chiefs(few_images, tmp_path_factory):
+    """Three budgeted chiefs whose budgets overlap: one that no worker joins (resumed once
+    its budget is spent), one whose only worker is killed mid-trial, and one served to
+    worker `alpha`. Each starts once the one before listens (the served one once the
+    doomed worker is killed), so that their start-up probes do not compete; the served one
+    starts last, so that the end of its budget, where it retrains and exports, overlaps
+    only the others' idle waits. Each chief is
+    `(run, port, exit code, output, seconds)`."""
+    chiefs, workers = {}, {}
+    try:
+        for name, worker in (("alone", None), ("dead", "doomed"), ("served", "alpha")):
+            run, port = tmp_path_factory.mktemp(name) / "run", free_port()
+            chiefs[name] = (run, port, time.time(),
+                            _chief(few_images, run, port, "--time-budget", BUDGET))
+            _listening(run, chiefs[name][3])
+            if worker:
+                workers[worker] = start_worker(run, port, worker)
+            if worker == "doomed":
+                _wait(lambda: (run / "logs" / "0000").exists(), BUDGET,
+                      "trial 0000 never started training")
+                workers[worker].send_signal(signal.SIGKILL)
+                workers[worker].wait()
+        results = {}
+        for name, (run, port, started, chief) in chiefs.items():
+            code, output = finish(chief, 3 * BUDGET)
+            results[name] = (run, port, code, output, time.time() - started)
+        served_worker = finish(workers["alpha"], 60)
+    finally:
+        for process in [chief for _, _, _, chief in chiefs.values()] + list(workers.values()):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    run = results["alone"][0]
+    state = json.load(open(run / "state.json"))  # as the chief left it
+    resumed = finish(start_automl("resume", run), 2 * BUDGET)
+    return types.SimpleNamespace(served=results["served"], served_worker=served_worker,
+                                 alone=results["alone"], dead=results["dead"], alone_state=state,
+                                 resumed=resumed)
+
+
+def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(budgeted_chiefs):
+    run, port, code, output, elapsed = budgeted_chiefs.served
     assert code == 0, output
     assert elapsed <= 1.1 * BUDGET, (elapsed, output)
-    worker_code, worker_output = finish(worker, 60)
+    worker_code, worker_output = budgeted_chiefs.served_worker
     assert worker_code == 0, worker_output
     assert "OracleClient" not in worker_output
     trials = _trials(run)
@@ -74,61 +109,27 @@ def test_a_budgeted_search_served_to_a_worker_ends_within_its_budget(few_images,
     assert not list(run.glob("search/trial_*/attempt-*"))
 
 
-@pytest.fixture(scope="module")
-def chiefs_without_live_workers(few_images, tmp_path_factory):
-    """Two budgeted chiefs whose idle budgets overlap: one that no worker joins, then resumed
-    once its budget is spent, and one whose only worker is killed mid-trial. The second starts
-    once the first listens, so that their start-up probes do not compete.
-    Each is `(run, port, exit code, output, seconds)`."""
-    chiefs = {}
-    try:
-        for name in ("alone", "dead"):
-            run, port = tmp_path_factory.mktemp(name) / "run", free_port()
-            chiefs[name] = (run, port, time.time(),
-                            _chief(few_images, run, port, "--time-budget", BUDGET))
-            _listening(run, chiefs[name][3])
-        run, port = chiefs["dead"][:2]
-        doomed = start_worker(run, port, "doomed")
-        _wait(lambda: (run / "logs" / "0000").exists(), BUDGET, "trial 0000 never started training")
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait()
-        results = {}
-        for name, (run, port, started, chief) in chiefs.items():
-            code, output = finish(chief, 3 * BUDGET)
-            results[name] = (run, port, code, output, time.time() - started)
-    finally:
-        for run, port, started, chief in chiefs.values():
-            if chief.poll() is None:
-                chief.kill()
-                chief.wait()
-    run = results["alone"][0]
-    state = json.load(open(run / "state.json"))  # as the chief left it
-    resumed = finish(start_automl("resume", run), 2 * BUDGET)
-    return types.SimpleNamespace(alone=results["alone"], dead=results["dead"], alone_state=state,
-                                 resumed=resumed)
-
-
 def test_a_chief_that_no_worker_joins_ends_within_its_budget_and_resumes(
-        chiefs_without_live_workers):
-    run, port, code, output, elapsed = chiefs_without_live_workers.alone
+        budgeted_chiefs):
+    run, port, code, output, elapsed = budgeted_chiefs.alone
     assert code == 1, output
     assert elapsed <= 1.1 * BUDGET, (elapsed, output)
     assert "Traceback" not in output
     assert _error_lines(output) == [
         f"Error: no trial completed within the time budget: no worker connected to "
         f"127.0.0.1:{port}; the search state is saved in {run}"]
-    state = chiefs_without_live_workers.alone_state
+    state = budgeted_chiefs.alone_state
     assert state["finished"] is False and state["elapsed_seconds"] >= 0.8 * BUDGET
     assert (run / "recipe.yaml").exists() and (run / "search" / "chief.json").exists()
     # The budget is spent: the resumed chief says so at once instead of waiting.
-    code, output = chiefs_without_live_workers.resumed
+    code, output = budgeted_chiefs.resumed
     assert code == 1, output
     assert len(_error_lines(output)) == 1 and "no trial completed" in output
 
 
 def test_a_chief_whose_only_worker_died_mid_trial_ends_within_its_budget(
-        chiefs_without_live_workers):
-    run, port, code, output, elapsed = chiefs_without_live_workers.dead
+        budgeted_chiefs):
+    run, port, code, output, elapsed = budgeted_chiefs.dead
     assert code == 1, output
     assert elapsed <= 1.1 * BUDGET, (elapsed, output)
     assert _error_lines(output) == [

@@ -1,13 +1,9 @@
 """The image task's training recipe: cost formula, mixing, test-time mirror, batch size."""
 
-import json
-import os
 import random
 
 import numpy as np
 import pytest
-
-from conftest import assert_rungs_count_what_the_export_saw, invoke, write_image_folder
 
 
 @pytest.fixture(scope="module")
@@ -163,40 +159,6 @@ def test_batches_grow_with_the_training_split():
         task._train_size = train
         sizes[train] = task.batch_size(None)
     assert sizes == {100: 32, 1300: 32, 5000: 64, 17000: 128, 60000: 128}
-
-
-def test_a_budgeted_search_records_its_rungs_and_what_the_export_has_seen(
-        tmp_path, monkeypatch):
-    """The export continued until the budget's end. (The search's test checks what the
-    export has seen under the default retrain share.)"""
-    import time
-
-    from automl.tuning import planner
-
-    # A retrain from scratch is never worth it: the export is continued.
-    monkeypatch.setattr(planner, "RETRAIN_SHARE", 0.0)
-    data = write_image_folder(tmp_path / "data", per_class=(24, 4, 4))
-    run = tmp_path / "run"
-    budget = 40
-    started = time.time()
-    result = invoke("search", "--task", "image", "--data", data, "--out", run,
-                    "--time-budget", budget)
-    wall = time.time() - started
-    assert result.exit_code == 0, result.output
-    card = json.load(open(os.path.join(run, "model", "model_card.json")))
-    search = card["search"]
-    assert_rungs_count_what_the_export_saw(card)
-    rungs, seen = search["scheduler"]["rungs"], search["examples_seen"]
-    exported = search["exported_trial"]
-    assert search["retrain_mode"][exported] == "continued", search["retrain_note"]
-    assert "until the budget's end" in result.output
-    assert wall <= budget * 1.1 + 5
-    # Continued on train+val until the budget's end: at least the top rung's examples.
-    assert seen[exported] >= rungs[-1]["examples"]
-    folder = os.path.join(run, "search")
-    first_trial = sorted(d for d in os.listdir(folder) if d.startswith("trial_"))[0]
-    first = json.load(open(os.path.join(folder, first_trial, "trial.json")))["hyperparameters"]["values"]
-    assert first["tuner/fraction"] == 1.0  # the first trial trains the whole split
 
 
 class AnswersByBrighterHalf:

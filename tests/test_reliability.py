@@ -232,6 +232,17 @@ def _live_train_graphs():
                for o in gc.get_objects())
 
 
+def test_what_tensorflow_loads_is_frozen_once_out_of_the_collectors_sight():
+    from automl.runtime import env
+
+    env.import_tensorflow()
+    frozen = gc.get_freeze_count()
+    assert frozen > 100_000  # TensorFlow's and Keras's objects: a collection skips them
+    later = [[index] for index in range(1000)]
+    env.import_tensorflow()
+    assert gc.get_freeze_count() == frozen and later  # what came later stays collectable
+
+
 def test_a_trained_model_leaves_no_graph_behind():
     """Each trial's traced train step is freed, so memory stays flat across trials."""
     import numpy as np

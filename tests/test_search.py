@@ -78,15 +78,20 @@ def test_the_same_seed_gives_the_same_trials_and_scores(test_tasks, tmp_path):
     assert [v for v, _ in runs[2]] != [v for v, _ in runs[0][:2]]
 
 
-def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_folder, tmp_path):
-    """Also the rungs it records, what its export has seen and its first configuration."""
+def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_folder, tmp_path,
+                                                                       monkeypatch):
+    """Also the rungs it records, its first configuration and what its export has seen:
+    where a retrain from scratch is never worth it, the export continues until the
+    budget's end."""
     import time
 
+    from automl.tuning import planner
     from automl_plugins.image import ImageTask
 
+    monkeypatch.setattr(planner, "RETRAIN_SHARE", 0.0)
     started = time.time()
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
-                    "--tuner", "random", "--epochs", 3, "--time-budget", 40)
+                    "--tuner", "random", "--time-budget", 40)
     wall = time.time() - started
     assert result.exit_code == 0, result.output
     search = card_of(tmp_path / "run")["search"]
@@ -97,32 +102,31 @@ def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_fol
                             "export"}
     assert abs(sum(seconds.values()) - search["wall_seconds"]) <= 0.02 * search["wall_seconds"]
     assert seconds["trials"] > 0 and seconds["export"] > 0
-    # The rungs, and what the export has seen under the default retrain share (the image
-    # recipe's test forces the continued export).
     card = card_of(tmp_path / "run")
     assert_rungs_count_what_the_export_saw(card)
-    rungs, seen, examples = (search["scheduler"]["rungs"], search["examples_seen"],
-                             card["data"]["examples"])
+    rungs, seen = search["scheduler"]["rungs"], search["examples_seen"]
     exported = search["exported_trial"]
-    mode = search["retrain_mode"][exported]
+    assert search["retrain_mode"][exported] == "continued", search["retrain_note"]
+    assert "until the budget's end" in result.output
     # Continued on train+val until the budget's end: at least the top rung's examples.
-    # Retrained from scratch: the epochs at which its trial peaked, on train+val. Kept
-    # (the retrain did not fit or did worse on val): what its trial saw, with the reason.
+    assert seen[exported] >= rungs[-1]["examples"]
     trials = trial_values(tmp_path / "run")
-    if mode == "continued":
-        assert seen[exported] >= rungs[-1]["examples"]
-    elif mode == "fresh":
-        assert seen[exported] == search["retrain_epochs"] * (examples["train"] + examples["val"])
-    else:
-        trial = next(t for t in trials if t["trial_id"] == exported)
-        metric = trial["metrics"]["metrics"]["examples_seen"]["observations"][-1]["value"][0]
-        assert mode is None and seen[exported] == metric
-        assert search["retrain_note"].startswith(f"kept the search model of trial {exported}")
     assert trials[0]["hyperparameters"]["values"]["tuner/fraction"] == 1.0  # the whole split
     # The image task's known-good configurations come first.
     first = ImageTask().known_good(SimpleNamespace(meta={"height": 8, "width": 8},
                                                    train=[None] * 72))[0]
     assert {k: trials[0]["hyperparameters"]["values"][k] for k in first} == first
+
+
+def test_without_a_budget_the_export_retrains_from_scratch_for_its_trials_best_epochs(
+        image_run):
+    card = card_of(image_run)
+    search, examples = card["search"], card["data"]["examples"]
+    exported = search["exported_trial"]
+    assert search["retrain_mode"][exported] == "fresh", search["retrain_note"]
+    assert search["retrain_epochs"] >= 1
+    assert search["examples_seen"][exported] == search["retrain_epochs"] * (
+        examples["train"] + examples["val"])
 
 
 def test_a_budget_too_short_for_one_trial_is_refused_before_anything_is_written(

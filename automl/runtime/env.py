@@ -7,6 +7,7 @@ backend must be TensorFlow, since exports are TensorFlow SavedModels.
 """
 
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -56,7 +57,14 @@ def check_backend():
 
 
 def import_tensorflow():
-    """Import TensorFlow and Keras quietly and return `(tf, keras)`."""
+    """Import TensorFlow and Keras quietly and return `(tf, keras)`.
+
+    The first call also hides what is loaded by then (TensorFlow's and Keras's own
+    objects, some 400,000) from Python's cyclic garbage collector with `gc.freeze()`:
+    they live as long as the process, and each collection (one after every trial)
+    then scans only what the search made, in milliseconds instead of a quarter of a
+    second. Reference counting frees frozen objects as before.
+    """
     check_backend()
     if not _VERBOSE:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -73,6 +81,9 @@ def import_tensorflow():
         warnings.filterwarnings("ignore", module="keras_tuner")
         warnings.filterwarnings("ignore", module="sklearn")
         keras.utils.disable_interactive_logging()
+    if not gc.get_freeze_count():
+        gc.collect()  # nothing unreachable is frozen
+        gc.freeze()
     return tf, keras
 
 
