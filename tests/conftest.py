@@ -32,7 +32,7 @@ from automl.cli import cli  # noqa: E402
 LONGEST_FIRST = ("test_distributed.py", "test_reliability.py", "test_distributed_budget.py",
                  "test_search.py", "test_export_contract.py", "test_python_api.py",
                  "test_litert.py", "test_transfer_backbones.py", "test_text.py",
-                 "test_init_from.py", "test_audio.py", "test_image_recipe.py", "test_serve.py")
+                 "test_init_from.py", "test_audio.py", "test_serve.py")
 
 
 def pytest_collection_modifyitems(config, items):

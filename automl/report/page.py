@@ -318,15 +318,13 @@ def figures(records, card, objective, maximize, interim=False):
     ]
 
 
-def render(records, card, objective, maximize, state=None, examples=None, drawn=None):
+def render(records, card, objective, maximize, drawn, state=None, examples=None):
     """The report page as one self-contained HTML string; `drawn`: its `figures`."""
     state = state or {}
     search = card.get("search", {})
     order = ranked(records, maximize)
     best_id = search.get("best_trial") or (order[0]["id"] if order else None)
     exported = set(search.get("ensemble") or [search.get("exported_trial")]) - {None}
-    if drawn is None:
-        drawn = figures(records, card, objective, maximize)
     figure_html = "".join(f"<div class='plot'>{svg}</div>" for svg in drawn if svg)
     header, rows = trial_rows(records, objective)
     title = f"keras-automl report: {card.get('task', '')} search"
@@ -341,11 +339,11 @@ def render(records, card, objective, maximize, state=None, examples=None, drawn=
         "</main></body></html>\n")
 
 
-def write_report(records, card, objective, maximize, report_dir, state=None, examples=None,
-                 drawn=None):
-    """Write `trials.csv` and `index.html` into `report_dir` atomically."""
+def write_report(records, card, objective, maximize, drawn, report_dir, state=None,
+                 examples=None):
+    """Write `trials.csv` and `index.html` (its plots `drawn`) into `report_dir` atomically."""
     header, rows = trial_rows(records, objective)
-    page = render(records, card, objective, maximize, state, examples, drawn)
+    page = render(records, card, objective, maximize, drawn, state, examples)
 
     def build(folder):
         with open(os.path.join(folder, "trials.csv"), "w", newline="", encoding="utf-8") as f:

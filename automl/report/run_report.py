@@ -34,8 +34,8 @@ def write_run_report(run, objective, card, interim=False, trials=None, drawn=Non
     maximize = objectives.direction(objective) == "max"
     if drawn is None:
         drawn = page.figures(records, card, objective, maximize, interim=interim)
-    page.write_report(records, card, objective, maximize, folder, state=run.read_state(),
-                      examples=examples, drawn=drawn)
+    page.write_report(records, card, objective, maximize, drawn, folder,
+                      state=run.read_state(), examples=examples)
     return drawn
 
 
@@ -43,23 +43,22 @@ class InterimReport:
     """The report of a running search, rewritten after each trial.
 
     Its trial table is current after every trial; its plots are redrawn once the time
-    since they were last drawn is at least `1 / PLOTS_SHARE` times what drawing them
-    cost, so that they never take more than that share of the search.
+    since they were last drawn is at least `1 / PLOTS_SHARE` times what writing the
+    report with them cost, so that they never take more than that share of the search.
     """
 
     def __init__(self, run, objective, card):
         self.run, self.objective, self.card = run, objective, card
-        self.drawn, self.drawn_at, self.cost = None, None, 0.0
+        self.drawn, self.redraw_at = None, 0.0
 
     def __call__(self, trials):
         started = time.monotonic()
-        if self.drawn is not None and started - self.drawn_at < self.cost / PLOTS_SHARE:
-            write_run_report(self.run, self.objective, self.card, interim=True, trials=trials,
-                             drawn=self.drawn)
-            return
-        self.drawn = write_run_report(self.run, self.objective, self.card, interim=True,
-                                      trials=trials)
-        self.drawn_at, self.cost = started, time.monotonic() - started
+        redraw = started >= self.redraw_at
+        drawn = write_run_report(self.run, self.objective, self.card, interim=True,
+                                 trials=trials, drawn=None if redraw else self.drawn)
+        if redraw:
+            ended = time.monotonic()
+            self.drawn, self.redraw_at = drawn, ended + (ended - started) / PLOTS_SHARE
 
 
 def rebuild_report(run_dir):
