@@ -8,12 +8,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+
+import tensorflow_alone as alone_interpreter
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if os.environ.get("AUTOML_TEST_PROCESS") != str(os.getpid()):  # once per test process
@@ -133,6 +136,37 @@ def run_python(code, **env):
     """Run Python code in a fresh interpreter; returns the completed process."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def tensorflow_alone():
+    """`run(code)`: the completed process of Python code run where keras-automl cannot be
+    imported, in one interpreter per test process (`tensorflow_alone.py`).
+
+    Each code runs in a fresh namespace but shares the interpreter's loaded modules:
+    code must not leave state behind that the next one would see.
+    """
+    script = alone_interpreter.__file__
+    process = subprocess.Popen([sys.executable, script], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def run(code):
+        timer = threading.Timer(300, process.kill)
+        timer.start()
+        try:
+            process.stdin.write(json.dumps(code) + "\n")
+            process.stdin.flush()
+            for line in process.stdout:
+                if line.startswith(alone_interpreter.REPLY):
+                    status, out, err = json.loads(line[len(alone_interpreter.REPLY):])
+                    return subprocess.CompletedProcess(script, status, out, err)
+        finally:
+            timer.cancel()
+        raise AssertionError(f"the TensorFlow-alone interpreter ended ({process.wait()})")
+
+    yield run
+    process.stdin.close()
+    process.wait(timeout=60)
 
 
 def _search(out, *args):

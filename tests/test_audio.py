@@ -8,7 +8,7 @@ import pytest
 import soundfile
 import tensorflow_datasets as tfds
 
-from conftest import assert_one_line_error, invoke, run_python
+from conftest import assert_one_line_error, invoke
 
 RATE = 8000
 PITCHES = {"high": 1760.0, "low": 220.0, "mid": 660.0}
@@ -62,7 +62,7 @@ def test_card_records_rate_duration_and_waveform_input(audio_run):
     assert card["hyperparameters"]["audio/family"] == "mel_cnn"
 
 
-def test_saved_model_serves_waveforms_like_the_keras_model(audio_run):
+def test_saved_model_serves_waveforms_like_the_keras_model(audio_run, tensorflow_alone):
     code = f"""
 import sys, numpy as np, tensorflow as tf, keras
 run = {audio_run!r}
@@ -76,7 +76,7 @@ assert out["label"].shape == (4,)
 assert not any(name.startswith("automl") for name in sys.modules)
 print("ok")
 """
-    result = run_python(code)
+    result = tensorflow_alone(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
 

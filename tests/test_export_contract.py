@@ -16,13 +16,11 @@ import pytest
 from conftest import assert_one_line_error, invoke, write_image_folder
 
 LOADS_WITHOUT_AUTOML = r"""
-import json, sys, warnings
+import json
 import numpy as np
-sys.modules["automl"] = None           # the package cannot be imported
-sys.modules["automl_plugins"] = None
 import keras, tensorflow as tf
 
-for run, output in json.loads(sys.argv[1]):
+for run, output in RUNS:
     card = json.load(open(run + "/model/model_card.json"))
     shape = [2] + [8 if size is None else size for size in card["input"]["shape"][1:]]
     x = np.random.RandomState(0).uniform(0, 255, shape).astype(card["input"]["dtype"])
@@ -32,19 +30,27 @@ for run, output in json.loads(sys.argv[1]):
     expected = served(inputs=tf.constant(x))[output].numpy()
     got = np.asarray(model.predict(x, verbose=0)).reshape(expected.shape)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-print("loaded", len(json.loads(sys.argv[1])))
+print("loaded", len(RUNS))
 """
 
 
 def test_model_keras_loads_and_predicts_without_the_package(imbalanced_run, multilabel_run,
-                                                           regression_run, tmp_path):
+                                                           regression_run, tensorflow_alone):
     runs = [[imbalanced_run.run, "probabilities"], [multilabel_run.run, "probabilities"],
             [regression_run.run, "value"]]
-    done = subprocess.run([sys.executable, "-c", LOADS_WITHOUT_AUTOML, json.dumps(runs)],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    done = tensorflow_alone(LOADS_WITHOUT_AUTOML.replace("RUNS", repr(runs)))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded 3" in done.stdout
     assert "Skipping variable loading" not in done.stderr
+
+
+def test_the_interpreter_of_those_checks_cannot_import_the_package(tensorflow_alone):
+    for code in ("import automl", "from automl_plugins import image"):
+        done = tensorflow_alone(code)
+        assert done.returncode == 1 and "must do alone" in done.stderr, done
+    done = tensorflow_alone("import warnings; warnings.warn('twice'); print('ran')")
+    assert done.returncode == 0 and done.stdout == "ran\n" and "twice" in done.stderr
+    assert "twice" in tensorflow_alone("import warnings; warnings.warn('twice')").stderr
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import os
 
 import numpy as np
 
-from conftest import run_python
 
 
-def test_an_ensembles_model_keras_loads_without_its_members_search_losses(tmp_path):
+def test_an_ensembles_model_keras_loads_without_its_members_search_losses(tmp_path,
+                                                                        tensorflow_alone):
     import keras
     import tensorflow as tf
 
@@ -34,9 +34,8 @@ def test_an_ensembles_model_keras_loads_without_its_members_search_losses(tmp_pa
                  str(model_dir))
 
     assert all(m.compiled for m in members)  # the search's models are left as they were
-    done = run_python(
-        "import json, sys, numpy as np, keras\n"
-        "sys.modules['automl'] = None\n"
+    done = tensorflow_alone(
+        "import json, numpy as np, keras\n"
         f"model = keras.saving.load_model({os.fspath(model_dir / 'model.keras')!r})\n"
         "print(json.dumps(model.predict(np.ones((2, 4)), verbose=0).tolist()))\n")
     assert done.returncode == 0, done.stderr[-800:]

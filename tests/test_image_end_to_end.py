@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from conftest import invoke, run_python, synthetic_image
+from conftest import invoke, synthetic_image
 
 
 def test_run_directory_holds_the_contracted_files(image_run):
@@ -60,29 +60,25 @@ def test_saved_model_resizes_any_image_size_like_the_cache(image_run):
     The cache scales images down with PIL's antialiased filter; the model's own resize
     is antialiased too, so fine detail averages the same way in both.
     """
-    code = f"""
-import numpy as np, tensorflow as tf
-from automl_plugins.image import ImageTask
-serve = tf.saved_model.load({image_run!r} + "/model/saved_model").signatures["serving_default"]
-rng = np.random.RandomState(4)
-large = rng.choice([0.0, 255.0], size=(6, 32, 32, 1)).astype("float32")
-large[:2, 16:] = 230; large[2:4, :, :16] = 230; large[4:, :16] = 230
-meta = {{"height": 8, "width": 8, "channels": 1}}
-cached = ImageTask().prepare(list(large), meta).astype("float32")
-direct = serve(inputs=tf.constant(large))["probabilities"].numpy()
-through_cache = serve(inputs=tf.constant(cached))["probabilities"].numpy()
-print("gap", float(np.abs(direct - through_cache).max()))
-np.testing.assert_allclose(direct, through_cache, atol=0.05)
-wide = serve(inputs=tf.constant(np.zeros((2, 5, 13, 1), "float32")))["probabilities"].numpy()
-assert wide.shape == (2, 3)
-print("ok")
-"""
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().endswith("ok")
+    import tensorflow as tf
+
+    from automl_plugins.image import ImageTask
+
+    serve = tf.saved_model.load(image_run + "/model/saved_model").signatures["serving_default"]
+    rng = np.random.RandomState(4)
+    large = rng.choice([0.0, 255.0], size=(6, 32, 32, 1)).astype("float32")
+    large[:2, 16:] = 230
+    large[2:4, :, :16] = 230
+    large[4:, :16] = 230
+    cached = ImageTask().prepare(list(large), {"height": 8, "width": 8, "channels": 1})
+    direct = serve(inputs=tf.constant(large))["probabilities"].numpy()
+    through_cache = serve(inputs=tf.constant(cached.astype("float32")))["probabilities"].numpy()
+    np.testing.assert_allclose(direct, through_cache, atol=0.05)
+    wide = serve(inputs=tf.constant(np.zeros((2, 5, 13, 1), "float32")))["probabilities"]
+    assert wide.shape == (2, 3)
 
 
-def test_saved_model_serves_raw_pixels_like_the_keras_model(image_run):
+def test_saved_model_serves_raw_pixels_like_the_keras_model(image_run, tensorflow_alone):
     """Plain TensorFlow and plain Keras, without this package imported, agree."""
     code = f"""
 import json, sys, numpy as np, tensorflow as tf, keras
@@ -102,7 +98,7 @@ assert labels == [classes[i] for i in expected.argmax(-1)], labels
 assert not any(name.startswith("automl") for name in sys.modules)
 print("ok")
 """
-    result = run_python(code)
+    result = tensorflow_alone(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")
 

@@ -9,7 +9,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, invoke, run_python, write_image_folder
+from conftest import assert_one_line_error, invoke, write_image_folder
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +56,13 @@ def test_the_card_names_the_source_run(image_run, transfer_run):
     assert card["classes"] == ["lower", "upper"]
 
 
-def test_the_export_serves_raw_images_with_keras_and_tensorflow_alone(transfer_run):
+def test_the_export_serves_raw_images_with_keras_and_tensorflow_alone(transfer_run,
+                                                                     tensorflow_alone):
     import tensorflow as tf
 
     model_dir = os.path.join(transfer_run, "model")
     images = np.random.RandomState(0).randint(0, 255, size=(3, 8, 8, 1)).astype("float32")
-    loaded = run_python(
+    loaded = tensorflow_alone(
         "import json, sys, keras, numpy as np\n"
         f"model = keras.saving.load_model({os.path.join(model_dir, 'model.keras')!r})\n"
         f"images = np.array({images.tolist()}, dtype='float32')\n"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from conftest import assert_one_line_error, invoke, run_python
+from conftest import assert_one_line_error, invoke
 
 KEYWORDS = {"cooking": ["recipe", "oven", "flour", "simmer"],
             "football": ["goal", "striker", "penalty", "league"],
@@ -44,8 +44,8 @@ def test_search_learns_keywords_and_records_the_text_contract(keyword_text_run):
 
 
 def test_saved_models_of_a_model_and_an_ensemble_serve_raw_strings_like_keras(
-        keyword_text_run, text_ensemble_run):
-    """One fresh interpreter, Keras and TensorFlow alone, checks both exports."""
+        keyword_text_run, text_ensemble_run, tensorflow_alone):
+    """Keras and TensorFlow alone check both exports."""
     code = f"""
 import csv, json, sys, numpy as np, tensorflow as tf, keras
 run = {keyword_text_run!r}
@@ -75,7 +75,7 @@ assert abs(accuracy - card["metrics"]["test"]["accuracy"]) < 1e-6, accuracy
 assert not any(name.startswith("automl") for name in sys.modules)
 print("ok")
 """
-    result = run_python(code)
+    result = tensorflow_alone(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from automl.transfer import backbones, weights
-from tests.conftest import assert_one_line_error, invoke, run_python
+from conftest import assert_one_line_error, invoke
 
 SERVE = """
-import json, sys, numpy as np, tensorflow as tf
-for folder in json.loads(sys.argv[1]):
+import numpy as np, tensorflow as tf
+for folder in FOLDERS:
     served = tf.saved_model.load(folder).signatures["serving_default"]
     out = served(inputs=tf.constant(np.full((2, 8, 8, 1), 200, "float32")))
     print(out["probabilities"].shape[0], float(tf.reduce_sum(out["probabilities"][0])))
@@ -46,11 +46,11 @@ def _card(out):
         return json.load(handle)
 
 
-def _served(*outs):
-    """`(rows, sum of the first row's probabilities)` from each run's SavedModel, all in one
-    fresh interpreter with TensorFlow alone."""
+def _served(tensorflow_alone, *outs):
+    """`(rows, sum of the first row's probabilities)` from each run's SavedModel, served with
+    TensorFlow alone."""
     folders = [os.path.join(out, "model", "saved_model") for out in outs]
-    done = run_python(SERVE.replace("sys.argv[1]", repr(json.dumps(folders))))
+    done = tensorflow_alone(SERVE.replace("FOLDERS", repr(folders)))
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()[-len(outs):]
     return [(int(rows), float(total)) for rows, total in map(str.split, lines)]
@@ -64,14 +64,17 @@ def _search(image_folder, out, *args):
 
 
 def test_keras_applications_and_keras_hub_backbones_from_files(image_folder, tmp_path, offline,
-                                                                monkeypatch):
+                                                                monkeypatch, tensorflow_alone):
     """A keras.applications body from a weights file and a KerasHub preset folder; the two
     SavedModels serve in one fresh interpreter."""
     import keras
 
     keras_hub = pytest.importorskip("keras_hub")
-    # The smallest input MobileNetV3 takes keeps the test fast; weights fit any size.
-    family = dataclasses.replace(backbones.IMAGE_FAMILIES["mobilenet_v3_small"], input_size=32)
+    # The smallest input MobileNetV3 takes, without its squeeze-and-excite blocks, keeps the
+    # test fast; weights fit any size.
+    family = dataclasses.replace(backbones.IMAGE_FAMILIES["mobilenet_v3_small"], input_size=32,
+                                 arguments=(("include_preprocessing", True),
+                                            ("minimalistic", True)))
     monkeypatch.setitem(backbones.IMAGE_FAMILIES, family.name, family)
     keras.utils.set_random_seed(7)
     saved = family.build(keras)
@@ -79,7 +82,7 @@ def test_keras_applications_and_keras_hub_backbones_from_files(image_folder, tmp
     saved.save_weights(path)
     out = tmp_path / "run"
     _search(image_folder, out, "--backbone", "mobilenet_v3_small",
-            "--backbone-weights", path)
+            "--backbone-weights", path, "--batch-size", 128)
     card = _card(out)
     assert card["hyperparameters"]["image/backbone"] == "mobilenet_v3_small"
     [record] = card["transfer"]["backbones"]
@@ -107,7 +110,7 @@ def test_keras_applications_and_keras_hub_backbones_from_files(image_folder, tmp
     [record] = card["transfer"]["backbones"]
     assert record["source"] == "user path" and record["path"] == folder
     assert record["sha256"] == weights.sha256(os.path.join(folder, "model.weights.h5"))
-    for rows, total in _served(out, hub_out):
+    for rows, total in _served(tensorflow_alone, out, hub_out):
         assert rows == 2 and abs(total - 1.0) < 1e-4
     assert not offline
 
