@@ -13,7 +13,7 @@ import pytest
 from conftest import (assert_one_line_error, free_port, invoke, finish, start_automl, start_worker,
                       write_image_folder)
 
-BUDGET = 60
+BUDGET = 50
 
 
 @pytest.fixture(scope="module")
