@@ -65,7 +65,7 @@ def import_tensorflow():
     then scans only what the search made, in milliseconds instead of a quarter of a
     second. Reference counting frees frozen objects as before. The collector is off
     during that first import, whose objects all stay reachable: its collections would
-    scan the growing heap for nothing (a tenth of the import's time).
+    scan the growing heap for nothing (over a tenth of the import's time).
     """
     check_backend()
     if not _VERBOSE:
