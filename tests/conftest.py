@@ -151,6 +151,8 @@ def tensorflow_alone():
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     def run(code):
+        ended = process.poll()
+        assert ended is None, f"the TensorFlow-alone interpreter ended ({ended})"
         timer = threading.Timer(300, process.kill)
         timer.start()
         try:
@@ -165,8 +167,13 @@ def tensorflow_alone():
         raise AssertionError(f"the TensorFlow-alone interpreter ended ({process.wait()})")
 
     yield run
-    process.stdin.close()
-    process.wait(timeout=60)
+    if process.poll() is None:
+        process.stdin.close()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _search(out, *args):

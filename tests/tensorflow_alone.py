@@ -1,14 +1,14 @@
 """An interpreter in which keras-automl cannot be imported, running the Python code it is sent.
 
-The export tests check that what a run exports loads and predicts with TensorFlow and
-Keras alone. Each check would pay TensorFlow's import in a fresh interpreter; this one
-pays it once per test process (the `tensorflow_alone` fixture of conftest.py) and runs
-each check in a fresh namespace. Importing `automl` or `automl_plugins` raises
-ImportError, so a check passes only where the export needs neither.
+The export tests check with it that what a run exports loads and predicts with
+TensorFlow and Keras alone. It imports TensorFlow once for all the checks of a test
+process (the `tensorflow_alone` fixture of conftest.py) and runs each check in a fresh
+namespace. Importing `automl` or `automl_plugins` raises ImportError, so a check passes
+only where the export needs neither.
 
-Protocol: one JSON string of code per line on stdin; one line per code on stdout,
-`REPLY` then the JSON `[exit code, stdout, stderr]` of running it (warnings are always
-shown, as in a fresh interpreter).
+Protocol: one JSON string of code per line on stdin; for each, a line that starts with
+`REPLY` and goes on with the JSON `[exit code, stdout, stderr]` of running it, every
+warning shown.
 """
 
 import contextlib
@@ -39,9 +39,13 @@ def run(code):
         warnings.simplefilter("always")
         try:
             exec(compile(code, "<tensorflow-alone>", "exec"), {"__name__": "__main__"})
-        except SystemExit as stop:
-            status = stop.code if isinstance(stop.code, int) else 1
-        except BaseException:  # noqa: B036 - reported like an interpreter's exit
+        except SystemExit as stop:  # as an interpreter exits
+            if isinstance(stop.code, int) or stop.code is None:
+                status = stop.code or 0
+            else:
+                print(stop.code, file=sys.stderr)
+                status = 1
+        except Exception:
             traceback.print_exc()
             status = 1
     return [status, out.getvalue(), err.getvalue()]
@@ -51,7 +55,8 @@ def main():
     sys.meta_path.insert(0, RefusePackage())
     reply = sys.stdout
     for line in sys.stdin:
-        reply.write(REPLY + json.dumps(run(json.loads(line))) + "\n")
+        # A line of its own, whatever the code printed at the C level without a newline.
+        reply.write("\n" + REPLY + json.dumps(run(json.loads(line))) + "\n")
         reply.flush()
 
 

@@ -44,13 +44,20 @@ def test_model_keras_loads_and_predicts_without_the_package(imbalanced_run, mult
     assert "Skipping variable loading" not in done.stderr
 
 
-def test_the_interpreter_of_those_checks_cannot_import_the_package(tensorflow_alone):
+def test_the_interpreter_of_those_checks_refuses_the_package_and_shows_every_warning(
+        tensorflow_alone):
     for code in ("import automl", "from automl_plugins import image"):
         done = tensorflow_alone(code)
         assert done.returncode == 1 and "must do alone" in done.stderr, done
-    done = tensorflow_alone("import warnings; warnings.warn('twice'); print('ran')")
-    assert done.returncode == 0 and done.stdout == "ran\n" and "twice" in done.stderr
-    assert "twice" in tensorflow_alone("import warnings; warnings.warn('twice')").stderr
+    warn = "import warnings; warnings.warn('twice', stacklevel=1); print('ran')"
+    for _ in range(2):
+        done = tensorflow_alone(warn)
+        assert done.returncode == 0 and done.stdout == "ran\n" and "twice" in done.stderr
+    for code, status, err in (("import sys; sys.exit()", 0, ""),
+                              ("import sys; sys.exit(3)", 3, ""),
+                              ("import sys; sys.exit('no model')", 1, "no model")):
+        done = tensorflow_alone(code)
+        assert done.returncode == status and err in done.stderr, (code, done)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import os
 import numpy as np
 
 
-
 def test_an_ensembles_model_keras_loads_without_its_members_search_losses(tmp_path,
                                                                         tensorflow_alone):
     import keras

@@ -66,15 +66,12 @@ def _search(image_folder, out, *args):
 def test_keras_applications_and_keras_hub_backbones_from_files(image_folder, tmp_path, offline,
                                                                 monkeypatch, tensorflow_alone):
     """A keras.applications body from a weights file and a KerasHub preset folder; the two
-    SavedModels serve in one fresh interpreter."""
+    SavedModels serve with TensorFlow alone."""
     import keras
 
     keras_hub = pytest.importorskip("keras_hub")
-    # The smallest input MobileNetV3 takes, without its squeeze-and-excite blocks, keeps the
-    # test fast; weights fit any size.
-    family = dataclasses.replace(backbones.IMAGE_FAMILIES["mobilenet_v3_small"], input_size=32,
-                                 arguments=(("include_preprocessing", True),
-                                            ("minimalistic", True)))
+    # The smallest input MobileNetV3 takes keeps the test fast; weights fit any size.
+    family = dataclasses.replace(backbones.IMAGE_FAMILIES["mobilenet_v3_small"], input_size=32)
     monkeypatch.setitem(backbones.IMAGE_FAMILIES, family.name, family)
     keras.utils.set_random_seed(7)
     saved = family.build(keras)

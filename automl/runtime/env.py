@@ -12,12 +12,14 @@ import importlib
 import logging
 import os
 import sys
+import threading
 import types
 import warnings
 
 from automl.errors import AutomlError
 
 _VERBOSE = False
+_FIRST_IMPORT = threading.Lock()
 
 
 def set_verbose(verbose):
@@ -64,24 +66,21 @@ def import_tensorflow():
     they live as long as the process, and each collection (one after every trial)
     then scans only what the search made, in milliseconds instead of a quarter of a
     second. Reference counting frees frozen objects as before. The collector is off
-    during that first import, whose objects all stay reachable: its collections would
-    scan the growing heap for nothing (over a tenth of the import's time).
+    during that first import, most of whose objects stay alive: its collections would
+    scan the growing heap for little (over a tenth of the import's time).
     """
     check_backend()
     if not _VERBOSE:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    first = not gc.get_freeze_count()
-    collecting = gc.isenabled()
-    if first:
-        gc.disable()
-    try:
-        with silenced_stderr():
+    with _FIRST_IMPORT:
+        first = not gc.get_freeze_count()
+        with _collector_off() if first else contextlib.nullcontext(), silenced_stderr():
             import tensorflow as tf
             import keras
-    finally:
-        if collecting:
-            gc.enable()
+        if first:
+            gc.collect()  # nothing unreachable is frozen
+            gc.freeze()
     if not _VERBOSE:
         tf.get_logger().setLevel(logging.ERROR)
         tf.autograph.set_verbosity(0)
@@ -91,10 +90,19 @@ def import_tensorflow():
         warnings.filterwarnings("ignore", module="keras_tuner")
         warnings.filterwarnings("ignore", module="sklearn")
         keras.utils.disable_interactive_logging()
-    if first:
-        gc.collect()  # nothing unreachable is frozen
-        gc.freeze()
     return tf, keras
+
+
+@contextlib.contextmanager
+def _collector_off():
+    """Python's cyclic garbage collector off for the block, then as it was."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _LazyModule(types.ModuleType):
