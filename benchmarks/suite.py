@@ -76,9 +76,13 @@ def automl_run(name, data, budget, seed, *extra):
     spec = SETS[name]
     with tempfile.TemporaryDirectory() as folder:
         run = os.path.join(folder, "run")
-        subprocess.run([sys.executable, "-m", "automl", "search", "--task", spec["modality"],
-                        "--data", data, "--out", run, "--time-budget", str(budget),
-                        "--seed", str(seed), *extra], check=True, stdout=subprocess.DEVNULL)
+        finished = subprocess.run(
+            [sys.executable, "-m", "automl", "search", "--task", spec["modality"], "--data", data,
+             "--out", run, "--time-budget", str(budget), "--seed", str(seed), *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if finished.returncode:
+            sys.exit(f"automl search exited with code {finished.returncode}: "
+                     f"{(finished.stderr.strip().splitlines() or ['no output'])[-1]}")
         card = json.load(open(os.path.join(run, "model", "model_card.json")))
     search, test = card["search"], card["metrics"]["test"]
     return test["accuracy"], test.get("balanced_accuracy"), {
@@ -100,12 +104,21 @@ def measure(method, name, data, budget, seed):
 
 
 def run_one(method, name, data, budget, seed):
-    """One measurement in a fresh process (each has the machine to itself): its row."""
+    """One measurement in a fresh process (each has the machine to itself): its row.
+
+    A measurement that fails is a row too, scored 0 with the last line of its error:
+    a method that gives no model in its budget loses that row.
+    """
     started = time.time()
-    output = subprocess.run([sys.executable, __file__, "--one", method, name, "--data", data,
-                             "--budget", str(budget), "--seeds", str(seed)],
-                            check=True, stdout=subprocess.PIPE, text=True).stdout
-    row = json.loads(output.strip().splitlines()[-1])
+    finished = subprocess.run([sys.executable, __file__, "--one", method, name, "--data", data,
+                               "--budget", str(budget), "--seeds", str(seed)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if finished.returncode:
+        error = (finished.stderr.strip().splitlines() or ["no output"])[-1]
+        row = {"set": name, "method": method, "seed": seed, "accuracy": 0.0,
+               "balanced_accuracy": 0.0, "details": {"failed": error}}
+    else:
+        row = json.loads(finished.stdout.strip().splitlines()[-1])
     row["wall"] = round(time.time() - started, 1)
     row["budget_used"] = round(row["wall"] / budget, 2)
     return row

@@ -85,7 +85,7 @@ class ChancePace(Pace):
 
     budget_seconds = None
 
-    def skip_reason(self, values):
+    def skip_reason(self, values, first=False):
         return None
 
     def chance(self):

@@ -186,6 +186,7 @@ def test_the_planner_schedules_the_measured_case_and_refuses_what_it_cannot_affo
     assert plan.skip_reason({"cost": 5e6}) is None           # cheaper
     reason = plan.skip_reason({"cost": 40e6})                # three times the probe's cost
     assert reason and f"{rungs[-1].epochs} epochs" in reason
+    assert plan.skip_reason({"cost": 40e6}, first=True) is None  # a search's first always trains
     assert plan.skip_reason({}) is None                      # unknown cost: never skipped
 
 

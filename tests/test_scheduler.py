@@ -33,7 +33,7 @@ class FakePace(Pace):
     def finishes_in_retrain(self, trial):
         return False
 
-    def skip_reason(self, values):
+    def skip_reason(self, values, first=False):
         return "too costly" if values.get("width", 0) > 900 else None
 
     def new_configuration_fits(self):
@@ -110,6 +110,24 @@ def test_configurations_the_planner_cannot_afford_are_skipped_and_counted(schedu
     assert max(widths) <= 900
     assert oracle.skipped["count"] >= 1 and oracle.skipped["last_reason"] == "too costly"
     assert oracle.get_state()["skipped"]["count"] == oracle.skipped["count"]
+
+
+class NothingFits(FakePace):
+    """A budget that affords no configuration's top rung (`--scheduler full` on a short budget)."""
+
+    def skip_reason(self, values, first=False):
+        return None if first else "too costly"
+
+
+def test_a_search_trains_its_first_configuration_even_when_no_top_rung_fits(scheduled_oracle):
+    oracle = scheduled_oracle(NothingFits(left=1000.0))
+    first = oracle.create_trial("tuner0")
+    assert first.status == "RUNNING" and oracle.skipped["count"] == 0
+    oracle.update_trial(first.trial_id, {"val_accuracy": 0.5})
+    first.status = "COMPLETED"
+    oracle.end_trial(first)
+    assert oracle.create_trial("tuner0").status == "STOPPED"
+    assert oracle.skipped["last_reason"] == "too costly"
 
 
 @pytest.mark.parametrize("tuner", ["random", "bayesian"])

@@ -28,7 +28,10 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     """Retrain the final trial on train+val (or average an ensemble), test, export, report."""
     failed = tuner.failed_trials()
     if tuner.final_trial() is None:
-        reason = failed[-1].message if failed else "no trial ran"
+        skipped = (getattr(tuner.oracle, "skipped", None) or {}).get("last_reason")
+        reason = (failed[-1].message if failed
+                  else f"no trial ran; the last configuration skipped: {skipped}" if skipped
+                  else "no trial ran")
         if failed:
             write_run_report(run, settings.objective, {"task": task.name,
                                                         "data": {"source": settings.data}},

@@ -8,9 +8,9 @@ evaluated on a few thousand random candidates in one vectorised call, and Bayesi
 optimisation is used only while its proposals cost a small share of the search
 (otherwise a random proposal is made; only under a time budget, so that without one
 the same seed gives the same sequence). Under a time budget, a configuration the
-planner (`automl.tuning.planner`) says cannot reach the top rung in its share of the budget
-is skipped before it trains, and the skips are counted. No configuration is
-proposed twice, whichever rung it was tried at. Under successive halving
+planner (`automl.tuning.planner`) says cannot reach the top rung in its share of the
+budget is skipped before it trains (never the search's first), and the skips are
+counted. No configuration is proposed twice, whichever rung it was tried at. Under successive halving
 (see `automl.tuning.scheduler`) the oracle also promotes trials; Hyperband keeps its own
 brackets. Every oracle writes its state atomically.
 """
@@ -99,7 +99,7 @@ def _search_oracle(oracle_class):
             if (self.planner is None or response.get("status") != RUNNING
                     or isinstance(self, kt.oracles.GridSearchOracle)):
                 return None
-            return self.planner.skip_reason(response["values"])
+            return self.planner.skip_reason(response["values"], first=not self.trials)
 
         def _propose(self, trial_id):
             fresh = [t for t in self.trials.values()

@@ -322,17 +322,19 @@ class Planner:
         """Training examples of one epoch, plus validation at its relative cost."""
         return self.train_examples + VALIDATION_COST * self.val_examples
 
-    def skip_reason(self, values):
+    def skip_reason(self, values, first=False):
         """Why the configuration `values` should not be trained, or None.
 
         The task may refuse it from what earlier trials showed of the data
         (`data_reason`). Under a budget, a configuration must reach the top rung
-        within `SINGLE_CONFIG_SHARE` of it (estimates are trusted to `SKIP_TOLERANCE`).
+        within `SINGLE_CONFIG_SHARE` of it (estimates are trusted to `SKIP_TOLERANCE`),
+        except the `first` of a search: a search always trains one configuration,
+        and its trial deadline stops it where the budget cannot afford its top rung.
         """
         reason = self.data_reason(values)
         if reason is not None:
             return reason
-        if self.budget_seconds is None or self.probe is None:
+        if first or self.budget_seconds is None or self.probe is None:
             return None
         seconds = self.costs.seconds(values)
         if seconds is None:
