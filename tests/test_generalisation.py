@@ -10,15 +10,15 @@ from automl.tuning import planner
 from automl.tuning.budget import Budget
 from automl.tuning.planner import Planner, Rung
 from automl.tuning.probe import Probe
-from automl.tuning.scheduler import Pace, beyond_chance
+from automl.tuning.scheduler import Pace, beyond_chance, judged_trials
 from automl.tuning.selection import Selection
 
 
-def _trial(trial_id, score, epochs=4, parameters=10):
+def _trial(trial_id, score, epochs=4, parameters=10, **values):
     metrics = {"parameters": parameters}
     return SimpleNamespace(
         trial_id=trial_id, score=score, status="COMPLETED",
-        hyperparameters=SimpleNamespace(values={"tuner/epochs": epochs}),
+        hyperparameters=SimpleNamespace(values={"tuner/epochs": epochs, **values}),
         metrics=SimpleNamespace(exists=metrics.__contains__, get_last_value=metrics.get))
 
 
@@ -39,6 +39,23 @@ def test_the_export_is_the_best_validation_score_whatever_its_rung_or_size():
     tied = [_trial("short", 0.8, epochs=2), _trial("long", 0.8, epochs=6, parameters=99),
             _trial("long-small", 0.8, epochs=6, parameters=9)]
     assert _selection(tied).final().trial_id == "long-small"
+
+
+def test_scores_within_chance_noise_leave_the_choice_to_the_first_configuration():
+    # The colour glyphs at 120 s: 16 balanced classes, 1,728 val images, two
+    # configurations at two epochs. 0.0735 clears chance (0.0625) at 5% alone, but
+    # not as the best of two; the export must not follow that noise.
+    labels = np.repeat(np.arange(16), 108)
+    first = _trial("0000", 0.0654, layers=1)
+    noise = _trial("0001", 0.0735, layers=2)
+    deeper = _trial("0002", 0.0700, epochs=9, layers=1, **{"tuner/trial_id": "0000"})
+    assert _selection([first, noise], labels=labels).final().trial_id == "0000"
+    assert _selection([first, noise, deeper], labels=labels).final().trial_id == "0002"
+    assert judged_trials([first, noise], (0.0625, 1728)) == [first]
+    # One that learned decides, whichever configuration it is.
+    learned = _trial("0001", 0.30, layers=2)
+    assert _selection([first, learned], labels=labels).final().trial_id == "0001"
+    assert judged_trials([first, noise], None) == [first, noise]  # no test applies
 
 
 def test_an_ensemble_starts_from_the_best_trial_and_never_scores_below_it():

@@ -24,7 +24,8 @@ import numpy as np
 from automl.adapters import keras_tuner as kt_private
 from automl.problems import objectives
 from automl.runtime.files import write_json
-from automl.tuning.scheduler import COMPLETED, RUNNING, STOPPED, successive_halving
+from automl.tuning.scheduler import (COMPLETED, RUNNING, STOPPED, configuration,
+                                     successive_halving)
 
 PROPOSAL_SHARE = 0.015  # proposals may cost at most this share of the trials' time
 FIRST_PROPOSAL_GUESS = 0.5  # seconds a Bayesian proposal is assumed to cost before one ran
@@ -91,8 +92,7 @@ def _search_oracle(oracle_class):
 
             A configuration trained at any rung counts as tried, so no proposal repeats it.
             """
-            return kt_private.values_hash(SearchOracle, self, {
-                k: v for k, v in values.items() if not k.startswith("tuner/")})
+            return kt_private.values_hash(SearchOracle, self, configuration(values))
 
         def _skip_reason(self, response):
             """Why the planner refuses a proposed configuration, or None to train it."""
@@ -157,7 +157,7 @@ def _search_oracle(oracle_class):
             rng = np.random.RandomState(kt_private.next_seed(self))
             for _ in range(10):
                 hp = self.get_space()
-                hp.values.update({k: v for k, v in best.items() if not k.startswith("tuner/")})
+                hp.values.update(configuration(best))
                 active = [p for p in hp.space if hp.is_active(p)]
                 count = min(len(active), int(rng.choice(MUTATED)))
                 for index in rng.choice(len(active), size=count, replace=False):

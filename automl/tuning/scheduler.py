@@ -52,6 +52,11 @@ def parent_of(trial):
     return trial.hyperparameters.values.get("tuner/trial_id")
 
 
+def configuration(values):
+    """Hyperparameter values without the schedule's `tuner/` ones: what a configuration is."""
+    return {k: v for k, v in values.items() if not k.startswith("tuner/")}
+
+
 def beyond_chance(score, chance, examples, alpha=CHANCE_ALPHA):
     """Whether a validation accuracy `score` on `examples` examples is above `chance`.
 
@@ -74,6 +79,24 @@ def beyond_chance(score, chance, examples, alpha=CHANCE_ALPHA):
         if term < 1e-12 * tail:
             break
     return tail < alpha
+
+
+def judged_trials(trials, chance):
+    """`trials` (completed and scored) that a choice may pick from.
+
+    All of them, unless none is above `chance` (`(score, examples)`, or None where no
+    test applies) as the best of as many configurations: at `CHANCE_ALPHA` over
+    their number, since the best of several noisy scores clears a single test by
+    luck. Then only the first configuration's, the task's known-good default:
+    scores within chance's noise rank nothing.
+    """
+    if chance is None or not trials:
+        return list(trials)
+    tried = len({tuple(sorted(configuration(t.hyperparameters.values).items())) for t in trials})
+    if any(beyond_chance(t.score, *chance, alpha=CHANCE_ALPHA / tried) for t in trials):
+        return list(trials)
+    first = configuration(min(trials, key=lambda t: t.trial_id).hyperparameters.values)
+    return [t for t in trials if configuration(t.hyperparameters.values) == first]
 
 
 def promotion(trials, top_rung, eta=ETA, maximize=True, judged=lambda trial: True):
@@ -232,12 +255,14 @@ def successive_halving(oracle_class):
             """The best completed trial that no other trial continues yet.
 
             A trial that early stopping ended at the top rung is finished: training
-            it on would not improve it.
+            it on would not improve it. Only trials a choice may pick from count
+            (`judged_trials`).
             """
             continued = {parent_of(t) for t in trials}
             top = len(self.rungs) - 1
-            open_trials = [t for t in trials if t.status == COMPLETED and t.score is not None
-                           and t.trial_id not in continued
+            scored = [t for t in trials if t.status == COMPLETED and t.score is not None]
+            open_trials = [t for t in judged_trials(scored, self.pace.chance())
+                           if t.trial_id not in continued
                            and not (converged(t) and rung_of(t) >= top)]
             if not open_trials:
                 return None

@@ -2,9 +2,10 @@
 
 A read-only view of the oracle's trials. The final trial is the one with the best
 validation score, whatever rung it reached: nothing exported scores below it on
-validation. Ensemble members are added to it by ensemble selection on the saved
-validation probabilities of every other trial (`automl.tuning.ensemble`), each only
-where the average's validation score does not fall below the final trial's.
+validation (where every score is within chance's noise, the first configuration's
+best). Ensemble members are added to it by ensemble selection on the saved validation
+probabilities of every other trial (`automl.tuning.ensemble`), each only where the
+average's validation score does not fall below the final trial's.
 """
 
 import numpy as np
@@ -13,7 +14,7 @@ from automl import problems
 from automl.problems import objectives
 from automl.tuning import ensemble
 from automl.tuning.planner import planned_passes
-from automl.tuning.scheduler import COMPLETED, FAILED
+from automl.tuning.scheduler import COMPLETED, FAILED, judged_trials
 
 FACT_PREFIX = "fact/"  # trial metrics that hold what a task learnt about the data
 
@@ -85,12 +86,14 @@ class Selection:
         """The trial to retrain and export: the best validation score.
 
         Of trials that score alike, the one that trained furthest (its score is the
-        surer), then the one with fewer parameters.
+        surer), then the one with fewer parameters. Where every score is within
+        chance's noise, only the first configuration's trials count (`judged_trials`).
         """
         sign = 1 if self.objective.direction == "max" else -1
         scored = [t for t in self.completed() if t.score is not None]
         if not scored:
             return None
+        scored = judged_trials(scored, self.chance())
         return max(scored, key=lambda t: (sign * t.score, planned_passes(t),
                                           -(t.metrics.get_last_value("parameters") or 0)))
 
