@@ -168,6 +168,8 @@ def write_tables(rows, methods, prefix, header):
     for row in rows:
         if SETS[row["set"]]["imbalance"] < 2:
             row = {**row, "balanced_accuracy": ""}
+        if (row.get("details") or {}).get("failed"):
+            row = {**row, "accuracy": f"failed: {row['details']['failed']}"}
         lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
     lines += ["", *[f"- {line}" for line in summary(rows, methods)]]
     with open(prefix + ".md", "w") as handle:

@@ -1,6 +1,6 @@
 """A search that generalises by design (issue 40): rungs long enough to learn on tiny
-sets, no promotion decided by chance-level scores, and an export never below the best
-trial on validation."""
+sets, no promotion or export decided by chance-level scores, and an export never below
+the best trial on validation unless every score is within chance's noise."""
 
 from types import SimpleNamespace
 
@@ -10,7 +10,7 @@ from automl.tuning import planner
 from automl.tuning.budget import Budget
 from automl.tuning.planner import Planner, Rung
 from automl.tuning.probe import Probe
-from automl.tuning.scheduler import Pace, beyond_chance, judged_trials
+from automl.tuning.scheduler import Pace, beyond_chance, choosable_trials
 from automl.tuning.selection import Selection
 
 
@@ -51,11 +51,11 @@ def test_scores_within_chance_noise_leave_the_choice_to_the_first_configuration(
     deeper = _trial("0002", 0.0700, epochs=9, layers=1, **{"tuner/trial_id": "0000"})
     assert _selection([first, noise], labels=labels).final().trial_id == "0000"
     assert _selection([first, noise, deeper], labels=labels).final().trial_id == "0002"
-    assert judged_trials([first, noise], (0.0625, 1728)) == [first]
+    assert choosable_trials([first, noise], (0.0625, 1728)) == [first]
     # One that learned decides, whichever configuration it is.
     learned = _trial("0001", 0.30, layers=2)
     assert _selection([first, learned], labels=labels).final().trial_id == "0001"
-    assert judged_trials([first, noise], None) == [first, noise]  # no test applies
+    assert choosable_trials([first, noise], None) == [first, noise]  # no test applies
 
 
 def test_an_ensemble_starts_from_the_best_trial_and_never_scores_below_it():

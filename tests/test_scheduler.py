@@ -113,21 +113,44 @@ def test_configurations_the_planner_cannot_afford_are_skipped_and_counted(schedu
 
 
 class NothingFits(FakePace):
-    """A budget that affords no configuration's top rung (`--scheduler full` on a short budget)."""
+    """A budget that affords no configuration's top rung (as `--scheduler full` on a short one)."""
 
     def skip_reason(self, values, first=False):
         return None if first else "too costly"
 
 
-def test_a_search_trains_its_first_configuration_even_when_no_top_rung_fits(scheduled_oracle):
-    oracle = scheduled_oracle(NothingFits(left=1000.0))
-    first = oracle.create_trial("tuner0")
-    assert first.status == "RUNNING" and oracle.skipped["count"] == 0
+def test_a_search_trains_its_first_configuration_even_when_no_top_rung_fits(tmp_path):
+    from automl.tuning.oracles import make_oracle, objective_for
+
+    oracle = make_oracle("random", objective_for("val_accuracy"), 1, None, 20, [{"width": 950}],
+                         {"rungs": [Rung(20)], "first_rung": 0}, planner=NothingFits(left=1000.0))
+    oracle.hyperparameters.Int("width", 1, 1000)
+    oracle._set_project_dir(str(tmp_path), "search")
+    first = oracle.create_trial("tuner0")           # the known-good value, too costly as well
+    assert first.status == "RUNNING" and first.hyperparameters.values["width"] == 950
+    assert oracle.skipped["count"] == 0
     oracle.update_trial(first.trial_id, {"val_accuracy": 0.5})
     first.status = "COMPLETED"
     oracle.end_trial(first)
     assert oracle.create_trial("tuner0").status == "STOPPED"
     assert oracle.skipped["last_reason"] == "too costly"
+
+
+class ChanceLevel(FakePace):
+    """16 balanced classes on 1,728 validation examples: chance is 0.0625."""
+
+    def chance(self):
+        return 0.0625, 1728
+
+
+def test_at_chance_the_last_continuation_goes_to_the_first_configuration(scheduled_oracle):
+    pace = ChanceLevel(left=1000.0)
+    oracle = scheduled_oracle(pace)
+    first = finish_trial(oracle, 0.0654)
+    finish_trial(oracle, 0.0735)                    # above chance alone, not as the best of two
+    pace.left = 48.0
+    values = oracle.create_trial("tuner0").hyperparameters.values
+    assert values["tuner/trial_id"] == first.trial_id
 
 
 @pytest.mark.parametrize("tuner", ["random", "bayesian"])

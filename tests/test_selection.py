@@ -87,7 +87,7 @@ def test_bayesian_proposals_give_way_to_random_ones_while_trials_are_short(monke
 
     from automl.tuning.oracles import BoundedBayesianOptimizationOracle, make_oracle, objective_for
 
-    planner = SimpleNamespace(budget_seconds=budget, skip_reason=lambda values: None)
+    planner = SimpleNamespace(budget_seconds=budget, skip_reason=lambda values, first=False: None)
     oracle = make_oracle("bayesian", objective_for("val_accuracy"), 1, 10, 2, [], None,
                          planner=planner)
     oracle.hyperparameters.Float("x", 0.0, 1.0)

@@ -29,9 +29,12 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
     failed = tuner.failed_trials()
     if tuner.final_trial() is None:
         skipped = (getattr(tuner.oracle, "skipped", None) or {}).get("last_reason")
-        reason = (failed[-1].message if failed
-                  else f"no trial ran; the last configuration skipped: {skipped}" if skipped
-                  else "no trial ran")
+        if failed:
+            reason = failed[-1].message
+        elif skipped:
+            reason = f"no trial ran; the last configuration skipped: {skipped}"
+        else:
+            reason = "no trial ran"
         if failed:
             write_run_report(run, settings.objective, {"task": task.name,
                                                         "data": {"source": settings.data}},

@@ -10,9 +10,9 @@ optimisation is used only while its proposals cost a small share of the search
 the same seed gives the same sequence). Under a time budget, a configuration the
 planner (`automl.tuning.planner`) says cannot reach the top rung in its share of the
 budget is skipped before it trains (never the search's first), and the skips are
-counted. No configuration is proposed twice, whichever rung it was tried at. Under successive halving
-(see `automl.tuning.scheduler`) the oracle also promotes trials; Hyperband keeps its own
-brackets. Every oracle writes its state atomically.
+counted. No configuration is proposed twice, whichever rung it was tried at. Under
+successive halving (see `automl.tuning.scheduler`) the oracle also promotes trials;
+Hyperband keeps its own brackets. Every oracle writes its state atomically.
 """
 
 import os

@@ -57,6 +57,11 @@ def configuration(values):
     return {k: v for k, v in values.items() if not k.startswith("tuner/")}
 
 
+def configuration_key(values):
+    """A hashable identity of the configuration of `values`."""
+    return tuple(sorted(configuration(values).items()))
+
+
 def beyond_chance(score, chance, examples, alpha=CHANCE_ALPHA):
     """Whether a validation accuracy `score` on `examples` examples is above `chance`.
 
@@ -81,22 +86,25 @@ def beyond_chance(score, chance, examples, alpha=CHANCE_ALPHA):
     return tail < alpha
 
 
-def judged_trials(trials, chance):
-    """`trials` (completed and scored) that a choice may pick from.
+def choosable_trials(trials, chance):
+    """The completed, scored trials of `trials` (all of a search's) a choice may pick from.
 
     All of them, unless none is above `chance` (`(score, examples)`, or None where no
     test applies) as the best of as many configurations: at `CHANCE_ALPHA` over
     their number, since the best of several noisy scores clears a single test by
-    luck. Then only the first configuration's, the task's known-good default:
-    scores within chance's noise rank nothing.
+    luck. Then only those of the search's first configuration (the task's first
+    known-good one, where it has one), if it has any: scores within chance's noise
+    rank nothing.
     """
-    if chance is None or not trials:
-        return list(trials)
-    tried = len({tuple(sorted(configuration(t.hyperparameters.values).items())) for t in trials})
-    if any(beyond_chance(t.score, *chance, alpha=CHANCE_ALPHA / tried) for t in trials):
-        return list(trials)
-    first = configuration(min(trials, key=lambda t: t.trial_id).hyperparameters.values)
-    return [t for t in trials if configuration(t.hyperparameters.values) == first]
+    scored = [t for t in trials if t.status == COMPLETED and t.score is not None]
+    if chance is None or not scored:
+        return scored
+    keys = {t.trial_id: configuration_key(t.hyperparameters.values) for t in trials}
+    tried = len({keys[t.trial_id] for t in scored})
+    if any(beyond_chance(t.score, *chance, alpha=CHANCE_ALPHA / tried) for t in scored):
+        return scored
+    first = keys[min(keys)]
+    return [t for t in scored if keys[t.trial_id] == first] or scored
 
 
 def promotion(trials, top_rung, eta=ETA, maximize=True, judged=lambda trial: True):
@@ -256,12 +264,11 @@ def successive_halving(oracle_class):
 
             A trial that early stopping ended at the top rung is finished: training
             it on would not improve it. Only trials a choice may pick from count
-            (`judged_trials`).
+            (`choosable_trials`).
             """
             continued = {parent_of(t) for t in trials}
             top = len(self.rungs) - 1
-            scored = [t for t in trials if t.status == COMPLETED and t.score is not None]
-            open_trials = [t for t in judged_trials(scored, self.pace.chance())
+            open_trials = [t for t in choosable_trials(trials, self.pace.chance())
                            if t.trial_id not in continued
                            and not (converged(t) and rung_of(t) >= top)]
             if not open_trials:

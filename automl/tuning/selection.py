@@ -14,7 +14,7 @@ from automl import problems
 from automl.problems import objectives
 from automl.tuning import ensemble
 from automl.tuning.planner import planned_passes
-from automl.tuning.scheduler import COMPLETED, FAILED, judged_trials
+from automl.tuning.scheduler import COMPLETED, FAILED, choosable_trials
 
 FACT_PREFIX = "fact/"  # trial metrics that hold what a task learnt about the data
 
@@ -87,18 +87,21 @@ class Selection:
 
         Of trials that score alike, the one that trained furthest (its score is the
         surer), then the one with fewer parameters. Where every score is within
-        chance's noise, only the first configuration's trials count (`judged_trials`).
+        chance's noise, only the first configuration's trials count (`choosable`).
         """
         sign = 1 if self.objective.direction == "max" else -1
-        scored = [t for t in self.completed() if t.score is not None]
+        scored = self.choosable()
         if not scored:
             return None
-        scored = judged_trials(scored, self.chance())
         return max(scored, key=lambda t: (sign * t.score, planned_passes(t),
                                           -(t.metrics.get_last_value("parameters") or 0)))
 
+    def choosable(self):
+        """The completed, scored trials the export may come from (`choosable_trials`)."""
+        return choosable_trials(self.all(), self.chance())
+
     def candidates(self):
-        """The final trial, then every other scored trial (best first) an ensemble may add.
+        """The final trial, then every other choosable trial (best first) an ensemble may add.
 
         Selection runs on each trial's saved validation probabilities, so a weaker
         model that errs differently may join, whatever rung it reached.
@@ -108,7 +111,8 @@ class Selection:
             return []
         if self.ensemble_size < 2:
             return [final]
-        return [final, *(t for t in self.ranked() if t.trial_id != final.trial_id)]
+        others = self.ranked(self.choosable())
+        return [final, *(t for t in others if t.trial_id != final.trial_id)]
 
     def members(self):
         """The trials ensemble selection picks now (the final trial alone without an ensemble)."""
@@ -119,7 +123,7 @@ class Selection:
 
         Selection starts from the final trial, the best on validation, and adds a
         member only where the average's validation score does not fall: an ensemble
-        never scores below the best trial on validation.
+        never scores below the final trial on validation.
         """
         candidates = self.candidates()
         if len(candidates) < 2:
