@@ -22,6 +22,7 @@ from automl.runtime import interrupt
 from automl.runtime.files import write_json
 from automl.transfer import init_from
 from automl.tuning.ensemble import average_model
+from automl.tuning.scheduler import configuration
 
 
 def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clock):
@@ -99,7 +100,7 @@ def finish(tuner, task, dataset, settings, budget, run, progress, tf, keras, clo
         "class_weight": class_weights.describe(settings.class_weight, dataset.train.y,
                                                dataset.classes)
         if problem.name == "classification" else {"mode": "none"},
-        "hyperparameters": {k: v for k, v in hp.values.items() if not k.startswith("tuner/")},
+        "hyperparameters": configuration(hp.values),
         "metrics": {"val": val_scores, "test": test_scores},
         "test_time_augmentation": test_time,
         "search": {
