@@ -157,7 +157,7 @@ def expert_recipe(splits, budget, seed):
 
     def conv(t, filters):
         t = layers.Conv2D(filters, 3, padding="same", use_bias=False)(t)
-        return layers.ReLU()(layers.BatchNormalization()(t))
+        return layers.ReLU()(layers.BatchNormalization(momentum=0.9)(t))
 
     inputs = keras.Input(x.shape[1:])
     t = layers.RandomTranslation(0.1, 0.1)(layers.Rescaling(1 / 255)(inputs))

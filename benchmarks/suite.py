@@ -9,8 +9,8 @@ every set and seed, one process at a time (never two at once):
 
 - search: `automl search --time-budget B --seed S`;
 - default: default-alone, the search's own first configuration trained alone for the
-  whole budget through the same code path: `automl search --max-trials 1 --scheduler full
-  --time-budget B --seed S`;
+  whole budget through the same code path: `automl search --max-trials 1 --time-budget B
+  --seed S` (its one trial at the first rung, then the export continued to the budget's end);
 - simple, expert: the modality's hand-written baseline and fixed expert recipe
   (benchmarks/suite/references.py), given the same budget.
 
@@ -95,7 +95,7 @@ def measure(method, name, data, budget, seed):
     if method == "search":
         return automl_run(name, data, budget, seed)
     if method == "default":
-        return automl_run(name, data, budget, seed, "--max-trials", "1", "--scheduler", "full")
+        return automl_run(name, data, budget, seed, "--max-trials", "1")
     truth, predicted, details = REFERENCES[SETS[name]["modality"]][method](data, budget, seed)
     if truth is None:
         return predicted, None, details

@@ -13,6 +13,8 @@ from automl_plugins.text_tokenizer import Tokenizer
 SEQUENCE_LENGTHS = (32, 64, 128, 256, 512)
 VOCABULARY_SIZES = (10000, 20000, 50000)
 CHARACTER_NGRAMS = (2, 3, 4, 5)
+UNSEEN_WORDS = 0.5       # share of unseen words in new texts above which characters lead
+UNSEEN_SAMPLE = 20000    # training texts that share is measured on
 
 
 def read_csv(path, text_column, label_column):
@@ -39,6 +41,20 @@ def read_csv(path, text_column, label_column):
     except csv.Error as error:
         raise automl.AutomlError(f"malformed CSV {path}: {error}") from None
     return automl.LabelledExamples(texts, labels, ids)
+
+
+def unseen_word_share(texts):
+    """The share of the words of every other text that the remaining texts never use.
+
+    Half the texts stand in for new ones: near 0 where texts share their words
+    (sentences of one language), near 1 where each text is a word of its own.
+    """
+    def words(half):
+        return [w for text in half for w in str(text).lower().split()]
+
+    seen = set(words(texts[0::2]))
+    new = words(texts[1::2])
+    return sum(w not in seen for w in new) / len(new) if new else 0.0
 
 
 def _token_counts(texts):
@@ -140,10 +156,18 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
 
     def known_good(self, dataset):
         """The portfolio's configurations (`automl_plugins.portfolio`); a bag without its
-        own weighting takes the data's default one."""
+        own weighting takes the data's default one.
+
+        Where most words of a new text are words training never saw (single words,
+        names, codes: `unseen_word_share`), a bag of words can only memorise, so the
+        character bags move ahead of the word bags.
+        """
         train = len(dataset.train) if dataset else 0
+        configurations = portfolio.configurations("text", train)
+        if dataset and unseen_word_share(dataset.train.head(UNSEEN_SAMPLE)) > UNSEEN_WORDS:
+            configurations.sort(key=lambda values: values.get("text/bag/tokens") != "characters")
         return [{"text/bag/weighting": _weightings(dataset)[-1], **values}
-                for values in portfolio.configurations("text", train)]
+                for values in configurations]
 
     def example_cost(self, hp, dataset, network):
         """Unknown: bags train through sparse twins that cost far less than their dense export."""

@@ -54,7 +54,7 @@ def test_the_cost_formula_counts_what_the_built_network_holds(keras, size):
         assert low_pass == (min(size[:2]) >= 64)
 
 
-def test_the_first_known_good_network_is_cheaper_than_the_keras_example_convnet(keras):
+def test_the_first_known_good_network_costs_about_the_keras_example_convnet(keras):
     import keras_tuner as kt
 
     from automl.cost import example_cost
@@ -72,7 +72,10 @@ def test_the_first_known_good_network_is_cheaper_than_the_keras_example_convnet(
         layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
         layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
         layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax")])
-    assert ours <= example_cost(example)
+    # Three stages on 28 pixels (the last sees the whole image) cost a fifth more
+    # than the example's two valid convolutions, and no more than that.
+    assert ours <= 1.25 * example_cost(example)
+    assert first["image/stages"] >= 3
     assert first["image/translate"] == 0.1  # augmentation is on at 28 pixels
     costs = []
     for values in rest:

@@ -245,6 +245,23 @@ def test_naive_bayes_weights_favour_tokens_that_tell_classes_apart():
     assert weights["good"] == pytest.approx(weights["bad"])
 
 
+def test_character_bags_lead_where_new_texts_are_words_training_never_saw():
+    from automl.data.sources import Dataset, Split
+    from automl_plugins import portfolio
+    from automl_plugins.text import TextTask, unseen_word_share
+
+    sentences = np.repeat(np.asarray(["the film was good", "the film was bad"] * 5, dtype=object), 2)
+    words = np.asarray([f"word{i}" for i in range(20)], dtype=object)
+    assert unseen_word_share(sentences) == 0.0 and unseen_word_share(words) == 1.0
+    first = {}
+    for name, x in (("sentences", sentences), ("words", words)):
+        y = np.arange(20) % 2
+        dataset = Dataset(["a", "b"], Split(x, y), None, None, source="memory")
+        first[name] = TextTask().known_good(dataset)[0]["text/bag/tokens"]
+    assert portfolio.configurations("text", 20)[0]["text/bag/tokens"] == "words"
+    assert first == {"sentences": "words", "words": "characters"}
+
+
 def test_naive_bayes_bag_starts_as_the_naive_bayes_classifier():
     from automl.runtime import env
 

@@ -26,17 +26,19 @@ import audio_keywords  # noqa: E402
 import image_glyphs  # noqa: E402
 
 SPLITS = ("train", "val", "test")
+MIN_SIDE = 28  # the MNIST images the Keras simple convnet was written for
 
 
 def load_images(data):
-    """[(x, y)] of train, val and test; images of differing sizes resized to the largest."""
+    """[(x, y)] of train, val and test, resized to the largest side and at least
+    `MIN_SIDE` (the Keras simple convnet's valid convolutions leave nothing of 8x8 images)."""
     from PIL import Image
 
     files = {split: [(index, os.path.join(data, split, label, name))
                      for index, label in enumerate(sorted(os.listdir(os.path.join(data, "train"))))
                      for name in sorted(os.listdir(os.path.join(data, split, label)))]
              for split in SPLITS}
-    side = max(max(Image.open(path).size) for _, path in files["train"])
+    side = max(MIN_SIDE, *(max(Image.open(path).size) for _, path in files["train"]))
     splits = []
     for split in SPLITS:
         images = [np.asarray(Image.open(path).resize((side, side))) for _, path in files[split]]
@@ -170,7 +172,7 @@ def log_mel_cnn(data, budget, seed):
     t = normalise(inputs)
     for filters in (32, 64, 128, 128):
         t = layers.Conv2D(filters, 3, padding="same", use_bias=False)(t)
-        t = layers.MaxPooling2D()(layers.ReLU()(layers.BatchNormalization()(t)))
+        t = layers.MaxPooling2D()(layers.ReLU()(layers.BatchNormalization(momentum=0.9)(t)))
     t = layers.Dropout(0.3)(layers.GlobalAveragePooling2D()(t))
     model = keras.Model(inputs, layers.Dense(classes, activation="softmax")(t))
     model.compile(keras.optimizers.AdamW(1e-3, weight_decay=1e-3),

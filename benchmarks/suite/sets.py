@@ -31,6 +31,12 @@ SETS = {
         "image", "development", ["{python}", f"{SUITE}/make_emoji.py", "{out}"],
         "emoji with its skin tones", 4260, 912, 912, 86, 7.0,
         "Noto colour emoji by Unicode subgroup, 48 px RGB"),
+    "letters-colour": generated(
+        "image", "development",
+        ["{python}", "{shared}/make_glyphs.py", "{out}", "--letters", "ABCDEFGHIJ",
+         "--color", "--size", "32", "--per-font", "2", "--fonts", "300", "--seed", "1"],
+        "typeface", 3980, 1060, 960, 10, 1.0,
+        "letters A-J in 300 typefaces, 32 px colour on textured backgrounds"),
     "rotten-tomatoes": generated(
         "text", "development", ["cp", "-r", "{shared}/rotten_tomatoes", "{out}"],
         "none (each snippet)", 8965, 1921, 1922, 2, 1.4,
