@@ -15,7 +15,7 @@ from conftest import (assert_one_line_error, free_port, invoke, run_python, star
                       start_worker, write_image_folder)
 
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ", re.MULTILINE)  # TensorFlow's C++ log format
-MAX_TRIALS = 5
+MAX_TRIALS = 8
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +99,9 @@ def lost_and_found(few_images, tmp_path_factory):
     Worker `doomed` is killed (SIGKILL) with trial 0; once the chief calls it silent,
     worker `stopped` takes trial 0 and gets SIGTERM as it trains; worker `paused` takes it
     next and is paused (SIGSTOP) until worker `other` has run it again, then reports it
-    late and goes on with other trials. Once `paused` has run a trial of its own, the chief is
-    killed and resumed: `paused` and `other` finish the search with the resumed chief.
+    late and goes on with other trials while `other` is paused in turn. Once `paused` has
+    run a trial of its own, the chief is killed and resumed: `paused` and `other` finish
+    the search with the resumed chief.
     """
     run, port = tmp_path_factory.mktemp("lost") / "run", free_port()
     children = []
@@ -133,11 +134,15 @@ def lost_and_found(few_images, tmp_path_factory):
         paused.signal(signal.SIGSTOP)
         other = start(start_worker(run, port, "other"))
         _wait(lambda: "0" in _completed_ids(run), 240, "trial 0 never ran again")
+        # `other` waits until the chief is resumed, so trials are left for `paused`
+        # (one `other` held goes back to the chief when it falls silent).
+        other.signal(signal.SIGSTOP)
         paused.signal(signal.SIGCONT)
         _wait(lambda: any(_recorded_workers(run).get(i) == "paused" for i in _completed_ids(run)),
               240, "paused never ran a trial after its late report")
         chief.signal(signal.SIGKILL)
         chief.finish(30)
+        other.signal(signal.SIGCONT)
         before = _completed_ids(run)
 
         resumed = start(start_automl("resume", run))  # listens where the chief did
