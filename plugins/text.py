@@ -82,7 +82,7 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
 
     def __init__(self):
         self._dataset = None
-        self._vocabularies = {}
+        self._derived = {}
         self._word_vectors = None
         self._read_vectors = {}
 
@@ -164,10 +164,16 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         """
         train = len(dataset.train) if dataset else 0
         configurations = portfolio.configurations("text", train)
-        if dataset and unseen_word_share(dataset.train.head(UNSEEN_SAMPLE)) > UNSEEN_WORDS:
+        if dataset and self._unseen_word_share(dataset) > UNSEEN_WORDS:
             configurations.sort(key=lambda values: values.get("text/bag/tokens") != "characters")
         return [{"text/bag/weighting": _weightings(dataset)[-1], **values}
                 for values in configurations]
+
+    def _unseen_word_share(self, dataset):
+        derived = self._derived_from(dataset)
+        if "unseen_word_share" not in derived:
+            derived["unseen_word_share"] = unseen_word_share(dataset.train.head(UNSEEN_SAMPLE))
+        return derived["unseen_word_share"]
 
     def example_cost(self, hp, dataset, network):
         """Unknown: bags train through sparse twins that cost far less than their dense export."""
@@ -228,22 +234,29 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         return layer
 
     def _vocabulary(self, dataset, tokens, ngrams, max_tokens):
-        if self._dataset is not dataset:
-            self._dataset, self._vocabularies = dataset, {}
+        derived = self._derived_from(dataset)
         split = _split(tokens, ngrams)
         key = _cache_key(split)
-        if key not in self._vocabularies:
-            self._vocabularies[key] = _adapt(dataset, max(max_tokens, *VOCABULARY_SIZES), split)
-        vocabulary, idf = self._vocabularies[key]
+        if key not in derived:
+            derived[key] = _adapt(dataset, max(max_tokens, *VOCABULARY_SIZES), split)
+        vocabulary, idf = derived[key]
         return vocabulary[:max_tokens - 1], idf[:max_tokens - 1]
 
     def _ratios(self, dataset, tokens, ngrams):
         vocabulary, _ = self._vocabulary(dataset, tokens, ngrams, VOCABULARY_SIZES[-1])
         split = _split(tokens, ngrams)
         key = (*_cache_key(split), "naive_bayes")
-        if key not in self._vocabularies:
-            self._vocabularies[key] = _log_count_ratios(dataset, vocabulary, split)
-        return self._vocabularies[key]
+        derived = self._derived_from(dataset)
+        if key not in derived:
+            derived[key] = _log_count_ratios(dataset, vocabulary, split)
+        return derived[key]
+
+    def _derived_from(self, dataset):
+        """What this task has derived from `dataset` (vocabularies, weights, word statistics),
+        computed once per search: a new dataset starts an empty cache."""
+        if self._dataset is not dataset:
+            self._dataset, self._derived = dataset, {}
+        return self._derived
 
     def initialize(self, hp, model, dataset):
         """A linear bag of naive-Bayes-weighted n-grams starts as the naive Bayes classifier.
