@@ -250,6 +250,32 @@ def test_a_cheap_best_trial_is_retrained_from_scratch():
     assert plan.retrain_plan(stopped, 100.0) == ("fresh", 0, 3)
 
 
+def test_a_retrain_from_scratch_of_a_trial_still_improving_trains_until_its_deadline():
+    clock = FakeClock()
+    plan = make_planner(clock, epoch_seconds=2.0)
+    improving = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
+                           fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=20)
+    assert plan.retrains_by_clock(improving, "fresh")
+    # A promoted trial counts the epochs of its parent: its best was its last.
+    promoted = fake_trial("1", 0.8, {"cost": 10e6, "tuner/epochs": 20, "tuner/initial_epoch": 7},
+                          epoch_seconds=2.0, fit_seconds=26.0, epochs_run=13, trial_seconds=28.0,
+                          best_epoch=20)
+    assert plan.retrains_by_clock(promoted, "fresh")
+    # Past its best, or ended by early stopping: the trial's best epoch count.
+    peaked = fake_trial("2", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
+                        fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=16)
+    assert not plan.retrains_by_clock(peaked, "fresh")
+    stopped = fake_trial("3", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
+                         fit_seconds=10.0, epochs_run=5, trial_seconds=12.0, best_epoch=5,
+                         converged=1.0)
+    assert not plan.retrains_by_clock(stopped, "fresh")
+    assert plan.retrains_by_clock(peaked, "continued")
+    # --epochs caps training, and without a budget there is no deadline to train to.
+    plan.settings.epochs = 20
+    assert not plan.retrains_by_clock(improving, "fresh")
+    assert not make_planner(clock, budget=None).retrains_by_clock(improving, "fresh")
+
+
 def test_an_ensemble_reserves_each_members_retrain_once():
     clock = FakeClock()
     trials = [fake_trial(str(i), 0.8 - i / 100, {"cost": 10e6, "tuner/epochs": 20},

@@ -118,6 +118,30 @@ def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_fol
     assert {k: trials[0]["hyperparameters"]["values"][k] for k in first} == first
 
 
+def test_time_a_search_leaves_trains_its_export_from_scratch_until_the_budgets_end(
+        image_folder, tmp_path, monkeypatch):
+    """One trial, still improving at its last epoch: its retrain fills the budget."""
+    import time
+
+    from automl.tuning import planner
+
+    monkeypatch.setattr(planner, "still_improving", lambda trial: True)
+    monkeypatch.setattr(planner, "RETRAIN_SHARE", 1.0)  # from scratch, however slow the machine
+    started = time.time()
+    result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",
+                    "--max-trials", 1, "--time-budget", 20)
+    wall = time.time() - started
+    assert result.exit_code == 0, result.output
+    assert "retraining trial 0 on train+val until the budget's end" in result.output, result.output
+    search, examples = card_of(tmp_path / "run")["search"], card_of(tmp_path / "run")["data"][
+        "examples"]
+    assert search["retrain_mode"]["0"] == "fresh", search["retrain_note"]
+    assert search["retrain_epochs"] > search["best_trial_epochs"]
+    assert search["examples_seen"]["0"] > search["best_trial_epochs"] * (
+        examples["train"] + examples["val"])
+    assert 0.8 * 20 <= wall <= 1.1 * 20
+
+
 def test_without_a_budget_the_export_retrains_from_scratch_for_its_trials_best_epochs(
         image_run):
     card = card_of(image_run)

@@ -71,7 +71,7 @@ def test_the_schedule_warms_up_decays_and_continues_where_it_stood(keras):
 
 
 def test_a_timed_schedule_warms_up_then_decays_to_zero_at_its_deadline():
-    from automl.tuning.space import RESUME_WARMUP_SHARE, timed_rate
+    from automl.tuning.space import RESUME_WARMUP_SHARE, WARMUP_SHARE, timed_rate
 
     assert timed_rate(0.01, 0.0) == pytest.approx(0.001)
     assert timed_rate(0.01, RESUME_WARMUP_SHARE / 2) == pytest.approx(0.0055)
@@ -79,6 +79,9 @@ def test_a_timed_schedule_warms_up_then_decays_to_zero_at_its_deadline():
         0.01 * 0.5 * (1 + math.cos(math.pi * RESUME_WARMUP_SHARE)))
     assert timed_rate(0.01, 0.5) == pytest.approx(0.005)
     assert timed_rate(0.01, 1.0) == pytest.approx(0.0, abs=1e-12)
+    # A model trained from scratch by the clock warms up over the longer share.
+    assert timed_rate(0.01, WARMUP_SHARE / 2, WARMUP_SHARE) == pytest.approx(0.0055)
+    assert timed_rate(0.01, RESUME_WARMUP_SHARE, WARMUP_SHARE) < timed_rate(0.01, RESUME_WARMUP_SHARE)
 
 
 @pytest.mark.parametrize("budget", [60.0, None])

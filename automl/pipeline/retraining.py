@@ -24,7 +24,9 @@ def retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
     trial's best epoch count where it fits, or, where that is not worth its share of the budget,
     the trial's own weights continued on train+val until the time left is spent, its
     learning rate decaying by the clock to zero at the end (so it reaches the top
-    rung and goes on as far as the machine's speed allows). Where neither fits, or a
+    rung and goes on as far as the machine's speed allows). A retrain from scratch of
+    a trial still improving at its last epoch also trains by the clock, until the time
+    left is spent (`Planner.retrains_by_clock`). Where neither fits, or a
     retrain from scratch is cut short, or the model does worse than the search model
     on val (which it trained on: a lower score, or a higher loss, so less sure of
     its answers), the trial's search model (trained on train only) is exported
@@ -40,10 +42,11 @@ def retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
                 f"(about {planner.retrain_estimate(trial):.0f}s) did not fit the time budget")
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
     continued = mode == "continued"
-    timed = continued and planner.continues_by_clock()
-    progress.phase(f"continuing trial {trial.trial_id} on train+val until the budget's end"
+    timed = planner.retrains_by_clock(trial, mode)
+    verb = "continuing" if continued else "retraining"
+    progress.phase(f"{verb} trial {trial.trial_id} on train+val until the budget's end"
                    if timed else
-                   f"retraining trial {trial.trial_id} on train+val for {epochs} "
+                   f"{verb} trial {trial.trial_id} on train+val for {epochs} "
                    f"epoch{'s' * (epochs != 1)}")
     fitted = tuner.fit(trial.hyperparameters, "train+val", epochs, deadline,
                        validation=False, seed=settings.seed, initial_epoch=initial,
@@ -60,7 +63,7 @@ def retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
                 "train+val did worse than it on val, which it had trained on")
         return Retrained(tuner.best_model(trial), examples=seen, note=note)
     examples = fitted.examples + (seen if continued else 0)
-    return Retrained(fitted.model, mode, initial + ran if continued else epochs, examples)
+    return Retrained(fitted.model, mode, initial + ran, examples)
 
 
 def retrain_members(tuner, members, models, settings, progress):

@@ -510,6 +510,20 @@ class Planner:
         """Whether a continued export trains to the budget's end (no `--epochs` caps it)."""
         return self.budget_seconds is not None and self.settings.epochs is None
 
+    def retrains_by_clock(self, trial, mode):
+        """Whether the retrain of `trial` in `mode` trains until its deadline.
+
+        A continued trial does (`continues_by_clock`), and so does a retrain from
+        scratch of a trial still improving at its last epoch: its schedule is laid
+        over all the time left, never fewer epochs than the trial's (`retrain_plan`
+        checked they fit), so the time a search leaves (its trial limit reached, or
+        the reserve's margin unspent) trains the export further. A trial that had
+        passed its best keeps its best epoch count.
+        """
+        if not self.continues_by_clock():
+            return False
+        return mode == "continued" or (mode == "fresh" and still_improving(trial))
+
     def retrain_plan(self, trial, available_seconds):
         """`(mode, initial epoch, epochs)` of `trial`'s retrain on train+val in the time given.
 
@@ -596,6 +610,13 @@ def planned_passes(trial):
 def converged(trial):
     """Whether early stopping ended `trial` before its planned epochs: it stopped improving."""
     return bool(trial.metrics.exists("converged") and trial.metrics.get_last_value("converged"))
+
+
+def still_improving(trial):
+    """Whether `trial` scored best at its last epoch (early stopping did not end it)."""
+    last = (int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
+            + int(trial.metrics.get_last_value("epochs_run") or 0))
+    return not converged(trial) and int(trial.metrics.get_last_value("best_epoch")) >= last
 
 
 def passes_done(trial):

@@ -76,10 +76,13 @@ def timed_decay(keras, plan, started):
     Cosine decay from the rate the optimizer starts with, as the share of the time
     from `started` to `plan.until` that has passed: training ends on a schedule
     that has finished, however fast the machine turns out to be. The first
-    `RESUME_WARMUP_SHARE` of the time ramps up to that rate from a tenth of it
-    (the optimizer is fresh; the weights are not).
+    `WARMUP_SHARE` of the time ramps up to that rate from a tenth of it, or
+    `RESUME_WARMUP_SHARE` for weights that continue (the optimizer is fresh; the
+    weights are not).
     """
     import time
+
+    warmup = RESUME_WARMUP_SHARE if plan.initial_epoch else WARMUP_SHARE
 
     class TimedCosineDecay(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -87,16 +90,16 @@ def timed_decay(keras, plan, started):
 
         def on_train_batch_begin(self, batch, logs=None):
             share = min(max((time.time() - started) / max(plan.until - started, 1e-9), 0.0), 1.0)
-            self.model.optimizer.learning_rate.assign(timed_rate(self.start, share))
+            self.model.optimizer.learning_rate.assign(timed_rate(self.start, share, warmup))
 
     return TimedCosineDecay()
 
 
-def timed_rate(peak, share):
+def timed_rate(peak, share, warmup=RESUME_WARMUP_SHARE):
     """The rate of a timed schedule from `peak` once `share` of its time has passed:
-    a linear warm-up from a tenth of `peak` over `RESUME_WARMUP_SHARE`, then cosine decay."""
-    if share < RESUME_WARMUP_SHARE:
-        return peak * (0.1 + 0.9 * share / RESUME_WARMUP_SHARE)
+    a linear warm-up from a tenth of `peak` over the `warmup` share, then cosine decay."""
+    if share < warmup:
+        return peak * (0.1 + 0.9 * share / warmup)
     return peak * 0.5 * (1 + math.cos(math.pi * share))
 
 
