@@ -586,13 +586,18 @@ class Planner:
 
         A retrain from scratch takes about `RETRAIN_FIT_SHARE` of its estimate (the
         trial's epochs were timed with validation); the reserve's own
-        margin (`finishing_reserve`) covers the rest.
+        margin (`finishing_reserve`) covers the rest. One that trains by the clock
+        (`retrains_by_clock`) and is exported `alone` is kept at least `FINAL_SHARE`
+        of the budget, as a continued export is: a configuration still improving
+        when its epochs ended gains more from training than from the search.
         """
         if self.finishes_in_retrain(trial):
             return self.continued_retrain_estimate(trial, alone)
         estimate = self.fresh_retrain_estimate(trial)
         if not retrain_from_scratch(estimate, self.budget_seconds):
             return 0.0
+        if alone and self.retrains_by_clock(trial, "fresh"):
+            return max(RETRAIN_FIT_SHARE * estimate, FINAL_SHARE * self.budget_seconds)
         return RETRAIN_FIT_SHARE * estimate
 
     def retrain_deadline(self, members=1):
