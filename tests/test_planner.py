@@ -270,6 +270,13 @@ def test_a_retrain_from_scratch_of_a_trial_still_improving_trains_until_its_dead
                          converged=1.0)
     assert not plan.retrains_by_clock(stopped, "fresh")
     assert plan.retrains_by_clock(peaked, "continued")
+    # Exported alone, it is kept at least the final share of the budget, as a
+    # continued export is; one that had peaked, or an ensemble's member, its estimate.
+    assert plan.reserved_retrain(improving) == pytest.approx(planner.FINAL_SHARE * 300.0)
+    assert plan.reserved_retrain(improving, alone=False) == pytest.approx(
+        planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(improving))
+    assert plan.reserved_retrain(peaked) == pytest.approx(
+        planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(peaked))
     # --epochs caps training, and without a budget there is no deadline to train to.
     plan.settings.epochs = 20
     assert not plan.retrains_by_clock(improving, "fresh")
