@@ -82,7 +82,7 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
 
     def __init__(self):
         self._dataset = None
-        self._derived = {}
+        self._cache = {}
         self._word_vectors = None
         self._read_vectors = {}
 
@@ -170,10 +170,8 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
                 for values in configurations]
 
     def _unseen_word_share(self, dataset):
-        derived = self._derived_from(dataset)
-        if "unseen_word_share" not in derived:
-            derived["unseen_word_share"] = unseen_word_share(dataset.train.head(UNSEEN_SAMPLE))
-        return derived["unseen_word_share"]
+        return self._derived(dataset, "unseen_word_share",
+                             lambda: unseen_word_share(dataset.train.head(UNSEEN_SAMPLE)))
 
     def example_cost(self, hp, dataset, network):
         """Unknown: bags train through sparse twins that cost far less than their dense export."""
@@ -234,29 +232,26 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         return layer
 
     def _vocabulary(self, dataset, tokens, ngrams, max_tokens):
-        derived = self._derived_from(dataset)
         split = _split(tokens, ngrams)
-        key = _cache_key(split)
-        if key not in derived:
-            derived[key] = _adapt(dataset, max(max_tokens, *VOCABULARY_SIZES), split)
-        vocabulary, idf = derived[key]
+        vocabulary, idf = self._derived(
+            dataset, _cache_key(split),
+            lambda: _adapt(dataset, max(max_tokens, *VOCABULARY_SIZES), split))
         return vocabulary[:max_tokens - 1], idf[:max_tokens - 1]
 
     def _ratios(self, dataset, tokens, ngrams):
         vocabulary, _ = self._vocabulary(dataset, tokens, ngrams, VOCABULARY_SIZES[-1])
         split = _split(tokens, ngrams)
-        key = (*_cache_key(split), "naive_bayes")
-        derived = self._derived_from(dataset)
-        if key not in derived:
-            derived[key] = _log_count_ratios(dataset, vocabulary, split)
-        return derived[key]
+        return self._derived(dataset, (*_cache_key(split), "naive_bayes"),
+                             lambda: _log_count_ratios(dataset, vocabulary, split))
 
-    def _derived_from(self, dataset):
-        """What this task has derived from `dataset` (vocabularies, weights, word statistics),
-        computed once per search: a new dataset starts an empty cache."""
+    def _derived(self, dataset, key, compute):
+        """What this task derives from `dataset` under `key` (a vocabulary, weights, a word
+        statistic), computed once per search by `compute()`: a new dataset starts an empty cache."""
         if self._dataset is not dataset:
-            self._dataset, self._derived = dataset, {}
-        return self._derived
+            self._dataset, self._cache = dataset, {}
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def initialize(self, hp, model, dataset):
         """A linear bag of naive-Bayes-weighted n-grams starts as the naive Bayes classifier.

@@ -336,7 +336,7 @@ def test_character_bags_of_any_ngrams_setting_share_one_adapted_vocabulary():
     layers = [task.vectorizer(dataset, 12, tokens="characters", ngrams=n, weighting="naive_bayes")
               for n in (1, 2, 3)]
     assert len({tuple(layer.get_vocabulary()) for layer in layers}) == 1
-    assert len(task._derived) == 2  # one vocabulary and its naive Bayes ratios
+    assert len(task._cache) == 2  # one vocabulary and its naive Bayes ratios
 
 
 @pytest.mark.parametrize("tokens", ["characters", "words"])
