@@ -138,8 +138,12 @@ def fake_trial(trial_id, score, values=None, **metrics):
 
 
 class FakeSelection:
-    def __init__(self, trials=()):
+    def __init__(self, trials=(), chance_score=None):
         self.trials = list(trials)
+        self.chance_score = chance_score  # a score at or below it is at chance
+
+    def above_chance(self, trial):
+        return self.chance_score is None or trial.score > self.chance_score
 
     def completed(self):
         return self.trials
@@ -223,8 +227,10 @@ def test_an_expensive_best_trial_is_finished_in_the_retrain_on_train_and_val():
 
 def test_a_cheap_best_trial_is_retrained_from_scratch():
     clock = FakeClock()
+    # Early stopping ended it at epoch 19, three epochs after its best.
     trial = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
-                       fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=16)
+                       fit_seconds=38.0, epochs_run=19, trial_seconds=40.0, best_epoch=16,
+                       converged=1.0)
     plan = make_planner(clock, [trial], epoch_seconds=2.0)
     assert plan.top == Rung(20)
     assert not plan.finishes_in_retrain(trial)
@@ -250,7 +256,7 @@ def test_a_cheap_best_trial_is_retrained_from_scratch():
     assert plan.retrain_plan(stopped, 100.0) == ("fresh", 0, 3)
 
 
-def test_a_retrain_from_scratch_of_a_trial_still_improving_trains_until_its_deadline():
+def test_a_retrain_from_scratch_trains_until_its_deadline_unless_early_stopping_ended_the_trial():
     clock = FakeClock()
     plan = make_planner(clock, epoch_seconds=2.0)
     improving = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
@@ -261,22 +267,29 @@ def test_a_retrain_from_scratch_of_a_trial_still_improving_trains_until_its_dead
                           epoch_seconds=2.0, fit_seconds=26.0, epochs_run=13, trial_seconds=28.0,
                           best_epoch=20)
     assert plan.retrains_by_clock(promoted, "fresh")
-    # Past its best, or ended by early stopping: the trial's best epoch count.
-    peaked = fake_trial("2", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
-                        fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=16)
-    assert not plan.retrains_by_clock(peaked, "fresh")
+    # A dip at the end shorter than early stopping's patience is noise: the trial ran
+    # its planned epochs, so it had not stopped improving.
+    dipped = fake_trial("2", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
+                        fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=18)
+    assert plan.retrains_by_clock(dipped, "fresh")
+    # Ended by early stopping above chance: the trial's best epoch count.
     stopped = fake_trial("3", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
                          fit_seconds=10.0, epochs_run=5, trial_seconds=12.0, best_epoch=5,
                          converged=1.0)
     assert not plan.retrains_by_clock(stopped, "fresh")
-    assert plan.retrains_by_clock(peaked, "continued")
+    assert plan.retrains_by_clock(stopped, "continued")
+    # At chance it had learned nothing yet, so its best epoch says nothing.
+    plan.selection.chance_score = 0.8
+    assert plan.retrains_by_clock(stopped, "fresh")
+    plan.selection.chance_score = None
     # Exported alone, it is kept at least the final share of the budget, as a
-    # continued export is; one that had peaked, or an ensemble's member, its estimate.
+    # continued export is; one that early stopping ended, or an ensemble's member,
+    # its estimate.
     assert plan.reserved_retrain(improving) == pytest.approx(planner.FINAL_SHARE * 300.0)
     assert plan.reserved_retrain(improving, alone=False) == pytest.approx(
         planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(improving))
-    assert plan.reserved_retrain(peaked) == pytest.approx(
-        planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(peaked))
+    assert plan.reserved_retrain(stopped) == pytest.approx(
+        planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(stopped))
     # --epochs caps training, and without a budget there is no deadline to train to.
     plan.settings.epochs = 20
     assert not plan.retrains_by_clock(improving, "fresh")

@@ -514,15 +514,26 @@ class Planner:
         """Whether the retrain of `trial` in `mode` trains until its deadline.
 
         A continued trial does (`continues_by_clock`), and so does a retrain from
-        scratch of a trial still improving at its last epoch: its schedule is laid
-        over all the time left, never fewer epochs than the trial's (`retrain_plan`
-        checked they fit), so the time a search leaves (its trial limit reached, or
-        the reserve's margin unspent) trains the export further. A trial that had
-        passed its best keeps its best epoch count.
+        scratch of a trial whose training length validation has not settled
+        (`length_settled`): its schedule is laid over all the time left, never fewer
+        epochs than the trial's (`retrain_plan` checked they fit), so the time a
+        search leaves (its trial limit reached, or the reserve's margin unspent)
+        trains the export further. A trial that early stopping ended above chance
+        keeps its best epoch count.
         """
         if not self.continues_by_clock():
             return False
-        return mode == "continued" or (mode == "fresh" and still_improving(trial))
+        return mode == "continued" or (mode == "fresh" and not self.length_settled(trial))
+
+    def length_settled(self, trial):
+        """Whether validation showed how long `trial`'s configuration should train.
+
+        Only where early stopping ended it (`converged`: its score stalled for the
+        task's patience) above chance. A trial that ran its planned epochs had not
+        stopped improving (a dip shorter than the patience is noise), and one at
+        chance had not learned yet: its best epoch says nothing.
+        """
+        return converged(trial) and self.selection.above_chance(trial)
 
     def retrain_plan(self, trial, available_seconds):
         """`(mode, initial epoch, epochs)` of `trial`'s retrain on train+val in the time given.
@@ -588,8 +599,9 @@ class Planner:
         trial's epochs were timed with validation); the reserve's own
         margin (`finishing_reserve`) covers the rest. One that trains by the clock
         (`retrains_by_clock`) and is exported `alone` is kept at least `FINAL_SHARE`
-        of the budget, as a continued export is: a configuration still improving
-        when its epochs ended gains more from training than from the search.
+        of the budget, as a continued export is: a configuration that had not
+        stopped improving when its epochs ended gains more from training than
+        from the search.
         """
         if self.finishes_in_retrain(trial):
             return self.continued_retrain_estimate(trial, alone)
@@ -615,13 +627,6 @@ def planned_passes(trial):
 def converged(trial):
     """Whether early stopping ended `trial` before its planned epochs: it stopped improving."""
     return bool(trial.metrics.exists("converged") and trial.metrics.get_last_value("converged"))
-
-
-def still_improving(trial):
-    """Whether `trial` scored best at its last epoch (early stopping did not end it)."""
-    last = (int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
-            + int(trial.metrics.get_last_value("epochs_run") or 0))
-    return not converged(trial) and int(trial.metrics.get_last_value("best_epoch")) >= last
 
 
 def passes_done(trial):
