@@ -97,6 +97,14 @@ def test_chance_is_the_majority_share_for_accuracy_and_none_for_losses():
     assert accuracy.chance() is None
 
 
+def test_a_trial_is_above_chance_by_the_binomial_test_on_its_validation_examples():
+    selection = _selection([], labels=np.array([0, 1] * 20))  # 40 examples, chance 0.5
+    assert not selection.above_chance(_trial("0000", 0.6))
+    assert selection.above_chance(_trial("0001", 0.8))
+    selection.objective = SimpleNamespace(name="val_loss", direction="min")
+    assert selection.above_chance(_trial("0002", 2.3))  # no test applies to a loss
+
+
 class ChancePace(Pace):
     """Plenty of time; 40 validation examples of two balanced classes."""
 

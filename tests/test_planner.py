@@ -262,26 +262,26 @@ def test_a_retrain_from_scratch_trains_until_its_deadline_unless_early_stopping_
     improving = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
                            fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=20)
     assert plan.retrains_by_clock(improving, "fresh")
-    # A promoted trial counts the epochs of its parent: its best was its last.
-    promoted = fake_trial("1", 0.8, {"cost": 10e6, "tuner/epochs": 20, "tuner/initial_epoch": 7},
-                          epoch_seconds=2.0, fit_seconds=26.0, epochs_run=13, trial_seconds=28.0,
-                          best_epoch=20)
-    assert plan.retrains_by_clock(promoted, "fresh")
     # A dip at the end shorter than early stopping's patience is noise: the trial ran
     # its planned epochs, so it had not stopped improving.
-    dipped = fake_trial("2", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
+    dipped = fake_trial("1", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
                         fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=18)
     assert plan.retrains_by_clock(dipped, "fresh")
-    # Ended by early stopping above chance: the trial's best epoch count.
-    stopped = fake_trial("3", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
-                         fit_seconds=10.0, epochs_run=5, trial_seconds=12.0, best_epoch=5,
+    # Ended by early stopping above chance: the trial's best epoch count, also where
+    # it was promoted (its epochs count from its parent's).
+    stopped = fake_trial("2", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
+                         fit_seconds=10.0, epochs_run=5, trial_seconds=12.0, best_epoch=2,
                          converged=1.0)
+    promoted = fake_trial("3", 0.8, {"cost": 10e6, "tuner/epochs": 20, "tuner/initial_epoch": 7},
+                          epoch_seconds=2.0, fit_seconds=16.0, epochs_run=8, trial_seconds=18.0,
+                          best_epoch=11, converged=1.0)
     assert not plan.retrains_by_clock(stopped, "fresh")
+    assert not plan.retrains_by_clock(promoted, "fresh")
     assert plan.retrains_by_clock(stopped, "continued")
     # At chance it had learned nothing yet, so its best epoch says nothing.
-    plan.selection.chance_score = 0.8
-    assert plan.retrains_by_clock(stopped, "fresh")
-    plan.selection.chance_score = None
+    at_chance = make_planner(clock, epoch_seconds=2.0)
+    at_chance.selection = FakeSelection(chance_score=0.8)
+    assert at_chance.retrains_by_clock(stopped, "fresh")
     # Exported alone, it is kept at least the final share of the budget, as a
     # continued export is; one that early stopping ended, or an ensemble's member,
     # its estimate.
@@ -290,6 +290,14 @@ def test_a_retrain_from_scratch_trains_until_its_deadline_unless_early_stopping_
         planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(improving))
     assert plan.reserved_retrain(stopped) == pytest.approx(
         planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(stopped))
+    # The reserve is the chosen trial's alone: another scored alike that would train
+    # by the clock is not kept time for (were it chosen later, it takes the time there is).
+    tied = make_planner(clock, [improving, stopped], epoch_seconds=2.0)
+    tied.selection.final = lambda: stopped
+    export, evaluate = tied.finishing_estimates()
+    assert tied.finishing_reserve() == pytest.approx(
+        export + evaluate + planner.RESERVE_MARGIN * planner.RETRAIN_FIT_SHARE
+        * tied.fresh_retrain_estimate(stopped))
     # --epochs caps training, and without a budget there is no deadline to train to.
     plan.settings.epochs = 20
     assert not plan.retrains_by_clock(improving, "fresh")
@@ -427,7 +435,8 @@ def test_each_ensemble_member_leaves_the_time_the_members_after_it_need(monkeypa
     members = [SimpleNamespace(trial_id=i) for i in "abc"]
     retraining.retrain_members(SimpleNamespace(planner=planner), members, ["ma", "mb", "mc"],
                              None, None)
-    assert kept == [90.0, 60.0, 0.0]
+    # What the later members are expected to take, with the reserve's margin.
+    assert kept == pytest.approx([99.0, 66.0, 0.0])
 
 
 def test_a_trials_epoch_time_leaves_the_first_epochs_tracing_to_its_overhead():

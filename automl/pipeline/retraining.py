@@ -5,6 +5,8 @@ model where a retrain did worse.
 import dataclasses
 import time
 
+from automl.tuning.planner import RESERVE_MARGIN
+
 
 @dataclasses.dataclass
 class Retrained:
@@ -25,8 +27,8 @@ def retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
     the trial's own weights continued on train+val until the time left is spent, its
     learning rate decaying by the clock to zero at the end (so it reaches the top
     rung and goes on as far as the machine's speed allows). A retrain from scratch of
-    a trial whose training length validation has not settled also trains by the
-    clock, until the time left is spent (`Planner.retrains_by_clock`). Where neither fits, or a
+    a trial that had not stopped improving also trains by the clock, until the
+    time left is spent (`Planner.retrains_by_clock`). Where neither fits, or a
     retrain from scratch is cut short, or the model does worse than the search model
     on val (which it trained on: a lower score, or a higher loss, so less sure of
     its answers), the trial's search model (trained on train only) is exported
@@ -71,11 +73,11 @@ def retrain_members(tuner, members, models, settings, progress):
 
     Members are chosen on val with their search models; each is then retrained on
     train+val like a single exported trial (`retrain`), in order, each in the time
-    left but what the members after it are expected to need (the first members,
-    chosen first on val, matter most). A member whose retrain does not fit or fails
-    keeps its search model.
+    left but what the members after it are expected to need, with the reserve's
+    margin (the first members, chosen first on val, matter most). A member whose
+    retrain does not fit or fails keeps its search model.
     """
-    needs = [tuner.planner.reserved_retrain(t, alone=False) for t in members]
+    needs = [RESERVE_MARGIN * tuner.planner.reserved_retrain(t, alone=False) for t in members]
     retrained = []
     for index, (trial, model) in enumerate(zip(members, models)):
         result = retrain(tuner, trial, settings, progress, kept_back=sum(needs[index + 1:]),

@@ -29,6 +29,7 @@ FIRST_TRIAL_SHARE = 0.15   # the first trial ends within this share of the budge
 NEW_TRIAL_SHARE = 0.15     # a new configuration at the first rung costs at most this share
 RETRAIN_SHARE = 0.25       # a retrain from scratch is planned only within this share
 RETRAIN_FIT_SHARE = 0.9    # a retrain epoch skips validation: about this share of a trial epoch
+RESERVE_MARGIN = 1.1       # how much longer than expected a retrain is kept time for
 SINGLE_CONFIG_SHARE = 0.6  # the most one configuration may train to the top rung
 LITERT_CONVERT_SECONDS = 10.0  # a converter process: start, rebuild, convert, calibrate
 LITERT_CALL_SECONDS = 1e-4     # one call of LiteRT's interpreter, besides the model's own work
@@ -140,7 +141,7 @@ def first_rung(rungs, trial_seconds, budget_seconds):
 
 def finishing_reserve(export_seconds, evaluate_seconds, retrain_seconds):
     """Seconds kept back after the search: export, evaluation and the planned retrain."""
-    return export_seconds + evaluate_seconds + 1.1 * retrain_seconds
+    return export_seconds + evaluate_seconds + RESERVE_MARGIN * retrain_seconds
 
 
 def retrain_from_scratch(retrain_seconds, budget_seconds):
@@ -514,24 +515,25 @@ class Planner:
         """Whether the retrain of `trial` in `mode` trains until its deadline.
 
         A continued trial does (`continues_by_clock`), and so does a retrain from
-        scratch of a trial whose training length validation has not settled
-        (`length_settled`): its schedule is laid over all the time left, never fewer
-        epochs than the trial's (`retrain_plan` checked they fit), so the time a
-        search leaves (its trial limit reached, or the reserve's margin unspent)
-        trains the export further. A trial that early stopping ended above chance
-        keeps its best epoch count.
+        scratch of a trial that had not stopped improving (`stopped_improving`): its
+        schedule is laid over all the time left, never fewer epochs than the
+        trial's (`retrain_plan` checked they fit), so the time a search leaves (its
+        trial limit reached, or the reserve's margin unspent) trains the export
+        further. A trial that early stopping ended above chance keeps its best
+        epoch count.
         """
         if not self.continues_by_clock():
             return False
-        return mode == "continued" or (mode == "fresh" and not self.length_settled(trial))
+        return mode == "continued" or (mode == "fresh" and not self.stopped_improving(trial))
 
-    def length_settled(self, trial):
-        """Whether validation showed how long `trial`'s configuration should train.
+    def stopped_improving(self, trial):
+        """Whether early stopping ended `trial` above chance.
 
-        Only where early stopping ended it (`converged`: its score stalled for the
-        task's patience) above chance. A trial that ran its planned epochs had not
-        stopped improving (a dip shorter than the patience is noise), and one at
-        chance had not learned yet: its best epoch says nothing.
+        Its score stalled for the task's patience, so its best epoch count is how long
+        the configuration should train. One that early stopping did not end (it ran
+        its planned epochs, or was cut at its deadline) may have dipped for a few
+        epochs, which is noise; one at chance had not learned yet, so its best epoch
+        says nothing.
         """
         return converged(trial) and self.selection.above_chance(trial)
 
@@ -572,11 +574,13 @@ class Planner:
     def finishing_reserve(self):
         """Seconds kept back for what follows the search, from measured costs.
 
-        The retrain is reserved for the trials that would be exported now (and, for a
-        single model, the best trial, should it become the export): from scratch where
-        that costs at most `RETRAIN_SHARE` of the budget, else continued to the top
-        rung. With an ensemble, also selection itself: building and loading each member
-        (`MEMBER_LOAD_SHARE` of a trial's overhead, which also traces and fits).
+        The retrain is reserved for the trials that would be exported now: from
+        scratch where that costs at most `RETRAIN_SHARE` of the budget, else
+        continued to the top rung (`reserved_retrain`). Where a later trial takes
+        their place with a longer retrain, the search ends then, and a retrain by the
+        clock takes the time there is. With an ensemble, also selection itself:
+        building and loading each member (`MEMBER_LOAD_SHARE` of a trial's overhead,
+        which also traces and fits).
         """
         if self.ensemble_size > 1 and len(self.selection.ranked()) > 1:
             members = self.selection.members()
@@ -588,9 +592,7 @@ class Planner:
         final = self.selection.final()
         if final is None:
             return export + evaluate
-        contenders = [final, *self.selection.ranked()[:1]]
-        return finishing_reserve(export, evaluate,
-                                 max(self.reserved_retrain(t) for t in contenders))
+        return finishing_reserve(export, evaluate, self.reserved_retrain(final))
 
     def reserved_retrain(self, trial, alone=True):
         """Seconds kept for `trial`'s retrain: what it is expected to take.
