@@ -256,35 +256,33 @@ def test_a_cheap_best_trial_is_retrained_from_scratch():
     assert plan.retrain_plan(stopped, 100.0) == ("fresh", 0, 3)
 
 
-def test_a_retrain_from_scratch_trains_until_its_deadline_unless_early_stopping_ended_the_trial():
+def test_a_retrain_from_scratch_of_a_trial_still_improving_trains_until_its_deadline():
     clock = FakeClock()
     plan = make_planner(clock, epoch_seconds=2.0)
     improving = fake_trial("0", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
                            fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=20)
     assert plan.retrains_by_clock(improving, "fresh")
-    # A dip at the end shorter than early stopping's patience is noise: the trial ran
-    # its planned epochs, so it had not stopped improving.
-    dipped = fake_trial("1", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
+    # A promoted trial counts the epochs of its parent: its best was its last.
+    promoted = fake_trial("1", 0.8, {"cost": 10e6, "tuner/epochs": 20, "tuner/initial_epoch": 7},
+                          epoch_seconds=2.0, fit_seconds=26.0, epochs_run=13, trial_seconds=28.0,
+                          best_epoch=20)
+    assert plan.retrains_by_clock(promoted, "fresh")
+    # Past its best, or ended by early stopping: the trial's best epoch count.
+    peaked = fake_trial("2", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
                         fit_seconds=40.0, epochs_run=20, trial_seconds=42.0, best_epoch=18)
-    assert plan.retrains_by_clock(dipped, "fresh")
-    # Ended by early stopping above chance: the trial's best epoch count, also where
-    # it was promoted (its epochs count from its parent's).
-    stopped = fake_trial("2", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
+    stopped = fake_trial("3", 0.8, {"cost": 10e6, "tuner/epochs": 20}, epoch_seconds=2.0,
                          fit_seconds=10.0, epochs_run=5, trial_seconds=12.0, best_epoch=2,
                          converged=1.0)
-    promoted = fake_trial("3", 0.8, {"cost": 10e6, "tuner/epochs": 20, "tuner/initial_epoch": 7},
-                          epoch_seconds=2.0, fit_seconds=16.0, epochs_run=8, trial_seconds=18.0,
-                          best_epoch=11, converged=1.0)
+    assert not plan.retrains_by_clock(peaked, "fresh")
     assert not plan.retrains_by_clock(stopped, "fresh")
-    assert not plan.retrains_by_clock(promoted, "fresh")
     assert plan.retrains_by_clock(stopped, "continued")
     # At chance it had learned nothing yet, so its best epoch says nothing.
     at_chance = make_planner(clock, epoch_seconds=2.0)
     at_chance.selection = FakeSelection(chance_score=0.8)
     assert at_chance.retrains_by_clock(stopped, "fresh")
+    assert at_chance.retrains_by_clock(peaked, "fresh")
     # Exported alone, it is kept at least the final share of the budget, as a
-    # continued export is; one that early stopping ended, or an ensemble's member,
-    # its estimate.
+    # continued export is; one past its best, or an ensemble's member, its estimate.
     assert plan.reserved_retrain(improving) == pytest.approx(planner.FINAL_SHARE * 300.0)
     assert plan.reserved_retrain(improving, alone=False) == pytest.approx(
         planner.RETRAIN_FIT_SHARE * plan.fresh_retrain_estimate(improving))

@@ -120,12 +120,12 @@ def test_the_time_budget_ends_the_search_and_every_second_is_accounted(image_fol
 
 def test_time_a_search_leaves_trains_its_export_from_scratch_until_the_budgets_end(
         image_folder, tmp_path, monkeypatch):
-    """One trial that had not stopped improving: its retrain fills the budget."""
+    """One trial still improving at its last epoch: its retrain fills the budget."""
     import time
 
     from automl.tuning import planner
 
-    monkeypatch.setattr(planner.Planner, "stopped_improving", lambda self, trial: False)
+    monkeypatch.setattr(planner.Planner, "passed_its_best", lambda self, trial: False)
     monkeypatch.setattr(planner, "RETRAIN_SHARE", 1.0)  # from scratch, however slow the machine
     started = time.time()
     result = invoke("search", "--task", "image", "--data", image_folder, "--out", tmp_path / "run",

@@ -515,27 +515,28 @@ class Planner:
         """Whether the retrain of `trial` in `mode` trains until its deadline.
 
         A continued trial does (`continues_by_clock`), and so does a retrain from
-        scratch of a trial that had not stopped improving (`stopped_improving`): its
+        scratch of a trial that had not passed its best (`passed_its_best`): its
         schedule is laid over all the time left, never fewer epochs than the
         trial's (`retrain_plan` checked they fit), so the time a search leaves (its
         trial limit reached, or the reserve's margin unspent) trains the export
-        further. A trial that early stopping ended above chance keeps its best
-        epoch count.
+        further. A trial that had passed its best keeps its best epoch count.
         """
         if not self.continues_by_clock():
             return False
-        return mode == "continued" or (mode == "fresh" and not self.stopped_improving(trial))
+        return mode == "continued" or (mode == "fresh" and not self.passed_its_best(trial))
 
-    def stopped_improving(self, trial):
-        """Whether early stopping ended `trial` above chance.
+    def passed_its_best(self, trial):
+        """Whether `trial` scored best before its last epoch, above chance.
 
-        Its score stalled for the task's patience, so its best epoch count is how long
-        the configuration should train. One that early stopping did not end (it ran
-        its planned epochs, or was cut at its deadline) may have dipped for a few
-        epochs, which is noise; one at chance had not learned yet, so its best epoch
-        says nothing.
+        Then its best epoch count is how long the configuration should train (early
+        stopping may have ended it there). One that scored best at its last epoch was
+        still improving; one at chance had not learned yet, so its best epoch says
+        nothing.
         """
-        return converged(trial) and self.selection.above_chance(trial)
+        last = (int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
+                + int(trial.metrics.get_last_value("epochs_run") or 0))
+        return (int(trial.metrics.get_last_value("best_epoch")) < last
+                and self.selection.above_chance(trial))
 
     def retrain_plan(self, trial, available_seconds):
         """`(mode, initial epoch, epochs)` of `trial`'s retrain on train+val in the time given.
@@ -601,9 +602,8 @@ class Planner:
         trial's epochs were timed with validation); the reserve's own
         margin (`finishing_reserve`) covers the rest. One that trains by the clock
         (`retrains_by_clock`) and is exported `alone` is kept at least `FINAL_SHARE`
-        of the budget, as a continued export is: a configuration that had not
-        stopped improving when its epochs ended gains more from training than
-        from the search.
+        of the budget, as a continued export is: a configuration still improving
+        when its epochs ended gains more from training than from the search.
         """
         if self.finishes_in_retrain(trial):
             return self.continued_retrain_estimate(trial, alone)
