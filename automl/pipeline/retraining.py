@@ -28,11 +28,11 @@ def retrain(tuner, trial, settings, progress, kept_back=0.0, members=1):
     learning rate decaying by the clock to zero at the end (so it reaches the top
     rung and goes on as far as the machine's speed allows). A retrain from scratch of
     a trial still improving at its last epoch (or at chance) also trains by the
-    clock, until the time left is spent (`Planner.retrains_by_clock`). Where neither fits, or a
-    retrain from scratch is cut short, or the model does worse than the search model
-    on val (which it trained on: a lower score, or a higher loss, so less sure of
-    its answers), the trial's search model (trained on train only) is exported
-    instead, with a note. `members` is how many models the export holds: their
+    clock, until the time left is spent (`Planner.retrains_by_clock`). Where neither
+    fits, or a retrain from scratch is cut short, or the model does worse than the
+    search model on val (which it trained on: a lower score, or a higher loss, so
+    less sure of its answers), the trial's search model (trained on train only) is
+    exported instead, with a note. `members` is how many models the export holds: their
     evaluation and export follow the retrain.
     """
     planner = tuner.planner
