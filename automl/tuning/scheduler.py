@@ -86,6 +86,11 @@ def beyond_chance(score, chance, examples, alpha=CHANCE_ALPHA):
     return tail < alpha
 
 
+def above_chance(score, chance):
+    """`beyond_chance` for `chance` as `(score, examples)`; always true where no test applies."""
+    return chance is None or beyond_chance(score, *chance)
+
+
 def choosable_trials(trials, chance):
     """The completed, scored trials of `trials` (all of a search's) a choice may pick from.
 
@@ -240,8 +245,7 @@ def successive_halving(oracle_class):
 
         def _judged(self, trial):
             """Whether `trial`'s score is above chance (always, where no test applies)."""
-            chance = self.pace.chance()
-            return chance is None or beyond_chance(trial.score, *chance)
+            return above_chance(trial.score, self.pace.chance())
 
         def _time_to_finish(self, best):
             """Whether the time left should go to training the best trial to the top rung.

@@ -14,7 +14,7 @@ from automl import problems
 from automl.problems import objectives
 from automl.tuning import ensemble
 from automl.tuning.planner import planned_passes
-from automl.tuning.scheduler import COMPLETED, FAILED, beyond_chance, choosable_trials
+from automl.tuning.scheduler import COMPLETED, FAILED, above_chance, choosable_trials
 
 FACT_PREFIX = "fact/"  # trial metrics that hold what a task learnt about the data
 
@@ -73,8 +73,7 @@ class Selection:
 
     def above_chance(self, trial):
         """Whether `trial`'s validation score is above chance (always, where no test applies)."""
-        chance = self.chance()
-        return chance is None or beyond_chance(trial.score, *chance)
+        return above_chance(trial.score, self.chance())
 
     def ranked(self, trials=None):
         """Completed, scored trials (or those of `trials`), best first."""
