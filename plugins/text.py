@@ -11,6 +11,7 @@ from automl_plugins import keras_private, portfolio
 from automl_plugins.text_tokenizer import Tokenizer
 
 SEQUENCE_LENGTHS = (32, 64, 128, 256, 512)
+CHARACTER_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
 VOCABULARY_SIZES = (10000, 20000, 50000)
 CHARACTER_NGRAMS = (2, 3, 4, 5)
 UNSEEN_WORDS = 0.5       # share of unseen words in new texts above which characters lead
@@ -159,13 +160,14 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         own weighting takes the data's default one.
 
         Where most words of a new text are words training never saw (single words,
-        names, codes: `unseen_word_share`), a bag of words can only memorise, so the
-        character bags move ahead of the word bags.
+        names, codes: `unseen_word_share`), a model of words can only memorise, so the
+        character models move ahead of the word models.
         """
         train = len(dataset.train) if dataset else 0
         configurations = portfolio.configurations("text", train)
         if dataset and self._unseen_word_share(dataset) > UNSEEN_WORDS:
-            configurations.sort(key=lambda values: values.get("text/bag/tokens") != "characters")
+            configurations.sort(key=lambda values: "characters" not in (
+                values.get("text/bag/tokens"), values.get("text/sequence_tokens")))
         return [{"text/bag/weighting": _weightings(dataset)[-1], **values}
                 for values in configurations]
 
@@ -190,12 +192,19 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
             next((n for n in SEQUENCE_LENGTHS if n >= bound), SEQUENCE_LENGTHS[-1])]
         return lengths[-3:]
 
+    def character_length(self, dataset):
+        """A character sequence's length: the 95th percentile of training texts' lengths,
+        rounded up to a power of two (at most 1,024)."""
+        bound = self._derived(dataset, "characters_p95", lambda: int(np.percentile(
+            [len(str(text)) for text in dataset.train.head(UNSEEN_SAMPLE)] or [0], 95)))
+        return next((n for n in CHARACTER_LENGTHS if n >= bound), CHARACTER_LENGTHS[-1])
+
     def vectorizer(self, dataset, max_tokens, tokens="words", ngrams=1, weighting="multi_hot",
                    sequence_length=None):
         """A new TextVectorization layer, set from a vocabulary adapted once on the training texts.
 
-        `tokens` is "words" or "characters" (character n-grams of 2 to 5, spaces
-        included). `weighting` gives a bag's values: "multi_hot" (0 or 1),
+        `tokens` is "words" or "characters" (in a bag, character n-grams of 2 to 5,
+        spaces included; in a sequence, single characters). `weighting` gives a bag's values: "multi_hot" (0 or 1),
         "tf_idf" (count times inverse document frequency), or "naive_bayes" (count
         times the token's largest absolute log-count ratio between a class and the
         rest, on training labels: the feature scaling of NBSVM, Wang and Manning
@@ -209,8 +218,8 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         """
         from keras import layers
 
-        split = _split(tokens, ngrams)
-        vocabulary, idf = self._vocabulary(dataset, tokens, ngrams, max_tokens)
+        split = _split(tokens, ngrams, sequence=sequence_length is not None)
+        vocabulary, idf = self._vocabulary(dataset, split, max_tokens)
         if sequence_length is not None:
             # In "int" mode max_tokens counts the padding and OOV tokens.
             layer = layers.TextVectorization(max_tokens=max_tokens, output_mode="int",
@@ -231,16 +240,15 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         layer.set_vocabulary(vocabulary, idf_weights=weights)
         return layer
 
-    def _vocabulary(self, dataset, tokens, ngrams, max_tokens):
-        split = _split(tokens, ngrams)
+    def _vocabulary(self, dataset, split, max_tokens):
         vocabulary, idf = self._derived(
             dataset, _cache_key(split),
             lambda: _adapt(dataset, max(max_tokens, *VOCABULARY_SIZES), split))
         return vocabulary[:max_tokens - 1], idf[:max_tokens - 1]
 
     def _ratios(self, dataset, tokens, ngrams):
-        vocabulary, _ = self._vocabulary(dataset, tokens, ngrams, VOCABULARY_SIZES[-1])
         split = _split(tokens, ngrams)
+        vocabulary, _ = self._vocabulary(dataset, split, VOCABULARY_SIZES[-1])
         return self._derived(dataset, (*_cache_key(split), "naive_bayes"),
                              lambda: _log_count_ratios(dataset, vocabulary, split))
 
@@ -308,15 +316,23 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
             x = self._bag(hp, inputs, dataset, max_tokens)
         else:
             with hp.conditional_scope("text/family", ["embedding", "cnn", "rnn", "transformer"]):
-                length = hp.Choice("text/sequence_length", self.sequence_lengths(dataset),
-                                   default=self.sequence_lengths(dataset)[-1])
+                # Characters see where a word starts and ends (the padding around it),
+                # which bags of character n-grams cannot.
+                kind = hp.Choice("text/sequence_tokens", ["words", "characters"],
+                                 default="words")
+                with hp.conditional_scope("text/sequence_tokens", ["words"]):
+                    length = hp.Choice("text/sequence_length", self.sequence_lengths(dataset),
+                                       default=self.sequence_lengths(dataset)[-1])
                 dims = [word_vectors.dimension(self._word_vectors)] if self._word_vectors \
                     else [32, 64, 128]
                 dim = hp.Choice("text/embedding_dim", dims, default=dims[len(dims) // 2])
-            if self._word_vectors:
+            if kind == "characters":
+                length = self.character_length(dataset)
+            elif self._word_vectors:
                 dim = dims[0]  # the vectors' own, whatever a known-good configuration names
-            tokens = self.vectorizer(dataset, max_tokens, sequence_length=length)(inputs)
-            x = layers.Embedding(max_tokens, dim, mask_zero=True, name="embedding")(tokens)
+            vectorize = self.vectorizer(dataset, max_tokens, tokens=kind, sequence_length=length)
+            x = layers.Embedding(vectorize.vocabulary_size(), dim, mask_zero=True,
+                                 name="embedding")(vectorize(inputs))
             x = getattr(self, f"_{family}")(hp, x, dim)
         depth = hp.Int("text/depth", 0, 2, default=0)
         if depth:
@@ -411,10 +427,12 @@ def _one_line(token):
     return token.splitlines() == [token]
 
 
-def _split(tokens, ngrams):
-    """TextVectorization arguments for word n-grams or character 2- to 5-grams."""
+def _split(tokens, ngrams, sequence=False):
+    """TextVectorization arguments for word n-grams, or for characters: 2- to 5-grams in a
+    bag, single ones in a sequence."""
     if tokens == "characters":
-        return {"split": "character", "ngrams": CHARACTER_NGRAMS, "standardize": "lower"}
+        return {"split": "character", "ngrams": None if sequence else CHARACTER_NGRAMS,
+                "standardize": "lower"}
     return {"ngrams": ngrams}
 
 

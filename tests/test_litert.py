@@ -27,7 +27,8 @@ def _layer_ids(layer, texts):
     return np.asarray(layer(tf.constant(texts)))
 
 
-@pytest.mark.parametrize("kind", ["word_bigrams", "tf_idf_trigrams", "characters", "sequence"])
+@pytest.mark.parametrize("kind", ["word_bigrams", "tf_idf_trigrams", "characters", "sequence",
+                                  "character_sequence"])
 def test_the_tokenizer_reproduces_text_vectorization_exactly(kind):
     import keras
 
@@ -39,14 +40,16 @@ def test_the_tokenizer_reproduces_text_vectorization_exactly(kind):
                "tf_idf_trigrams": dict(output_mode="tf_idf", ngrams=3),
                "characters": dict(output_mode="multi_hot", split="character", ngrams=(2, 3, 4, 5),
                                   standardize="lower"),
-               "sequence": dict(output_mode="int", output_sequence_length=12)}[kind]
+               "sequence": dict(output_mode="int", output_sequence_length=12),
+               "character_sequence": dict(output_mode="int", output_sequence_length=40,
+                                          split="character", standardize="lower")}[kind]
     layer = keras.layers.TextVectorization(max_tokens=300, **options)
     layer.adapt(texts[:30])
     tokenizer = Vectorizer({"input": "ids", **vectorizer_spec(layer)})
     expected = _layer_ids(layer, texts[30:] + ODD_TEXTS)
     for text, row in zip(texts[30:] + ODD_TEXTS, expected):
         ids = tokenizer.encode(text)
-        if kind == "sequence":
+        if kind.endswith("sequence"):
             assert ids == row.tolist(), text
             continue
         bag = np.bincount([i for i in ids if i != tokenizer.pad_id], minlength=len(row))

@@ -154,6 +154,25 @@ def test_each_family_builds_and_trains(family):
     assert model.predict(tf.constant(["", "goal"]), verbose=0).shape == (2, 3)
 
 
+def test_a_character_convolution_reads_each_text_as_a_padded_sequence_of_characters():
+    from automl.runtime import env
+
+    tf, keras = env.import_tensorflow()
+    model, hp, x, y = _family_model("cnn", {"text/sequence_tokens": "characters"})
+    assert "text/sequence_length" not in hp.values  # set by the texts' lengths, not searched
+    vectorize = model.get_layer("vectorize")
+    config = vectorize.get_config()
+    usual = np.percentile([len(text) for text in x], 95)
+    assert (config["split"], config["ngrams"]) == ("character", None)
+    assert usual <= config["output_sequence_length"] < 2 * usual
+    assert model.get_layer("embedding").input_dim == vectorize.vocabulary_size() < 100
+    ids = np.asarray(vectorize(tf.constant(["ab", "ba"])))
+    assert ids[0, 0] == ids[1, 1] and ids[0, 1] == ids[1, 0] and not ids[:, 2:].any()
+    history = model.fit(tf.constant(list(x)), keras.utils.to_categorical(y, 3), epochs=1,
+                        batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_csv_missing_columns_are_named(tmp_path):
     write_csv(tmp_path / "data.csv", synthetic_texts(30, 5), header=("review", "sentiment"))
     result = invoke("search", "--task", "text", "--data", tmp_path / "data.csv", "--out", tmp_path / "run")
@@ -210,7 +229,10 @@ def test_imdb_recipe_runs_under_mock_data(tmp_path):
     ({"sequence_length": 8}, {"output_mode": "int", "output_sequence_length": 8}),
     ({"tokens": "characters", "weighting": "multi_hot"},
      {"split": "character", "ngrams": (2, 3, 4, 5), "standardize": "lower",
-      "output_mode": "multi_hot"})])
+      "output_mode": "multi_hot"}),
+    ({"tokens": "characters", "sequence_length": 40},
+     {"split": "character", "standardize": "lower", "output_mode": "int",
+      "output_sequence_length": 40})])
 def test_each_model_gets_its_own_vectorizer_equal_to_an_adapted_one(ours, keras_options):
     import tensorflow as tf
     from keras import layers
@@ -257,9 +279,12 @@ def test_character_bags_lead_where_new_texts_are_words_training_never_saw():
     for name, x in (("sentences", sentences), ("words", words)):
         y = np.arange(20) % 2
         dataset = Dataset(["a", "b"], Split(x, y), None, None, source="memory")
-        first[name] = TextTask().known_good(dataset)[0]["text/bag/tokens"]
+        first[name] = [(values["text/family"], values.get("text/bag/tokens",
+                                                           values.get("text/sequence_tokens")))
+                       for values in TextTask().known_good(dataset)[:2]]
     assert portfolio.configurations("text", 20)[0]["text/bag/tokens"] == "words"
-    assert first == {"sentences": "words", "words": "characters"}
+    assert first == {"sentences": [("bag", "words"), ("bag", "characters")],
+                     "words": [("bag", "characters"), ("cnn", "characters")]}
 
 
 def test_naive_bayes_bag_starts_as_the_naive_bayes_classifier():

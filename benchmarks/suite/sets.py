@@ -45,6 +45,12 @@ SETS = {
         "text", "development", ["{python}", f"{SUITE}/make_debian.py", "{out}"],
         "source package", 5509, 1077, 1124, 8, 6.3,
         "one-line Debian package descriptions by archive section"),
+    "words-other": generated(
+        "text", "development",
+        ["{python}", f"{SUITE}/make_words.py", "{out}", "--languages",
+         "faroese,irish,scottish-gaelic,manx,esperanto,galician,bulgarian,ukrainian"],
+        "four-letter stem", 33592, 7047, 7361, 8, 1.1,
+        "single words by language, eight other Debian word lists"),
     "keywords": generated(
         "audio", "development", ["{python}", "{shared}/make_keywords.py", "{out}"],
         "speaker (espeak-ng voice)", 840, 180, 180, 20, 1.0,
