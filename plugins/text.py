@@ -195,8 +195,8 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
     def character_length(self, dataset):
         """A character sequence's length: the 95th percentile of training texts' lengths,
         rounded up to a power of two (at most 1,024)."""
-        bound = self._derived(dataset, "characters_p95", lambda: int(np.percentile(
-            [len(str(text)) for text in dataset.train.head(UNSEEN_SAMPLE)] or [0], 95)))
+        bound = self._derived(dataset, "characters_p95", lambda: np.percentile(
+            [len(str(text)) for text in dataset.train.head(UNSEEN_SAMPLE)] or [0], 95))
         return next((n for n in CHARACTER_LENGTHS if n >= bound), CHARACTER_LENGTHS[-1])
 
     def vectorizer(self, dataset, max_tokens, tokens="words", ngrams=1, weighting="multi_hot",
@@ -204,8 +204,9 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         """A new TextVectorization layer, set from a vocabulary adapted once on the training texts.
 
         `tokens` is "words" or "characters" (in a bag, character n-grams of 2 to 5,
-        spaces included; in a sequence, single characters). `weighting` gives a bag's values: "multi_hot" (0 or 1),
-        "tf_idf" (count times inverse document frequency), or "naive_bayes" (count
+        spaces included; in a sequence, single characters). `weighting` gives a bag's
+        values: "multi_hot" (0 or 1), "tf_idf" (count times inverse document
+        frequency), or "naive_bayes" (count
         times the token's largest absolute log-count ratio between a class and the
         rest, on training labels: the feature scaling of NBSVM, Wang and Manning
         2012). Without a weighting the layer outputs token ids padded to
@@ -270,7 +271,8 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         """
         values = hp.values
         if self._word_vectors and values.get("text/family", "bag") != "bag":
-            self._start_from_word_vectors(model)
+            if values.get("text/sequence_tokens", "words") == "words":
+                self._start_from_word_vectors(model)
             return
         if (values.get("text/family") != "bag" or values.get("text/depth", 0)
                 or values.get("text/bag/weighting") != "naive_bayes"):

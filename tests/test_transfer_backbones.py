@@ -174,6 +174,12 @@ def test_word_vectors_start_the_text_embedding(tmp_path):
     np.testing.assert_allclose(table[0], 0.0)
     record = __import__("automl.transfer", fromlist=["card_record"]).card_record(settings, "text")
     assert record["transfer"]["word_vectors"]["sha256"] == weights.sha256(str(path))
+    # Characters keep their own embedding width and start at random.
+    hp = kt.HyperParameters()
+    hp.values.update({"text/family": "cnn", "text/sequence_tokens": "characters",
+                      "text/embedding_dim": 64})
+    characters = TaskHyperModel(task, dataset, keras).build(hp)
+    assert characters.get_layer("embedding").get_weights()[0].shape[1] == 64
 
 
 def test_an_unknown_backbone_is_refused_in_one_line(tmp_path):

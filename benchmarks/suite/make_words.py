@@ -1,4 +1,4 @@
-"""Single words labelled with their language: 12 classes, about 50,000 training words.
+"""Single words labelled with their language (by default 12, about 50,000 training words).
 
 Usage: python benchmarks/suite/make_words.py OUT [--per-language 6000] [--seed 0]
                                                  [--languages faroese,irish,...]
