@@ -206,10 +206,9 @@ class TextTask(automl.Task, automl.KnownGood, automl.CostEstimate, automl.Initia
         `tokens` is "words" or "characters" (in a bag, character n-grams of 2 to 5,
         spaces included; in a sequence, single characters). `weighting` gives a bag's
         values: "multi_hot" (0 or 1), "tf_idf" (count times inverse document
-        frequency), or "naive_bayes" (count
-        times the token's largest absolute log-count ratio between a class and the
-        rest, on training labels: the feature scaling of NBSVM, Wang and Manning
-        2012). Without a weighting the layer outputs token ids padded to
+        frequency), or "naive_bayes" (count times the token's largest absolute
+        log-count ratio between a class and the rest, on training labels: the feature
+        scaling of NBSVM, Wang and Manning 2012). Without a weighting the layer outputs token ids padded to
         `sequence_length`.
 
         One vocabulary per token kind and n-gram order, adapted at the largest size
