@@ -213,8 +213,8 @@ def test_the_built_in_tasks_take_their_known_good_configurations_from_the_portfo
 
 
 def test_small_image_sets_start_at_a_lower_learning_rate():
-    """Up to 1,000 images the first net trains at 0.003; at 0.01 it sat at chance on
-    half the seeds of 212 circles and squares."""
+    """Up to 1,000 images the first net trains at 0.003; at 0.01 it missed 1.0 on
+    three seeds of six on 212 circles and squares."""
     from types import SimpleNamespace
 
     from automl_plugins import image
@@ -223,5 +223,5 @@ def test_small_image_sets_start_at_a_lower_learning_rate():
         dataset = SimpleNamespace(meta={"height": 54, "width": 54}, train=range(train))
         return image.ImageTask().known_good(dataset)[0]["optimizer/learning_rate"]
 
-    assert first_rate(212) == 0.003
-    assert first_rate(5000) == 0.01
+    assert first_rate(212) == first_rate(1000) == 0.003
+    assert first_rate(1001) == first_rate(5000) == 0.01
